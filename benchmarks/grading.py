@@ -1,0 +1,261 @@
+"""Prompts, answer extraction and answer equivalence, on top of Math-Verify.
+
+The prompt asks for the final answer in \\boxed{}; `extract_answer` reads it back (with the usual fallbacks) and
+`grade` compares it with the gold answer through Math-Verify's parse/verify (HuggingFace Math-Verify 0.9,
+https://github.com/huggingface/Math-Verify). Choice letters are matched by `grade_choice`; `group_answers` gives
+the answer classes that majority voting counts.
+
+Example:
+    grade(gold="0.5", response="so the answer is $\\boxed{\\frac{1}{2}}$.")   # Grade(answer="\\frac{1}{2}", correct=True)
+    group_answers(["1/2", "0.5", "2", None])                                  # [0, 0, 1, -1]
+
+Math-Verify times out with signal.alarm, which works only in a process's main thread. There we pass it TIMEOUT_S;
+in other threads we turn its timeouts off and instead refuse answers of the shapes that make sympy hang (towers of
+powers, big factorials, very long strings). To grade in parallel, use processes: each has its own main thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from decimal import Decimal, InvalidOperation
+from typing import Sequence
+
+from benchmarks.base import Grade
+
+TIMEOUT_S = 3
+"""Seconds Math-Verify may spend parsing or comparing one answer (main thread only)."""
+
+MATH_INSTRUCTION = "Solve the problem step by step. Put your final answer within \\boxed{}."
+CHOICE_INSTRUCTION = "Solve the problem step by step. Put the letter of the correct option within \\boxed{}."
+
+
+def math_prompt(question: str) -> str:
+    """Zero-shot chain-of-thought user message for a free-form answer."""
+    return f"{question.strip()}\n\n{MATH_INSTRUCTION}"
+
+
+def choice_prompt(question: str, options: Sequence[str], letters: str) -> str:
+    """Zero-shot chain-of-thought user message listing options as "A) ...", one per line."""
+    lines = [f"{letter}) {option.strip()}" for letter, option in zip(letters, options)]
+    return f"{question.strip()}\n\n" + "\n".join(lines) + f"\n\n{CHOICE_INSTRUCTION}"
+
+
+def number_text(value: float | int | str) -> str:
+    """A numeric gold answer as text: 27.0 -> "27", 0.5 -> "0.5", "1,000" -> "1000"."""
+    number = _decimal(str(value))
+    if number is None:
+        return str(value).strip()
+    return format(number.normalize(), "f") if number == number.to_integral_value() else str(value).strip()
+
+
+_BOXED = re.compile(r"\\(?:boxed|fbox|framebox)(?![A-Za-z])")
+_HASHES = re.compile(r"####\s*([^\n]+)")
+_ANSWER_IS = re.compile(r"(?i:answer)\s*(?:is|:)\s*:?\s*([^\n]+?)(?:\.\s|\.?\s*$)", re.MULTILINE)
+_NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?|-?\.\d+")
+
+
+def extract_answer(response: str) -> str | None:
+    """The final answer in `response`, stripped, or None.
+
+    Looks for the last complete \\boxed{...} (balanced braces; also `\\boxed 5`, \\fbox), then "#### X",
+    then "answer is X" / "answer: X", then the last number in the text.
+    """
+    said = _last(_ANSWER_IS, response)
+    if said is not None and not re.search(r"[\d\\$]", said) and len(said.split()) > 3:
+        said = None  # "the answer is not obvious yet": prose, not an answer
+    for found in (_last_boxed(response), _last(_HASHES, response), said):
+        if found is not None and _clean(found):
+            return _clean(found)
+    numbers = _NUMBER.findall(response)
+    return _clean(numbers[-1]) if numbers else None
+
+
+def _last(pattern: re.Pattern, text: str) -> str | None:
+    matches = pattern.findall(text)
+    return matches[-1] if matches else None
+
+
+def _last_boxed(text: str) -> str | None:
+    # The last box that closes: a truncated sample may end inside an unfinished \boxed{.
+    for match in reversed(list(_BOXED.finditer(text))):
+        rest = text[match.end():]
+        body = rest.lstrip()
+        if body.startswith("{"):
+            inside = _balanced(body)
+            if inside is not None:
+                return inside
+        elif rest[:1].isspace() and body:  # "\boxed 5": the token after the space
+            return re.split(r"[\s$]", body, maxsplit=1)[0]
+    return None
+
+
+def _balanced(text: str) -> str | None:
+    depth, i = 0, 0
+    while i < len(text):
+        if text[i] == "\\":  # \{ and \} are literal braces (sets), not grouping
+            i += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[1:i]
+        i += 1
+    return None
+
+
+_UNITS = re.compile(r"^(?:\\?\$)?\s*(-?[\d,]*\.?\d+)\s*(?:[A-Za-z]{2,}[A-Za-z ]*)?$")
+
+
+def _clean(answer: str) -> str:
+    """Canonical surface form: no math delimiters, trailing period, dollar sign or plain-word unit."""
+    text = answer.strip()
+    for left, right in (("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+        if text.startswith(left) and text.endswith(right) and len(text) > len(left) + len(right) - 1:
+            text = text[len(left):len(text) - len(right)].strip()
+    text = text.rstrip(".").strip()
+    number = _UNITS.match(text)  # "\$18", "18 dollars" -> "18" (Math-Verify reads "dollars" as a product)
+    return number.group(1) if number else text
+
+
+def _decimal(answer: str) -> Decimal | None:
+    """The value of a plain decimal number ("1,000", "\\$5", "025", "2.50"), else None."""
+    text = answer.replace("\\!", "").replace("\\$", "").replace("$", "").strip()
+    if re.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", text):
+        text = text.replace(",", "")
+    if not re.fullmatch(r"[-+]?(?:\d+\.?\d*|\.\d+)", text):
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+def _key(answer: str) -> str:
+    """A string key under which surface variants of one answer coincide."""
+    number = _decimal(answer)
+    if number is not None:
+        return format(number.normalize(), "f")  # "1,000", "1000.0", "01000" -> "1000"
+    text = re.sub(r"\\left|\\right|\\!|\\,|\\;|\\ |\s", "", answer)
+    return text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+
+
+# ---- Math-Verify ------------------------------------------------------------------------------------------------
+
+_RISKY = re.compile(r"\^\s*\{[^{}]*\^|\^\s*\d+\s*\^|\d{4,}\s*!|\\(?:underbrace|overbrace)")
+
+
+def _timeout() -> int | None:
+    # signal.alarm exists only in the main thread; elsewhere Math-Verify raises unless its timeouts are off.
+    return TIMEOUT_S if threading.current_thread() is threading.main_thread() else None
+
+
+@functools.lru_cache(maxsize=1)
+def _math_verify():
+    import math_verify  # sympy-heavy; imported on first grade so `--help` and the analyzer stay fast
+
+    config = [math_verify.LatexExtractionConfig(boxed_match_priority=0), math_verify.ExprExtractionConfig()]
+    return math_verify, config
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse(answer: str) -> tuple:
+    """Math-Verify's parse of one extracted answer; () when it cannot be read (or is unsafe off the main thread)."""
+    timeout = _timeout()
+    if timeout is None and (len(answer) > 400 or _RISKY.search(answer)):
+        return ()
+    if re.fullmatch(r"[A-Za-z][A-Za-z ]+", answer):  # a bare word would parse as a product of letters
+        answer = f"\\text{{{answer}}}"
+    mv, config = _math_verify()
+    return tuple(mv.parse(f"\\boxed{{{answer}}}", extraction_config=config, parsing_timeout=timeout))
+
+
+@functools.lru_cache(maxsize=65536)
+def _verify(gold: str, answer: str) -> bool:
+    # Order matters to Math-Verify (the gold side decides, e.g., whether "(1,2)" is an interval or a tuple).
+    # Cached: the same few answers (small integers, common fractions) recur across samples and problems.
+    if _key(gold) == _key(answer):
+        return True
+    gold_number, number = _decimal(gold), _decimal(answer)
+    if gold_number is not None and number is not None:
+        return gold_number == number  # exact, and no sympy for the common case of two plain numbers
+    parsed_gold, parsed = _parse(gold), _parse(answer)
+    if not parsed_gold or not parsed:
+        return False
+    if all(getattr(p[0], "is_Rational", False) for p in (parsed_gold, parsed)):
+        return bool(parsed_gold[0] == parsed[0])  # exact, as Math-Verify would decide; floats still go to it
+    mv, _ = _math_verify()
+    return bool(mv.verify(list(parsed_gold), list(parsed), timeout_seconds=_timeout()))
+
+
+def grade(*, gold: str, response: str) -> Grade:
+    """Extract the final answer from `response` and check it against `gold` with Math-Verify.
+
+    Args:
+        gold: the benchmark's normalised gold answer (number or LaTeX, without \\boxed).
+        response: the model's full response text.
+    Returns:
+        Grade(answer, correct); answer is None (and correct False) when nothing could be extracted.
+    Example:
+        grade(gold="1000", response="... \\boxed{1,000}")   # Grade(answer="1,000", correct=True)
+    """
+    answer = extract_answer(response)
+    if answer is None:
+        return Grade(answer=None, correct=False)
+    return Grade(answer=answer, correct=_verify(_clean(gold), answer))
+
+
+def equivalent(a: str, b: str) -> bool:
+    """Whether two extracted answers are the same mathematical object (checked in both directions)."""
+    a, b = _clean(a), _clean(b)
+    return _verify(a, b) or _verify(b, a)
+
+
+def group_answers(answers: Sequence[str | None]) -> list[int]:
+    """Answer class per answer: equivalent answers share an id, numbered 0..k-1 by first appearance; None -> -1.
+
+    Identical keys are grouped first, so Math-Verify only compares the few distinct answers with one
+    representative of each class found so far.
+    """
+    class_of_key: dict[str, int] = {}
+    representatives: list[str] = []
+    ids = []
+    for answer in answers:
+        if answer is None:
+            ids.append(-1)
+            continue
+        key = _key(_clean(answer))
+        if key not in class_of_key:
+            match = next((i for i, rep in enumerate(representatives) if equivalent(rep, answer)), None)
+            if match is None:
+                match = len(representatives)
+                representatives.append(answer)
+            class_of_key[key] = match
+        ids.append(class_of_key[key])
+    return ids
+
+
+# ---- multiple choice ----------------------------------------------------------------------------------------------
+
+
+def extract_choice(response: str, letters: str) -> str | None:
+    """The chosen option letter: from \\boxed{B}, "answer is (B)", the last "(B)" or "B)", or a bare "B"."""
+    one = f"[{re.escape(letters)}]"
+    alone = rf"(?<![A-Za-z])({one})(?![A-Za-z])"
+    boxed = _last_boxed(response)
+    if boxed is not None:
+        found = re.findall(alone, re.sub(r"\\[A-Za-z]+", " ", boxed))  # drop \text, \textbf, ...
+        if found:
+            return found[0]
+    for pattern in (rf"(?i:answer)\s*(?:is|:)\s*:?\s*[(\[]?{alone}", rf"\(({one})\)", rf"(?<![A-Za-z])({one})\)"):
+        found = re.findall(pattern, response)
+        if found:
+            return found[-1]
+    bare = re.fullmatch(rf"\s*{alone}[.)]?\s*", response)
+    return bare.group(1) if bare else None
+
+
+def grade_choice(*, gold: str, response: str, letters: str) -> Grade:
+    """Grade a multiple-choice response: the extracted letter must equal `gold` (e.g. letters="ABCDE")."""
+    answer = extract_choice(response, letters)
+    return Grade(answer=answer, correct=answer is not None and answer == gold.strip().upper())

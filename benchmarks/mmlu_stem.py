@@ -1,0 +1,45 @@
+"""MMLU-STEM: the 3,018 test questions of MMLU's STEM subjects (Hendrycks et al. 2021, "Measuring Massive
+Multitask Language Understanding", arXiv:2009.03300), four options each.
+
+Data: hub "TIGER-Lab/MMLU-STEM" (fields question, choices, answer, and the subject in `type`). `answer` is the
+index of the right option (0-3); the gold is its letter ("A"-"D").
+
+Example:
+    MMLUSTEM(data_dir="../shared/data").problems()[0].gold   # "C"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from benchmarks import read_rows
+from benchmarks.base import Grade, Problem
+from benchmarks.grading import choice_prompt, grade_choice
+from testtime.registry import register
+
+LETTERS = "ABCD"
+
+
+def gold_letter(answer: int | str) -> str:
+    """The option letter for an answer given as an index (2) or a letter ("C")."""
+    return LETTERS[answer] if isinstance(answer, int) else str(answer).strip().upper()
+
+
+@register("benchmark", "mmlu_stem")
+@dataclass(frozen=True)
+class MMLUSTEM:
+    name: ClassVar[str] = "mmlu_stem"
+    data_dir: str | None = None
+    """Folder holding mmlu_stem/<split>.jsonl; None reads env TESTTIME_DATA_DIR, then the hub."""
+    split: str = "test"
+    """Only "test" exists."""
+
+    def problems(self) -> list[Problem]:
+        rows = read_rows(self.name, folder="mmlu_stem", data_dir=self.data_dir, split=self.split,
+                         hub=("TIGER-Lab/MMLU-STEM", None))
+        return [Problem(id=f"{self.name}/{self.split}/{i}", prompt=choice_prompt(row["question"], row["choices"], LETTERS),
+                        gold=gold_letter(row["answer"]), choices=tuple(LETTERS)) for i, row in enumerate(rows)]
+
+    def grade(self, problem: Problem, response: str) -> Grade:
+        return grade_choice(gold=problem.gold, response=response, letters="".join(problem.choices) or LETTERS)

@@ -1,0 +1,192 @@
+"""Run configuration: YAML -> frozen dataclasses, validated once, overridable from the command line.
+
+Example:
+    cfg = load_config("configs/default.yaml", overrides=["sampling.n=64", "strategies=[best_of_n]"])
+    cfg.sampling.n   # 64
+
+Values are parsed with `yaml.safe_load` and type-checked against the fields; unknown keys are rejected with the
+list of valid ones. No I/O happens in validation (nanoGPT's configurator, without its exec).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from testtime.errors import UserError
+from testtime.sampler import Sampling
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """vLLM engine arguments. None means "the platform default" (see testtime.samplers.vllm.engine_kwargs)."""
+
+    dtype: str = "auto"
+    """Weights/activations dtype; auto = float32 on CPU, the model's dtype on GPU."""
+    max_num_seqs: int | None = None
+    """Sequences decoded together; default 256 on CPU, 4096 on GPU (many samples want wide batches)."""
+    max_num_batched_tokens: int | None = None
+    """Tokens per engine step; default 8192."""
+    tensor_parallel_size: int = 1
+    """GPUs to shard the model over."""
+    gpu_memory_utilization: float | None = None
+    """Share of accelerator memory for weights + KV cache (on CPU: share of RAM); default 0.9 GPU, 0.4 CPU."""
+    enable_prefix_caching: bool = True
+    """Reuse the KV cache of shared prefixes (the n samples of a prompt; continuations)."""
+    enforce_eager: bool | None = None
+    """Skip CUDA-graph capture / compilation; default True on CPU. Set True if start-up hangs (seen with Qwen2)."""
+    max_model_len: int | None = 4096
+    """Longest prompt + output the engine plans KV cache for."""
+
+    def __post_init__(self) -> None:
+        if self.max_num_seqs is not None and self.max_num_seqs < 1:
+            raise UserError(f"engine.max_num_seqs must be >= 1, got {self.max_num_seqs}")
+        if self.gpu_memory_utilization is not None and not 0 < self.gpu_memory_utilization <= 1:
+            raise UserError(f"engine.gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: str = "smollm2-135m"
+    """Built-in name (see `testtime list`), local model folder, or Hugging Face repo id."""
+    benchmark: str = "gsm8k"
+    """Benchmark name (see `testtime list`)."""
+    data_dir: str | None = None
+    """Folder with <benchmark>/test.jsonl; default $TESTTIME_DATA_DIR, else the benchmark's hub home."""
+    limit: int | None = 20
+    """Problems to run (a seeded random subset); None for all."""
+    subset_seed: int = 0
+    """Seed of the problem subset."""
+    backend: str = "auto"
+    """Sampler backend: auto | vllm | hf | fake."""
+    sampling: Sampling = field(default_factory=Sampling)
+    """Sampling parameters (n, temperature, top_p, top_k, max_tokens, seed, stop, logprobs)."""
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    """vLLM engine arguments."""
+    strategies: tuple[str, ...] = ("best_of_n", "majority_vote", "pass_at_k")
+    """Selection strategies to evaluate on the pool, at every budget 1, 2, 4, ..., n."""
+    scorer: str = "logprob"
+    """Score that best_of_n ranks by."""
+    output_dir: str = "runs"
+    """Parent folder of run directories."""
+    name: str | None = None
+    """Run directory name; default derives from model, benchmark and a hash of everything that shapes the samples."""
+    bootstrap: int = 1000
+    """Bootstrap resamples over problems for confidence intervals."""
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit < 1:
+            raise UserError(f"limit must be >= 1 (or null for all problems), got {self.limit}")
+        if self.backend not in ("auto", "vllm", "hf", "fake"):
+            raise UserError(f"backend must be one of auto, vllm, hf, fake; got {self.backend!r}")
+        if not self.strategies:
+            raise UserError("strategies is empty; name at least one (see `python -m testtime list`)")
+        if self.bootstrap < 1:
+            raise UserError(f"bootstrap must be >= 1, got {self.bootstrap}")
+
+    def sample_key(self) -> dict:
+        """Everything that shapes the stored samples (not the strategies evaluated on them)."""
+        return {"model": self.model, "benchmark": self.benchmark, "limit": self.limit,
+                "subset_seed": self.subset_seed, "sampling": dataclasses.asdict(self.sampling)}
+
+    def run_name(self) -> str:
+        if self.name:
+            return self.name
+        digest = hashlib.sha1(json.dumps(self.sample_key(), sort_keys=True).encode()).hexdigest()[:8]
+        model = Path(self.model).name if "/" in self.model else self.model
+        return f"{self.benchmark}-{model}-n{self.sampling.n}-{digest}"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> RunConfig:
+    """Read a YAML config (or the defaults when `path` is None) and apply "dotted.key=value" overrides."""
+    data: dict = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise UserError(f"config file {p} not found; pass a YAML file (e.g. configs/default.yaml)")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            where = getattr(e, "problem_mark", None)
+            at = f" at line {where.line + 1}" if where else ""
+            raise UserError(f"config file {p} is not valid YAML{at}: {getattr(e, 'problem', e)}") from None
+        if not isinstance(data, dict):
+            raise UserError(f"config file {p} must hold a mapping of settings, got {type(data).__name__}")
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"override {item!r} must look like key=value (e.g. sampling.n=64)")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        node = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise UserError(f"override {item!r}: {part} is not a section")
+        node[leaf] = value
+    return build(RunConfig, data, "")
+
+
+def build(cls, data, where: str):
+    """Construct dataclass `cls` from a mapping, checking keys and types; errors name the dotted field."""
+    if not isinstance(data, dict):
+        raise UserError(f"{where or 'config'} must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise UserError(f"unknown setting {where + unknown[0]!r}; valid: {', '.join(sorted(fields))}")
+    kwargs = {name: _coerce(hints[name], value, where + name) for name, value in data.items()}
+    try:
+        return cls(**kwargs)
+    except ValueError as e:  # validation in __post_init__ of plain dataclasses (e.g. Sampling)
+        raise UserError(str(e)) from None
+
+
+def _coerce(tp, value, where: str):
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, where + ".")
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, where)
+            except UserError as e:
+                errors.append(str(e))
+        raise UserError(errors[0])
+    if origin is tuple:
+        item = typing.get_args(tp)[0]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"{where} must be a list, got {value!r}")
+        return tuple(_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):  # YAML reads "1e-3" as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if tp in (int, str, bool) and type(value) is tp:
+        return value
+    raise UserError(f"{where} must be {getattr(tp, '__name__', tp)}, got {value!r}")

@@ -1,0 +1,9 @@
+"""The one exception type the CLI turns into a single line and exit code 2.
+
+Raise `UserError("what is wrong; what to do")` for anything a user can fix (bad names, bad config, missing data,
+model not available offline). Everything else is a bug and keeps its traceback.
+"""
+
+
+class UserError(Exception):
+    """A problem with the user's input or environment, stated in one line with the fix."""

