@@ -1,0 +1,8 @@
+"""Test-time strategies and scorers, registered by name (see strategies/base.py for the protocols).
+
+Adding one is one short file: a frozen dataclass with `evaluate(pool, n) -> Estimate`, decorated with
+`@register("strategy", "<name>")`, imported below.
+"""
+
+from strategies import best_of_n, majority_vote, pass_at_k  # noqa: F401  (registers them)
+from strategies import scorers  # noqa: F401

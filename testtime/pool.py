@@ -35,10 +35,14 @@ class Pool:
     """Scorer name -> [P, N] float score per sample (higher is better)."""
     answers: tuple[tuple[str | None, ...], ...] = ()
     """[P][N] extracted answer strings, for display and weighted votes."""
+    score_flops: np.ndarray | None = None
+    """[P, N] float: FLOPs scorers spent on each sample (reward-model passes); zeros when scoring was free."""
 
     def __post_init__(self) -> None:
         shape = self.correct.shape
-        for name in ("answer_ids", "output_tokens", "decode_flops"):
+        if self.score_flops is None:
+            object.__setattr__(self, "score_flops", np.zeros(shape))
+        for name in ("answer_ids", "output_tokens", "decode_flops", "score_flops"):
             if getattr(self, name).shape != shape:
                 raise ValueError(f"pool.{name} has shape {getattr(self, name).shape}, expected {shape}")
         for name, s in self.scores.items():

@@ -31,3 +31,11 @@ def pick_backend(backend: str) -> str:
 def load(backend: str, model_path: Path, engine, *, seed: int = 0):
     """Build the sampler for `backend` over the model folder `model_path` with EngineConfig `engine`."""
     return get("sampler", pick_backend(backend))(model_path=model_path, engine=engine, seed=seed)
+
+
+def fake_facts():
+    """Model facts for the fake backend when no model folder is given: SmolLM2-135M's (so FLOPs look real)."""
+    from testtime.models import ModelFacts
+
+    return ModelFacts(params=134_515_008, non_embedding_params=106_203_456, n_layers=30, d_model=576, n_heads=9,
+                      n_kv_heads=3, head_dim=64, vocab_size=49152, context=8192, architecture="LlamaForCausalLM")

@@ -1,0 +1,24 @@
+"""Scorers: what ranks samples for best-of-n and weighs them in weighted votes. Higher is better.
+
+A scorer sees one problem and its completions right after grading and returns one float per completion; the runner
+stores it as the column `score_<name>`, so every selection strategy can use it later without re-running anything.
+
+    logprob  mean token logprob of the sample (reward-free, from the sampler; Kang et al. 2025 use it as a baseline)
+    oracle   gold correctness; best-of-n by oracle is pass@k (computed from `correct`, nothing stored)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Protocol, Sequence
+
+from strategies.scorers import logprob, oracle  # noqa: F401  (registers them)
+
+
+class Scorer(Protocol):
+    name: ClassVar[str]
+    stored: ClassVar[bool]
+    """Whether the runner computes and stores this score (oracle reads `correct` instead)."""
+
+    def score(self, problem, completions: Sequence) -> list[float]:
+        """One score per completion of `problem` (a benchmarks.base.Problem; testtime.sampler.Completion)."""
+        ...

@@ -1,0 +1,5 @@
+import sys
+
+from testtime.cli import main
+
+sys.exit(main())

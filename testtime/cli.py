@@ -1,0 +1,205 @@
+"""Command line: `python -m testtime {run,list,show,bench,laws}`.
+
+Flags override the YAML config (`--config`, default configs/default.yaml when present), and `--set a.b=v` overrides
+any setting. Errors a user can fix print one line and exit 2; Ctrl-C keeps what was stored and exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from testtime.errors import UserError
+
+DEFAULT_CONFIG = Path("configs/default.yaml")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from rich.console import Console
+
+    console = Console()
+    err = Console(stderr=True)
+    try:
+        return args.func(args, console) or 0
+    except UserError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted:[/] finished problems are stored; run the same command again to resume",
+                  highlight=False, soft_wrap=True)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="testtime", description="Inference-time scaling testbed.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="sample, grade, store and evaluate strategies at every budget")
+    p.add_argument("--config", type=Path, help=f"YAML config (default: {DEFAULT_CONFIG} when present)")
+    p.add_argument("--model", help="built-in name, local model folder, or Hugging Face repo id")
+    p.add_argument("--benchmark", help="benchmark name (see `testtime list`)")
+    p.add_argument("--data-dir", help="folder with <benchmark>/test.jsonl (default: $TESTTIME_DATA_DIR)")
+    p.add_argument("--limit", type=int, help="problems (a seeded subset); 0 for all")
+    p.add_argument("--n", type=int, help="samples per problem (the largest budget)")
+    p.add_argument("--strategy", action="append", help="strategy, or strategy:scorer; repeat or comma-separate")
+    p.add_argument("--scorer", help="scorer for best_of_n (default logprob)")
+    p.add_argument("--backend", choices=("auto", "vllm", "hf", "fake"))
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--seed", type=int, help="sampling seed")
+    p.add_argument("--output-dir", help="parent folder of run directories (default runs/)")
+    p.add_argument("--name", help="run directory name (default: derived from the config)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config setting, e.g. --set engine.max_num_seqs=512")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("list", help="models, benchmarks, strategies, scorers")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", help="a stored run: manifest summary and results")
+    p.add_argument("run", nargs="?", type=Path, help="run directory (default: list runs under runs/)")
+    p.add_argument("--output-dir", default="runs")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("bench", help="throughput of testtime's sampler vs vLLM called directly")
+    p.add_argument("--model", default="smollm2-135m")
+    p.add_argument("--benchmark", default="gsm8k")
+    p.add_argument("--data-dir")
+    p.add_argument("--prompts", type=int, default=8)
+    p.add_argument("--n", type=int, default=32)
+    p.add_argument("--max-tokens", type=int, default=128)
+    p.add_argument("--repeats", type=int, default=2, help="alternating rounds of each (the first warms up)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="engine settings, e.g. "
+                   "--set engine.max_num_seqs=512")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("laws", help="compute-optimal allocation under the training-compute scaling laws")
+    p.add_argument("--compute", type=float, action="append", required=True, help="training FLOPs, e.g. 1e23")
+    p.set_defaults(func=cmd_laws)
+    return parser
+
+
+def run_config(args):
+    from testtime.config import load_config
+
+    path = args.config
+    if path is None and DEFAULT_CONFIG.is_file():
+        path = DEFAULT_CONFIG
+    overrides = []
+    simple = {"model": args.model, "benchmark": args.benchmark, "data_dir": args.data_dir, "backend": args.backend,
+              "scorer": args.scorer, "output_dir": args.output_dir, "name": args.name,
+              "sampling.n": args.n, "sampling.temperature": args.temperature, "sampling.top_p": args.top_p,
+              "sampling.max_tokens": args.max_tokens, "sampling.seed": args.seed}
+    for key, value in simple.items():
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    if args.limit is not None:
+        overrides.append(f"limit={'null' if args.limit == 0 else args.limit}")
+    if args.strategy:
+        names = [s.strip() for item in args.strategy for s in item.split(",") if s.strip()]
+        overrides.append(f"strategies=[{', '.join(names)}]")
+    if args.n is not None and args.n < 1:
+        raise UserError(f"--n must be >= 1 (samples per problem), got {args.n}")
+    return load_config(path, [*overrides, *args.set])
+
+
+def cmd_run(args, console) -> int:
+    from testtime.report import LiveProgress, result_tables
+    from testtime.runner import run
+
+    cfg = run_config(args)
+    with LiveProgress(console) as live:
+        result = run(cfg, on_progress=live.update)
+    if not console.is_terminal:
+        console.line()
+    for table in result_tables(result.rows):
+        console.print(table)
+    timings = result.manifest.get("timings", {})
+    console.print(f"run directory: {result.path}   sampling: {timings.get('tokens_per_s', '-')} tok/s", highlight=False)
+    return 0
+
+
+def cmd_list(args, console) -> int:
+    from rich.table import Table
+
+    from testtime.models import BUILTINS
+    from testtime.registry import get, names
+
+    table = Table(title="testtime components", title_justify="left")
+    table.add_column("kind")
+    table.add_column("name")
+    table.add_column("about")
+    for name, spec in BUILTINS.items():
+        table.add_row("model", name, f"{spec.hub_id} (offline via PyPI: {spec.packages[0]}{'...' if len(spec.packages) > 1 else ''})")
+    for kind in ("benchmark", "strategy", "scorer"):
+        for name in names(kind):
+            table.add_row(kind, name, _module_doc(get(kind, name)))
+    console.print(table)
+    return 0
+
+
+def _module_doc(obj) -> str:
+    module = sys.modules.get(obj.__module__)
+    doc = (getattr(module, "__doc__", "") or "").strip()
+    return doc.split("\n")[0].removesuffix(".") if doc else ""
+
+
+def cmd_show(args, console) -> int:
+    import json
+
+    from testtime.report import result_tables, summary_table
+    from testtime.store import Store
+
+    if args.run is None:
+        root = Path(args.output_dir)
+        runs = sorted(p for p in root.glob("*") if (p / "manifest.json").is_file()) if root.is_dir() else []
+        if not runs:
+            raise UserError(f"no runs under {root}/; start one with `python -m testtime run`")
+        for p in runs:
+            m = Store(p).manifest() or {}
+            console.print(f"{p}  [{m.get('status')}]", highlight=False)
+        return 0
+    store = Store.existing(args.run)
+    console.print(summary_table(store.manifest()))
+    results = store.path / "results.json"
+    if results.is_file():
+        for table in result_tables(json.loads(results.read_text())["rows"]):
+            console.print(table)
+    else:
+        console.print(f"no results yet; {len(store.done())} problems sampled (re-run the command to finish)")
+    return 0
+
+
+def cmd_bench(args, console) -> int:
+    from testtime.bench import bench
+
+    bench(args, console)
+    return 0
+
+
+def cmd_laws(args, console) -> int:
+    from rich.table import Table
+
+    from testtime.laws import allocation_table
+
+    for c in args.compute:
+        if not c > 0:
+            raise UserError(f"--compute must be a positive number of FLOPs, got {c}")
+    table = Table(title="compute-optimal allocation under C = 6ND", title_justify="left")
+    for col in ("C (FLOPs)", "law", "N_opt (params)", "D_opt (tokens)", "D/N", "loss L(N,D)"):
+        table.add_column(col, justify="right")
+    for c in args.compute:
+        for row in allocation_table(c):
+            table.add_row(f"{c:.3g}", row["law"], f"{row['n_opt']:.3g}", f"{row['d_opt']:.3g}",
+                          f"{row['tokens_per_param']:.1f}", "-" if row.get("loss") is None else f"{row['loss']:.3f}")
+    console.print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

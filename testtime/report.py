@@ -1,0 +1,113 @@
+"""Terminal output with rich: the live sampling table and the accuracy-vs-budget tables.
+
+Example:
+    with LiveProgress(console) as live:
+        run(cfg, on_progress=live.update)
+    for table in result_tables(rows): console.print(table)
+"""
+
+from __future__ import annotations
+
+import time
+from itertools import groupby
+from typing import Sequence
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def fmt_flops(x: float) -> str:
+    return f"{x:.3g}" if x < 1e4 else f"{x:.2e}"
+
+
+def progress_table(p) -> Table:
+    table = Table(title=f"sampling ({p.phase})", title_justify="left")
+    for col in ("problems", "samples", "tokens/s", "elapsed", "ETA", "sample acc.", "solved (any)"):
+        table.add_column(col, justify="right")
+    new = max(p.done - p.resumed, 0)
+    acc = f"{p.correct / p.samples:.1%}" if p.samples else "-"
+    solved = f"{p.solved / new:.1%}" if new else "-"
+    resumed = f" ({p.resumed} resumed)" if p.resumed else ""
+    table.add_row(f"{p.done}/{p.total}{resumed}", f"{p.samples:,}", f"{p.tokens_per_s:,.0f}", fmt_duration(p.elapsed),
+                  fmt_duration(p.eta), acc, solved)
+    return table
+
+
+class LiveProgress:
+    """A rich Live view of a runner.Progress; `update` is the runner's on_progress callback."""
+
+    def __init__(self, console: Console | None = None, refresh_per_second: float = 2):
+        self.console = console or Console()
+        self.live = Live(console=self.console, refresh_per_second=refresh_per_second, transient=False)
+        self._last = 0.0
+
+    def __enter__(self) -> "LiveProgress":
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.live.__exit__(*exc)
+
+    def update(self, progress) -> None:
+        now = time.monotonic()
+        # Not a terminal (CI logs): a line per phase change or every 30 s instead of a redrawn table.
+        if not self.console.is_terminal and progress.phase == "sampling" and now - self._last < 30 \
+                and progress.done < progress.total:
+            return
+        self._last = now
+        self.live.update(progress_table(progress), refresh=True)
+
+
+def result_tables(rows: Sequence[dict], title: str = "") -> list[Table]:
+    """One table per (strategy, scorer): n | accuracy (95% CI) | tokens/problem | FLOPs/problem."""
+    tables = []
+    for (strategy, scorer), group in groupby(rows, key=lambda r: (r["strategy"], r["scorer"])):
+        group = list(group)
+        by = f" by {scorer}" if scorer not in ("none", "oracle") or strategy == "best_of_n" else ""
+        table = Table(title=f"{title}{strategy}{by}  ({group[0]['problems']} problems)", title_justify="left")
+        table.add_column("n", justify="right")
+        table.add_column("accuracy (95% CI)", justify="right")
+        table.add_column("tokens/problem", justify="right")
+        table.add_column("FLOPs/problem", justify="right")
+        for r in group:
+            acc = f"{r['accuracy']:.1%} ({r['ci_low']:.1%}-{r['ci_high']:.1%})"
+            if r.get("mc_stderr"):
+                acc += f" ±{r['mc_stderr']:.1%} MC"
+            table.add_row(str(r["n"]), acc, f"{r['tokens_per_problem']:,.0f}", fmt_flops(r["flops_per_problem"]))
+        tables.append(table)
+    return tables
+
+
+def summary_table(manifest: dict) -> Table:
+    """Key facts of one run directory (for `show`)."""
+    cfg = manifest.get("config", {})
+    timings = manifest.get("timings", {})
+    facts = manifest.get("model_facts", {})
+    table = Table(show_header=False, title=manifest.get("run_id", ""), title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    sampling = cfg.get("sampling", {})
+    items = [
+        ("status", manifest.get("status")),
+        ("model", f"{cfg.get('model')} ({facts.get('params', 0) / 1e6:.0f}M params)" if facts else cfg.get("model")),
+        ("benchmark", f"{cfg.get('benchmark')} ({len(manifest.get('problems', []))} problems)"),
+        ("sampling", f"n={sampling.get('n')} T={sampling.get('temperature')} top_p={sampling.get('top_p')} "
+                     f"max_tokens={sampling.get('max_tokens')} seed={sampling.get('seed')}"),
+        ("engine", f"{manifest.get('engine', {}).get('backend')} {manifest.get('engine', {}).get('vllm', '')}"),
+        ("throughput", f"{timings.get('tokens_per_s', '-')} tok/s over {fmt_duration(timings.get('sampling_s'))}"),
+        ("versions", ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items())),
+        ("git", manifest.get("git_commit")),
+    ]
+    for key, value in items:
+        table.add_row(key, str(value))
+    return table

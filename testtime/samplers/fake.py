@@ -1,0 +1,52 @@
+"""A scripted sampler for tests and dry runs: no model, deterministic output.
+
+Each completion is "... \\boxed{k}" with k drawn from a seeded generator keyed by the prompt and sample index, so
+the same prompt gives the same samples in any batch. `script` maps a prompt to fixed texts instead. The environment
+variable TESTTIME_FAKE_DELAY (seconds per prompt) slows it down so tests can interrupt a run mid-way.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import zlib
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from testtime.sampler import Completion, Sampling
+
+
+class FakeSampler:
+    def __init__(self, *, model_path: Path | None = None, engine=None, seed: int = 0,
+                 script: dict[str, list[str]] | None = None, answers: int = 4):
+        self.seed = seed
+        self.script = script or {}
+        self.answers = answers
+        self.delay = float(os.environ.get("TESTTIME_FAKE_DELAY", "0"))
+
+    def describe(self) -> dict:
+        return {"backend": "fake", "seed": self.seed}
+
+    def stream(self, prompts: Sequence[str], sampling: Sampling) -> Iterator[tuple[int, list[Completion]]]:
+        for i, prompt in enumerate(prompts):
+            if self.delay:
+                time.sleep(self.delay)
+            yield i, self._complete(prompt, sampling)
+
+    def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
+        return [c for _, c in self.stream(prompts, sampling)]
+
+    def _complete(self, prompt: str, sampling: Sampling) -> list[Completion]:
+        rng = np.random.default_rng([self.seed, sampling.seed or 0, zlib.crc32(prompt.encode())])
+        prompt_tokens = len(prompt.split())
+        texts = self.script.get(prompt)
+        out = []
+        for k in range(sampling.n):
+            text = texts[k % len(texts)] if texts else f"Let me think. The answer is \\boxed{{{rng.integers(self.answers)}}}"
+            n_tokens = min(len(text.split()) + int(rng.integers(0, 20)), sampling.max_tokens)
+            lps = tuple(float(x) for x in -rng.exponential(0.5, n_tokens))
+            out.append(Completion(text=text, n_tokens=n_tokens, prompt_tokens=prompt_tokens, logprob=sum(lps),
+                                  finish_reason="stop", token_logprobs=lps))
+        return out
