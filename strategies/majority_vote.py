@@ -18,7 +18,7 @@ from testtime.registry import register
 class MajorityVote:
     kind: ClassVar[str] = "selection"
     name: ClassVar[str] = "majority_vote"
-    scorer: str = "none"
+    scorer: ClassVar[str] = "none"
 
     def evaluate(self, pool: Pool, n: int) -> Estimate:
         return sample_cost(pool, n, expected_majority_vote(pool.answer_ids, pool.correct, n))

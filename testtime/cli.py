@@ -115,8 +115,6 @@ def cmd_run(args, console) -> int:
     cfg = run_config(args)
     with LiveProgress(console) as live:
         result = run(cfg, on_progress=live.update)
-    if not console.is_terminal:
-        console.line()
     for table in result_tables(result.rows):
         console.print(table)
     timings = result.manifest.get("timings", {})

@@ -74,6 +74,9 @@ class RunConfig:
     """Selection strategies to evaluate on the pool, at every budget 1, 2, 4, ..., n."""
     scorer: str = "logprob"
     """Score that best_of_n ranks by."""
+    scorer_model: str | None = None
+    """Model of model-based scorers: the reward model for orm/prm (folder or hub id); the verifier for self_verify
+    (default: the policy model itself)."""
     output_dir: str = "runs"
     """Parent folder of run directories."""
     name: str | None = None

@@ -44,28 +44,39 @@ def progress_table(p) -> Table:
 
 
 class LiveProgress:
-    """A rich Live view of a runner.Progress; `update` is the runner's on_progress callback."""
+    """Shows a runner.Progress: a live table on a terminal; elsewhere (CI logs, pipes) one line per phase change and
+    at most one per 30 s, so logs stay readable. `update` is the runner's on_progress callback."""
 
-    def __init__(self, console: Console | None = None, refresh_per_second: float = 2):
+    def __init__(self, console: Console | None = None, refresh_per_second: float = 2, every_s: float = 30):
         self.console = console or Console()
-        self.live = Live(console=self.console, refresh_per_second=refresh_per_second, transient=False)
-        self._last = 0.0
+        self.live = Live(console=self.console, refresh_per_second=refresh_per_second) \
+            if self.console.is_terminal else None
+        self.every_s = every_s
+        self._last = (None, 0.0)
 
     def __enter__(self) -> "LiveProgress":
-        self.live.__enter__()
+        if self.live:
+            self.live.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.live.__exit__(*exc)
+        if self.live:
+            self.live.__exit__(*exc)
 
-    def update(self, progress) -> None:
-        now = time.monotonic()
-        # Not a terminal (CI logs): a line per phase change or every 30 s instead of a redrawn table.
-        if not self.console.is_terminal and progress.phase == "sampling" and now - self._last < 30 \
-                and progress.done < progress.total:
+    def update(self, p) -> None:
+        if self.live:
+            self.live.update(progress_table(p), refresh=True)
             return
-        self._last = now
-        self.live.update(progress_table(progress), refresh=True)
+        now = time.monotonic()
+        phase, last = self._last
+        if phase == p.phase and now - last < self.every_s and p.done < p.total:
+            return
+        self._last = (p.phase, now)
+        acc = f"{p.correct / p.samples:.1%}" if p.samples else "-"
+        self.console.print(f"[{fmt_duration(p.elapsed)}] {p.phase}: {p.done}/{p.total} problems"
+                           f"{f' ({p.resumed} resumed)' if p.resumed else ''}, {p.samples:,} samples, "
+                           f"{p.tokens_per_s:,.0f} tok/s, ETA {fmt_duration(p.eta)}, sample accuracy {acc}",
+                           highlight=False)
 
 
 def result_tables(rows: Sequence[dict], title: str = "") -> list[Table]:

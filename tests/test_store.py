@@ -1,0 +1,117 @@
+"""The run directory: atomic parts of whole problems, resume after kill -9 and Ctrl-C, no duplicates, no loss."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import ROOT, cli
+from testtime.errors import UserError
+from testtime.store import SAMPLE_COLUMNS, Store
+
+FAKE = ["--backend", "fake", "--benchmark", "gsm8k"]
+
+
+def run_args(data_dir, out, limit=6, n=8):
+    return ["run", *FAKE, "--data-dir", data_dir, "--limit", limit, "--n", n, "--output-dir", out, "--name", "r"]
+
+
+def test_fresh_run_writes_manifest_samples_results(data_dir, tmp_path):
+    res = cli(*run_args(data_dir, tmp_path))
+    assert res.returncode == 0, res.stderr
+    run = tmp_path / "r"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    for key in ("config", "sample_key", "versions", "hardware", "model_facts", "engine", "timings", "git_commit"):
+        assert key in manifest
+    assert manifest["config"]["sampling"]["n"] == 8 and len(manifest["problems"]) == 6
+    table = Store(run).table()
+    assert table.num_rows == 6 * 8
+    assert set(SAMPLE_COLUMNS) <= set(table.column_names) and "score_logprob" in table.column_names
+    rows = json.loads((run / "results.json").read_text())["rows"]
+    assert {r["strategy"] for r in rows} == {"best_of_n", "majority_vote", "pass_at_k"}
+    assert [r["n"] for r in rows if r["strategy"] == "pass_at_k"] == [1, 2, 4, 8]
+    assert "accuracy (95% CI)" in res.stdout and "FLOPs/problem" in res.stdout
+
+
+def _wait_for_parts(run, count, proc, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if len(list((run / "samples").glob("part-*.parquet"))) >= count:
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError("no parts written")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_interrupted_run_resumes_without_loss_or_duplicates(data_dir, tmp_path, sig):
+    out = tmp_path / "out"
+    env = {**os.environ, "TESTTIME_FAKE_DELAY": "0.4", "COLUMNS": "120"}
+    proc = subprocess.Popen([sys.executable, "-m", "testtime", *map(str, run_args(data_dir, out, limit=12))],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = out / "r"
+    _wait_for_parts(run, 3, proc)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and "Traceback" not in stderr and "resume" in stderr
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    store = Store(run)
+    before = store.table().to_pandas()
+    stored = set(before["problem_id"])
+    assert 3 <= len(stored) < 12
+    assert (before.groupby("problem_id").size() == 8).all()  # whole problems only
+    assert not list((run / "samples").glob(".*.tmp")) or sig == signal.SIGKILL
+    assert not (run / "results.json").exists()
+
+    res = cli(*run_args(data_dir, out, limit=12))
+    assert res.returncode == 0, res.stderr
+    assert "resumed" in res.stdout
+    after = store.table().to_pandas()
+    assert len(after) == 12 * 8 and not after.duplicated(["problem_id", "sample_index"]).any()
+    # The problems stored before the interruption were not sampled again: their rows are unchanged.
+    kept = after[after["problem_id"].isin(stored)].reset_index(drop=True)
+    assert kept[["problem_id", "sample_index", "text"]].equals(before[["problem_id", "sample_index", "text"]]
+                                                              .reset_index(drop=True))
+    # And the resumed run equals an uninterrupted one (the fake sampler is deterministic per prompt).
+    ref = cli(*run_args(data_dir, tmp_path / "ref", limit=12))
+    assert ref.returncode == 0
+    full = Store(tmp_path / "ref" / "r").table().to_pandas()
+    assert after[["problem_id", "sample_index", "text", "correct"]].reset_index(drop=True).equals(
+        full[["problem_id", "sample_index", "text", "correct"]].reset_index(drop=True))
+
+
+def test_duplicate_parts_are_read_once_and_compacted(data_dir, tmp_path):
+    assert cli(*run_args(data_dir, tmp_path, limit=3, n=4)).returncode == 0
+    store = Store(tmp_path / "r")
+    part = store.parts()[0]
+    dup = part.with_name("part-99999999999999999999-dup.parquet")
+    dup.write_bytes(part.read_bytes())  # as if compaction died after writing the merged part
+    assert store.table().num_rows == 3 * 4
+    store.compact()
+    assert len(store.parts()) == 1 and pq.read_table(store.parts()[0]).num_rows == 12
+
+
+def test_refuses_run_dir_of_another_config(data_dir, tmp_path):
+    assert cli(*run_args(data_dir, tmp_path, limit=3, n=4)).returncode == 0
+    res = cli(*run_args(data_dir, tmp_path, limit=3, n=2))
+    assert res.returncode == 2 and "different configuration" in res.stderr
+    with pytest.raises(UserError):
+        Store.open(tmp_path / "r", {"other": 1})
+
+
+def test_show(data_dir, tmp_path):
+    assert cli(*run_args(data_dir, tmp_path, limit=2, n=2)).returncode == 0
+    res = cli("show", tmp_path / "r")
+    assert res.returncode == 0 and "complete" in res.stdout and "majority_vote" in res.stdout
+    listing = cli("show", "--output-dir", tmp_path)
+    assert "r" in listing.stdout
+    bad = cli("show", tmp_path / "nope")
+    assert bad.returncode == 2 and "not a testtime run directory" in bad.stderr

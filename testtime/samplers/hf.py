@@ -1,0 +1,99 @@
+"""The transformers backend: `model.generate` with `num_return_sequences=n`, for models or machines vLLM does not
+serve. Much slower than vLLM (no paged attention or continuous batching), but the same records: the prompt is
+encoded once per problem, and each sample's token logprobs come from `compute_transition_scores`.
+
+Example:
+    sampler = HFSampler(model_path=path, engine=EngineConfig(), seed=0)
+    [[c0, c1]] = sampler.generate(["What is 2+2?"], Sampling(n=2, max_tokens=64))
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from testtime.sampler import Completion, Sampling
+
+
+class HFSampler:
+    def __init__(self, *, model_path: Path, engine=None, seed: int = 0):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.torch = torch
+        self.seed = seed
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = getattr(engine, "dtype", "auto") if engine is not None else "auto"
+        if dtype == "auto":
+            dtype = "bfloat16" if self.device == "cuda" else "float32"
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype)).to(self.device)
+        self.model.eval()
+        self.batch = max(1, getattr(engine, "max_num_seqs", None) or 64)
+
+    def describe(self) -> dict:
+        import transformers
+
+        return {"backend": "hf", "transformers": transformers.__version__, "device": self.device,
+                "dtype": str(self.model.dtype), "max_sequences_per_generate": self.batch}
+
+    def chat_prompt(self, prompt: str) -> str:
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                                      add_generation_prompt=True)
+        return prompt
+
+    def stream(self, prompts: Sequence[str], sampling: Sampling) -> Iterator[tuple[int, list[Completion]]]:
+        for i, prompt in enumerate(prompts):
+            yield i, self._complete(self.chat_prompt(prompt), sampling)
+
+    def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
+        return [c for _, c in self.stream(prompts, sampling)]
+
+    def _complete(self, text: str, sampling: Sampling) -> list[Completion]:
+        torch = self.torch
+        enc = self.tokenizer(text, return_tensors="pt", add_special_tokens=False).to(self.device)
+        prompt_len = enc.input_ids.shape[1]
+        out: list[Completion] = []
+        if sampling.seed is not None:
+            torch.manual_seed(sampling.seed)
+        greedy = sampling.temperature == 0
+        while len(out) < sampling.n:
+            k = min(self.batch, sampling.n - len(out))
+            kwargs = dict(max_new_tokens=sampling.max_tokens, num_return_sequences=k, do_sample=not greedy,
+                          return_dict_in_generate=True, output_scores=True,
+                          pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
+            if not greedy:
+                kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p,
+                              top_k=sampling.top_k if sampling.top_k > 0 else 0)
+            if sampling.stop:
+                kwargs.update(stop_strings=list(sampling.stop), tokenizer=self.tokenizer)
+            with torch.no_grad():
+                gen = self.model.generate(**enc, **kwargs)
+            # Logprobs of the sampled tokens under the sampling distribution (after temperature / top-p), as vLLM.
+            scores = self.model.compute_transition_scores(gen.sequences, gen.scores, normalize_logits=True)
+            eos = set(_as_list(self.model.generation_config.eos_token_id)) | {self.tokenizer.eos_token_id}
+            for seq, lps in zip(gen.sequences[:, prompt_len:].tolist(), scores.tolist()):
+                n_tokens, finish = len(seq), "length"
+                for j, tok in enumerate(seq):
+                    if tok in eos:
+                        n_tokens, finish = j, "stop"
+                        break
+                tokens = seq[:n_tokens]
+                text_out = self.tokenizer.decode(tokens, skip_special_tokens=True)
+                for s in sampling.stop:
+                    if s in text_out:
+                        text_out, finish = text_out.split(s, 1)[0], "stop"
+                token_lps = tuple(float(x) for x in lps[:n_tokens])
+                out.append(Completion(text=text_out, n_tokens=n_tokens, prompt_tokens=prompt_len,
+                                      logprob=sum(token_lps), finish_reason=finish, token_logprobs=token_lps))
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+
+def _as_list(x) -> list:
+    if x is None:
+        return []
+    return list(x) if isinstance(x, (list, tuple)) else [x]
