@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, help="samples per problem (the largest budget)")
     p.add_argument("--strategy", action="append", help="strategy, or strategy:scorer; repeat or comma-separate")
     p.add_argument("--scorer", help="scorer for best_of_n (default logprob)")
+    p.add_argument("--budgets", help="thinking budgets for generation strategies, e.g. 64,128,256")
     p.add_argument("--backend", choices=("auto", "vllm", "hf", "fake"))
     p.add_argument("--temperature", type=float)
     p.add_argument("--top-p", type=float)
@@ -100,6 +101,8 @@ def run_config(args):
             overrides.append(f"{key}={value}")
     if args.limit is not None:
         overrides.append(f"limit={'null' if args.limit == 0 else args.limit}")
+    if args.budgets:
+        overrides.append(f"budgets=[{args.budgets}]")
     if args.strategy:
         names = [s.strip() for item in args.strategy for s in item.split(",") if s.strip()]
         overrides.append(f"strategies=[{', '.join(names)}]")

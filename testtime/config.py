@@ -72,6 +72,10 @@ class RunConfig:
     """vLLM engine arguments."""
     strategies: tuple[str, ...] = ("best_of_n", "majority_vote", "pass_at_k")
     """Selection strategies to evaluate on the pool, at every budget 1, 2, 4, ..., n."""
+    strategy_options: dict = field(default_factory=dict)
+    """Settings per strategy name, e.g. {budget_forcing: {max_waits: 2, cue: "Wait"}}."""
+    budgets: tuple[int, ...] = ()
+    """Thinking budgets (tokens) for generation strategies such as budget_forcing, e.g. [64, 128, 256]."""
     scorer: str = "logprob"
     """Score that best_of_n ranks by."""
     scorer_model: str | None = None
@@ -91,6 +95,10 @@ class RunConfig:
             raise UserError(f"backend must be one of auto, vllm, hf, fake; got {self.backend!r}")
         if not self.strategies:
             raise UserError("strategies is empty; name at least one (see `python -m testtime list`)")
+        if any(b < 1 for b in self.budgets):
+            raise UserError(f"budgets must be >= 1 tokens, got {list(self.budgets)}")
+        if any(not isinstance(v, dict) for v in self.strategy_options.values()):
+            raise UserError("strategy_options must map strategy names to settings, e.g. {budget_forcing: {max_waits: 2}}")
         if self.bootstrap < 1:
             raise UserError(f"bootstrap must be >= 1, got {self.bootstrap}")
 
@@ -190,6 +198,10 @@ def _coerce(tp, value, where: str):
             return float(value)
         except ValueError:
             pass
+    if tp is dict:
+        if not isinstance(value, dict):
+            raise UserError(f"{where} must be a mapping, got {value!r}")
+        return value
     if tp in (int, str, bool) and type(value) is tp:
         return value
     raise UserError(f"{where} must be {getattr(tp, '__name__', tp)}, got {value!r}")

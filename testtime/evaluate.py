@@ -12,32 +12,38 @@ from typing import Sequence
 
 import numpy as np
 
+from strategies.base import sample_cost
 from testtime.errors import UserError
 from testtime.estimators import bootstrap_ci, budgets as default_budgets
 from testtime.pool import Pool
 from testtime.registry import get
 
-RESULT_COLUMNS = ("strategy", "scorer", "n", "accuracy", "ci_low", "ci_high", "mc_stderr", "tokens_per_problem",
+RESULT_COLUMNS = ("strategy", "scorer", "n", "budget", "accuracy", "ci_low", "ci_high", "mc_stderr", "tokens_per_problem",
                   "flops_per_problem", "flops_per_problem_naive", "problems")
 
 
-def make_strategy(spec: str, default_scorer: str = "logprob"):
+def make_strategy(spec: str, default_scorer: str = "logprob", options: dict | None = None):
     """A strategy from "name" or "name:scorer" (e.g. "best_of_n:oracle"); scorer-driven strategies get
-    `default_scorer` when none is named."""
+    `default_scorer` when none is named; `options` maps strategy names to their settings."""
     name, _, scorer = spec.partition(":")
     cls = get("strategy", name)
-    if getattr(cls, "kind", "selection") != "selection":
-        raise UserError(f"strategy {name!r} generates its own samples; run it with its own config")
+    kwargs = dict((options or {}).get(name, {}))
     fields = {f.name for f in dataclasses.fields(cls)}
     if scorer:
         if "scorer" not in fields:
             raise UserError(f"strategy {name!r} takes no scorer (got {spec!r})")
         get("scorer", scorer)
-        return cls(scorer=scorer)
-    if getattr(cls, "uses_scorer", False):
+        kwargs["scorer"] = scorer
+    elif getattr(cls, "uses_scorer", False):
         get("scorer", default_scorer)
-        return cls(scorer=default_scorer)
-    return cls()
+        kwargs.setdefault("scorer", default_scorer)
+    unknown = sorted(set(kwargs) - fields)
+    if unknown:
+        raise UserError(f"strategy {name!r} has no setting {unknown[0]!r}; settings: {', '.join(sorted(fields))}")
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"strategy {name!r}: {e}") from None
 
 
 def evaluate(pool: Pool, strategies: Sequence, *, budgets: Sequence[int] | None = None, n_boot: int = 1000,
@@ -54,8 +60,23 @@ def evaluate(pool: Pool, strategies: Sequence, *, budgets: Sequence[int] | None 
             est = strategy.evaluate(pool, n)
             mean, lo, hi = bootstrap_ci(est.accuracy, n_boot=n_boot, seed=seed)
             se = None if est.stderr is None else float(np.sqrt(np.sum(est.stderr**2)) / len(est.stderr))
-            rows.append({"strategy": strategy.name, "scorer": getattr(strategy, "scorer", "none"), "n": n,
+            rows.append({"strategy": strategy.name, "scorer": getattr(strategy, "scorer", "none"), "n": n, "budget": None,
                          "accuracy": mean, "ci_low": lo, "ci_high": hi, "mc_stderr": se,
                          "tokens_per_problem": float(est.tokens.mean()), "flops_per_problem": float(est.flops.mean()),
                          "flops_per_problem_naive": float(est.flops_naive.mean()), "problems": pool.n_problems})
+    return rows
+
+
+def evaluate_budgets(name: str, pools: dict, *, n_boot: int = 1000, seed: int = 0) -> list[dict]:
+    """One row per thinking budget of a generation strategy: the expected accuracy of one of its samples (the mean
+    over the problem's samples) with a bootstrap CI, and the tokens and FLOPs of one sample."""
+    rows = []
+    for budget, pool in sorted(pools.items()):
+        est = sample_cost(pool, 1, pool.correct.mean(axis=1))
+        mean, lo, hi = bootstrap_ci(est.accuracy, n_boot=n_boot, seed=seed)
+        rows.append({"strategy": name, "scorer": "none", "n": 1, "budget": budget, "accuracy": mean, "ci_low": lo,
+                     "ci_high": hi, "mc_stderr": None, "tokens_per_problem": float(est.tokens.mean()),
+                     "flops_per_problem": float(est.flops.mean()),
+                     "flops_per_problem_naive": float(est.flops_naive.mean()), "problems": pool.n_problems,
+                     "samples_per_problem": pool.n_samples})
     return rows

@@ -85,8 +85,11 @@ def result_tables(rows: Sequence[dict], title: str = "") -> list[Table]:
     for (strategy, scorer), group in groupby(rows, key=lambda r: (r["strategy"], r["scorer"])):
         group = list(group)
         by = f" by {scorer}" if scorer not in ("none", "oracle") or strategy == "best_of_n" else ""
+        budgets = group[0].get("budget") is not None
+        if budgets:
+            by = f", {group[0].get('samples_per_problem', '?')} samples per budget"
         table = Table(title=f"{title}{strategy}{by}  ({group[0]['problems']} problems)", title_justify="left")
-        table.add_column("n", justify="right")
+        table.add_column("thinking budget" if budgets else "n", justify="right")
         table.add_column("accuracy (95% CI)", justify="right")
         table.add_column("tokens/problem", justify="right")
         table.add_column("FLOPs/problem", justify="right")
@@ -94,7 +97,7 @@ def result_tables(rows: Sequence[dict], title: str = "") -> list[Table]:
             acc = f"{r['accuracy']:.1%} ({r['ci_low']:.1%}-{r['ci_high']:.1%})"
             if r.get("mc_stderr"):
                 acc += f" ±{r['mc_stderr']:.1%} MC"
-            table.add_row(str(r["n"]), acc, f"{r['tokens_per_problem']:,.0f}", fmt_flops(r["flops_per_problem"]))
+            table.add_row(str(r["budget"] if budgets else r["n"]), acc, f"{r['tokens_per_problem']:,.0f}", fmt_flops(r["flops_per_problem"]))
         tables.append(table)
     return tables
 

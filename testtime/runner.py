@@ -11,7 +11,10 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import inspect
+import json
 import os
 import platform
 import subprocess
@@ -26,7 +29,8 @@ from benchmarks.grading import group_answers
 from testtime import flops as flops_mod
 from testtime import models, samplers
 from testtime.config import RunConfig
-from testtime.evaluate import evaluate, make_strategy
+from testtime.errors import UserError
+from testtime.evaluate import evaluate, evaluate_budgets, make_strategy
 from testtime.registry import get
 from testtime.store import Store, write_json
 
@@ -69,23 +73,43 @@ class RunResult:
     manifest: dict
 
 
+@dataclass
+class Job:
+    """One set of samples to produce: the pool ("sample"), or a generation strategy's samples at one budget."""
+
+    group: str
+    todo: list
+    strategy: object = None
+    budget: int | None = None
+
+
 def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None) -> RunResult:
     bench = benchmarks.load(cfg.benchmark, data_dir=cfg.data_dir)
     problems = benchmarks.select(bench.problems(), limit=cfg.limit, seed=cfg.subset_seed)
-    strategies = [make_strategy(s, cfg.scorer) for s in cfg.strategies]
-    scorer_names = {"logprob", cfg.scorer} | {getattr(s, "scorer", "none") for s in strategies}
+    strategies = [make_strategy(s, cfg.scorer, cfg.strategy_options) for s in cfg.strategies]
+    selection = [s for s in strategies if s.kind == "selection"]
+    generation = [s for s in strategies if s.kind == "generation"]
+    if generation and not cfg.budgets:
+        raise UserError(f"{generation[0].name} needs thinking budgets: pass --budgets 64,128,256")
+    scorer_names = {"logprob", cfg.scorer} | {getattr(s, "scorer", "none") for s in selection}
     scorers = [make_scorer(name, cfg) for name in sorted(scorer_names - {"none"})]
     scorers = [s for s in scorers if s.stored]
 
     store = Store.open(Path(cfg.output_dir) / cfg.run_name(), cfg.sample_key())
-    done = store.done()
-    todo = [p for p in problems if p.id not in done]
-    progress = Progress(total=len(problems), done=len(problems) - len(todo), resumed=len(problems) - len(todo))
+    jobs = [Job("sample", [])] if selection else []
+    # A generation strategy's samples are grouped by its settings too, so changing them never reuses old samples.
+    jobs += [Job(f"{g.name}-{_digest(g)}@{b}", [], g, b) for g in generation for b in cfg.budgets]
+    for job in jobs:
+        done = store.done(job.group)
+        job.todo = [p for p in problems if p.id not in done]
+    total = len(problems) * len(jobs)
+    left = sum(len(j.todo) for j in jobs)
+    progress = Progress(total=total, done=total - left, resumed=total - left)
     notify = on_progress or (lambda p: None)
     manifest = store.manifest() or {}
     timings = dict(manifest.get("timings", {}))
 
-    if todo:
+    if left:
         progress.phase = "loading model"
         notify(progress)
         t0 = time.monotonic()
@@ -109,16 +133,23 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
         t0 = time.monotonic()
         tokens_before = progress.tokens
         try:
-            for i, completions in _stream(sampler, [p.prompt for p in todo], cfg.sampling):
-                problem = todo[i]
-                rows = _rows(store.path.name, cfg, bench, problem, completions, facts, scorers)
-                store.append(rows)
-                progress.done += 1
-                progress.samples += len(rows)
-                progress.tokens += sum(r["output_tokens"] for r in rows)
-                progress.correct += sum(r["correct"] for r in rows)
-                progress.solved += any(r["correct"] for r in rows)
-                notify(progress)
+            for job in jobs:
+                if not job.todo:
+                    continue
+                prompts = [p.prompt for p in job.todo]
+                if job.strategy is None:
+                    stream = _stream(sampler, prompts, cfg.sampling)
+                else:
+                    stream = job.strategy.stream(sampler, prompts, cfg.sampling, budget=job.budget)
+                for i, completions in stream:
+                    rows = _rows(store.path.name, cfg, bench, job.todo[i], completions, facts, scorers, job)
+                    store.append(rows)
+                    progress.done += 1
+                    progress.samples += len(rows)
+                    progress.tokens += sum(r["output_tokens"] for r in rows)
+                    progress.correct += sum(r["correct"] for r in rows)
+                    progress.solved += any(r["correct"] for r in rows)
+                    notify(progress)
         finally:
             sampling_s = time.monotonic() - t0
             timings["sampling_s"] = round(timings.get("sampling_s", 0) + sampling_s, 2)
@@ -129,8 +160,11 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
     progress.phase = "evaluating"
     notify(progress)
     store.compact()
-    pool = store.pool([p.id for p in problems])
-    rows = evaluate(pool, strategies, n_boot=cfg.bootstrap, seed=cfg.subset_seed)
+    ids = [p.id for p in problems]
+    rows = evaluate(store.pool(ids), selection, n_boot=cfg.bootstrap, seed=cfg.subset_seed) if selection else []
+    for g in generation:
+        pools = {b: store.pool(ids, group=f"{g.name}-{_digest(g)}@{b}") for b in cfg.budgets}
+        rows += evaluate_budgets(g.name, pools, n_boot=cfg.bootstrap, seed=cfg.subset_seed)
     write_json(store.path / "results.json", {"rows": rows})
     _write_csv(store.path / "results.csv", rows)
     manifest = store.update_manifest(status="complete", strategies=list(cfg.strategies),
@@ -138,6 +172,10 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
     progress.phase = "done"
     notify(progress)
     return RunResult(path=store.path, rows=rows, manifest=manifest)
+
+
+def _digest(strategy) -> str:
+    return hashlib.sha1(json.dumps(dataclasses.asdict(strategy), sort_keys=True).encode()).hexdigest()[:8]
 
 
 def make_scorer(name: str, cfg: RunConfig):
@@ -156,7 +194,7 @@ def _stream(sampler, prompts: Sequence[str], sampling):
             yield i, sampler.generate([prompt], sampling)[0]
 
 
-def _rows(run_id, cfg: RunConfig, bench, problem, completions, facts, scorers) -> list[dict]:
+def _rows(run_id, cfg: RunConfig, bench, problem, completions, facts, scorers, job: Job) -> list[dict]:
     grades = [bench.grade(problem, c.text) for c in completions]
     answers = [g.answer for g in grades]
     if problem.choices:  # letters: identical or not
@@ -165,6 +203,7 @@ def _rows(run_id, cfg: RunConfig, bench, problem, completions, facts, scorers) -
         answer_ids = group_answers(answers)
     prompt_tokens = completions[0].prompt_tokens if completions else 0
     prefill = float(flops_mod.prefill_flops(facts, prompt_tokens))
+    scorers = scorers if job.strategy is None else [s for s in scorers if s.name == "logprob"]  # pool only
     scores = {f"score_{s.name}": s.score(problem, completions) for s in scorers}
     # Scorers that run a model report the FLOPs of their passes per sample (reward models, self-verification).
     spent = [s.flops(problem, completions) for s in scorers if hasattr(s, "flops")]
@@ -172,25 +211,24 @@ def _rows(run_id, cfg: RunConfig, bench, problem, completions, facts, scorers) -
         scores["score_flops"] = [sum(f[k] for f in spent) for k in range(len(completions))]
     rows = []
     for k, (c, g) in enumerate(zip(completions, grades)):
-        row = {"run_id": run_id, "model": cfg.model, "benchmark": cfg.benchmark, "problem_id": problem.id,
-               "sample_index": k, "strategy": "sample", "prompt_tokens": c.prompt_tokens, "output_tokens": c.n_tokens,
+        row = {"run_id": run_id, "model": cfg.model, "benchmark": cfg.benchmark, "group": job.group,
+               "problem_id": problem.id,
+               "sample_index": k, "strategy": job.strategy.name if job.strategy else "sample", "prompt_tokens": c.prompt_tokens, "output_tokens": c.n_tokens,
                "text": c.text, "finish_reason": c.finish_reason, "answer": g.answer, "answer_id": answer_ids[k],
                "correct": bool(g.correct), "logprob_sum": c.logprob, "logprob_mean": c.mean_logprob,
                "token_logprobs": list(c.token_logprobs) or None, "prefill_flops": prefill,
                "decode_flops": float(flops_mod.decode_flops(facts, c.prompt_tokens, c.n_tokens))}
         row.update({name: float(values[k]) for name, values in scores.items()})
+        row.update(c.extra)
         rows.append(row)
     return rows
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
-    import csv
+    import pandas as pd
 
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else [])
-        writer.writeheader()
-        writer.writerows(rows)
+    pd.DataFrame(rows).to_csv(tmp, index=False)
     os.replace(tmp, path)
 
 

@@ -60,13 +60,17 @@ class Completion:
     """Per-token logprobs of the sampled tokens (for scorers); may be empty."""
     top_logprobs: tuple[tuple[float, ...], ...] = field(default=(), repr=False)
     """Per-token top-k logprobs when `Sampling.logprobs` > 0 (for self-certainty); may be empty."""
+    extra: dict = field(default_factory=dict, repr=False, compare=False)
+    """Fields a generation strategy adds to the sample's record (e.g. thinking_budget, thinking_tokens)."""
 
     @property
     def mean_logprob(self) -> float | None:
         """Mean token logprob (length-normalised likelihood); None without logprobs."""
-        if self.logprob is None or self.n_tokens == 0:
+        # Over the tokens that have logprobs: a generation strategy may insert tokens the model did not sample.
+        count = len(self.token_logprobs) or self.n_tokens
+        if self.logprob is None or count == 0:
             return None
-        return self.logprob / self.n_tokens
+        return self.logprob / count
 
 
 class Sampler(Protocol):

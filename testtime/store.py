@@ -34,7 +34,7 @@ from testtime.errors import UserError
 from testtime.pool import Pool
 
 SAMPLE_COLUMNS = (
-    "run_id", "model", "benchmark", "problem_id", "sample_index", "strategy", "prompt_tokens", "output_tokens",
+    "run_id", "model", "benchmark", "group", "problem_id", "sample_index", "strategy", "prompt_tokens", "output_tokens",
     "text", "finish_reason", "answer", "answer_id", "correct", "logprob_sum", "logprob_mean", "token_logprobs",
     "prefill_flops", "decode_flops",
 )
@@ -109,7 +109,7 @@ class Store:
         columns = {}
         for name in dict.fromkeys([*SAMPLE_COLUMNS, *rows[0]]):
             values = [r.get(name) for r in rows]
-            columns[name] = pa.array(values, type=_TYPES.get(name) or _score_type(name))
+            columns[name] = pa.array(values, type=_TYPES.get(name) or _column_type(name, values))
         table = pa.table(columns)
         self.samples_dir.mkdir(parents=True, exist_ok=True)
         name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
@@ -130,12 +130,18 @@ class Store:
         tables = [pq.read_table(p, columns=list(columns) if columns else None) for p in parts]
         table = pa.concat_tables(tables, promote_options="default")
         df = table.to_pandas()
-        df = df.drop_duplicates(["problem_id", "sample_index"]).sort_values(["problem_id", "sample_index"])
+        key = ["group", "problem_id", "sample_index"]
+        df = df.drop_duplicates(key).sort_values(key)
         return pa.Table.from_pandas(df, preserve_index=False)
 
-    def done(self) -> set[str]:
-        """Problem ids whose samples are stored."""
-        return {pid for p in self.parts() for pid in pq.read_table(p, columns=["problem_id"]).column(0).to_pylist()}
+    def done(self, group: str = "sample") -> set[str]:
+        """Problem ids whose samples of `group` are stored ("sample": the pool; "<strategy>@<budget>": a
+        generation strategy's samples at one budget)."""
+        out = set()
+        for p in self.parts():
+            t = pq.read_table(p, columns=["group", "problem_id"])
+            out.update(pid for g, pid in zip(t.column(0).to_pylist(), t.column(1).to_pylist()) if g == group)
+        return out
 
     def compact(self) -> None:
         """Merge the parts into one (written first, then the old parts removed; readers dedupe the overlap)."""
@@ -150,9 +156,10 @@ class Store:
         for p in parts:
             p.unlink()
 
-    def pool(self, problem_ids: Sequence[str] | None = None) -> Pool:
-        """The stored samples as a Pool, rows in `problem_ids` order (default: all stored problems, sorted)."""
+    def pool(self, problem_ids: Sequence[str] | None = None, group: str = "sample") -> Pool:
+        """The stored samples of `group` as a Pool, rows in `problem_ids` order (default: all, sorted)."""
         df = self.table().to_pandas()
+        df = df[df["group"] == group]
         if problem_ids is not None:
             missing = set(problem_ids) - set(df["problem_id"])
             if missing:
@@ -181,6 +188,8 @@ class Store:
                     score_flops=score_flops, answers=tuple(tuple(a if isinstance(a, str) else None for a in row) for row in answers))
 
 
-def _score_type(name: str) -> pa.DataType:
-    return pa.float64() if name.startswith("score_") else pa.string()
+def _column_type(name: str, values: list) -> pa.DataType | None:
+    if name.startswith("score_"):
+        return pa.float64()
+    return pa.string() if all(v is None for v in values) else None  # strategy fields: inferred
 

@@ -29,14 +29,23 @@ class FakeSampler:
     def describe(self) -> dict:
         return {"backend": "fake", "seed": self.seed}
 
-    def stream(self, prompts: Sequence[str], sampling: Sampling) -> Iterator[tuple[int, list[Completion]]]:
-        for i, prompt in enumerate(prompts):
+    def stream(self, prompts: Sequence[str], sampling: Sampling | Sequence[Sampling], *, raw: bool = False
+               ) -> Iterator[tuple[int, list[Completion]]]:
+        each = [sampling] * len(prompts) if isinstance(sampling, Sampling) else list(sampling)
+        for i, (prompt, s) in enumerate(zip(prompts, each)):
             if self.delay:
                 time.sleep(self.delay)
-            yield i, self._complete(prompt, sampling)
+            yield i, self._complete(prompt, s)
 
-    def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
-        return [c for _, c in self.stream(prompts, sampling)]
+    def generate(self, prompts: Sequence[str], sampling: Sampling | Sequence[Sampling], *, raw: bool = False
+                 ) -> list[list[Completion]]:
+        return [c for _, c in self.stream(prompts, sampling, raw=raw)]
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def chat_prompt(self, prompt: str) -> str:
+        return f"<user>{prompt}</user><assistant>"
 
     def _complete(self, prompt: str, sampling: Sampling) -> list[Completion]:
         rng = np.random.default_rng([self.seed, sampling.seed or 0, zlib.crc32(prompt.encode())])

