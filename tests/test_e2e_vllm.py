@@ -69,3 +69,22 @@ def test_hf_backend_on_real_model(data_dir, tmp_path):
     for _, row in df.iterrows():
         assert len(row["token_logprobs"]) == row["output_tokens"]
         assert all(lp <= 1e-6 for lp in row["token_logprobs"])
+
+
+def test_budget_forcing_on_real_model(data_dir, tmp_path):
+    res = cli("run", "--backend", "vllm", "--limit", 2, "--n", 3, "--data-dir", data_dir, "--output-dir", tmp_path,
+              "--name", "bf", "--strategy", "budget_forcing", "--budgets", "16,64",
+              "--set", "engine.max_model_len=1024", "--set", "engine.gpu_memory_utilization=0.3",
+              "--set", "strategy_options={budget_forcing: {max_waits: 1}}", timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    df = Store(tmp_path / "bf").table().to_pandas()
+    assert len(df) == 2 * 2 * 3
+    assert (df["thinking_tokens"] <= df["budget"]).all()
+    # 16 tokens is too few to finish a GSM8K solution: every sample is cut at exactly its budget
+    assert (df.loc[df["budget"] == 16, "thinking_tokens"] == 16).all()
+    for _, row in df.iterrows():
+        assert "Final answer: \\boxed{" in row["text"]
+        assert row["text"].count("\n\nWait") == row["waits"]
+        if row["finish_reason"] == "stop":  # it stopped early with budget left, so it was told to wait once
+            assert row["waits"] == 1 or row["thinking_tokens"] > row["budget"] - 4
+    assert "thinking budget" in res.stdout

@@ -15,7 +15,7 @@ STAGES = [
     ("testtime.estimators", 4), ("strategies", 4),
     ("testtime.evaluate", 5), ("testtime.curves", 5), ("testtime.laws", 5), ("testtime.catalog", 5),
     ("testtime.analyze", 6),
-    ("testtime.report", 7), ("testtime.plots", 7),
+    ("testtime.report", 7), ("testtime.plots", 7), ("testtime.report_html", 7), ("testtime.report_analysis", 7),
     ("testtime.runner", 8), ("testtime.bench", 8), ("testtime.cli", 9), ("testtime.__main__", 9),
 ]
 

@@ -54,7 +54,8 @@ def load_runs(paths: Sequence[str | Path]) -> pd.DataFrame:
 
     Returns:
         DataFrame with columns run, model (a label; "name [run]" when two runs share model and benchmark),
-        model_name, benchmark, strategy, scorer, n, accuracy, ci_low, ci_high, mc_stderr, tokens_per_problem,
+        model_name, benchmark, strategy, scorer, n, budget (a generation strategy's thinking budget, else NaN),
+        accuracy, ci_low, ci_high, mc_stderr, tokens_per_problem,
         flops_per_problem, flops_per_problem_naive, problems, params (N), training_tokens (D), training_flops
         (6ND), catalog_note (why a fact is NaN, else "").
 
@@ -95,7 +96,7 @@ def _load_run(path: Path) -> pd.DataFrame:
         raise UserError(f"{path} has no results yet (results.json is empty); re-run the same command to finish it")
     cfg = manifest.get("config", {})
     df = pd.DataFrame(rows)
-    numeric = ["n", "accuracy", "ci_low", "ci_high", "mc_stderr", "tokens_per_problem", "flops_per_problem",
+    numeric = ["n", "budget", "accuracy", "ci_low", "ci_high", "mc_stderr", "tokens_per_problem", "flops_per_problem",
                "flops_per_problem_naive", "problems"]
     for col in numeric:
         df[col] = pd.to_numeric(df[col] if col in df else np.nan, errors="coerce")
@@ -188,8 +189,8 @@ def fit_curves(table: pd.DataFrame, *, n_boot: int = 200, seed: int = 0) -> list
     """One CurveFit per (model, benchmark, strategy, scorer); a series that cannot be fitted carries the reason in
     `error` instead of stopping the others."""
     fits = []
-    for key, g in table.sort_values("n").groupby(KEY, sort=False):
-        g = g[g["flops_per_problem"] > 0]
+    for key, g in table.groupby(KEY, sort=False):
+        g = g[g["flops_per_problem"] > 0].sort_values("flops_per_problem")
         x_range = (float(g["flops_per_problem"].min()), float(g["flops_per_problem"].max())) if len(g) else (np.nan,) * 2
         fit = CurveFit(*key, x_range=x_range)
         try:
@@ -331,7 +332,8 @@ def exchange_rates(table: pd.DataFrame, fits: Sequence[CurveFit] = (), *, extrap
             if not (np.isfinite(sizes[m1]) and np.isfinite(sizes[m2])):
                 continue  # load_runs' catalog_note says why
             small, large = (m1, m2) if sizes[m1] <= sizes[m2] else (m2, m1)
-            L = b[(b["model"] == large) & (b["n"] == 1)]
+            # A single plain sample: n=1 of a selection strategy (generation strategies report n=1 at every budget).
+            L = b[(b["model"] == large) & (b["n"] == 1) & b["budget"].isna()]
             if L.empty:
                 continue
             for (strategy, scorer), s in b[b["model"] == small].sort_values("n").groupby(["strategy", "scorer"],
@@ -414,7 +416,9 @@ def continuous_metric(paths: Sequence[str | Path]) -> pd.DataFrame:
     for p in paths:
         store = Store.existing(p)
         cfg = store.manifest().get("config", {})
-        df = store.table(["problem_id", "sample_index", "correct", "logprob_mean"]).to_pandas()
+        df = store.table().to_pandas()
+        if "group" in df:
+            df = df[df["group"] == "sample"]  # the pool of plain samples, not a generation strategy's
         ok = df["correct"].astype(bool)
         lp = pd.to_numeric(df["logprob_mean"], errors="coerce")
         rows.append({"run": store.manifest().get("run_id") or Path(p).name, "model_name": cfg.get("model"),
@@ -423,3 +427,80 @@ def continuous_metric(paths: Sequence[str | Path]) -> pd.DataFrame:
                      "mean_logprob_correct": float(lp[ok].mean()) if ok.any() else np.nan,
                      "mean_logprob_all": float(lp.mean()) if len(df) else np.nan})
     return pd.DataFrame(rows)
+
+
+# ---- the whole analysis ----------------------------------------------------------------------------------------
+
+@dataclass
+class Analysis:
+    """Everything `analyze` computed; tables are pandas DataFrames, `fits` CurveFit objects."""
+
+    runs: list[str]
+    table: pd.DataFrame
+    fits: list[CurveFit]
+    frontier: pd.DataFrame
+    exchange: pd.DataFrame
+    signal: pd.DataFrame
+    notes: list[str]
+    queries: float | None = None
+    extrapolate: bool = False
+
+    def save_tables(self, out: str | Path) -> list[Path]:
+        """Write points, fits, curves, frontier, exchange and signal as CSV and Parquet under `out`."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, df in (("points", self.table), ("fits", fits_table(self.fits)), ("curves", curve_points(self.fits)),
+                         ("frontier", self.frontier), ("exchange", self.exchange), ("signal", self.signal)):
+            if df.empty and name == "exchange":
+                continue  # a single-model analysis has no exchange rates
+            df.to_csv(out / f"{name}.csv", index=False)
+            _typed(df).to_parquet(out / f"{name}.parquet", index=False)
+            written += [out / f"{name}.csv", out / f"{name}.parquet"]
+        return written
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    # Parquet wants one type per column: object columns of numbers-or-None become floats, the rest strings.
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            numeric = out[c].map(lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)))
+            out[c] = pd.to_numeric(out[c]) if numeric.all() else out[c].astype("string")
+    return out
+
+
+def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: float | None = None,
+            extrapolate: bool = False, n_boot: int = 200, seed: int = 0) -> Analysis:
+    """Load runs, fit every series, find the frontier, and (compare=True) the small-vs-large exchange rates.
+
+    Args:
+        paths: run directories.
+        compare: also compute exchange rates and break-even volumes; needs two models on one benchmark.
+        queries: expected queries Q; adds each model's total compute at Q to the exchange rates.
+        extrapolate: let exchange rates follow a fitted curve beyond the measured budgets (flagged in status).
+        n_boot: bootstrap refits per curve.
+        seed: bootstrap seed.
+
+    Example:
+        result = analyze(["runs/a", "runs/b"], compare=True)
+    """
+    if n_boot < 0:
+        raise UserError(f"n_boot must be 0 or more (bootstrap refits per curve); got {n_boot}")
+    if queries is not None and not (np.isfinite(queries) and queries > 0):
+        raise UserError(f"queries must be a positive number of expected queries; got {queries}")
+    table = load_runs(paths)
+    if compare:
+        counts = table.groupby("benchmark")["model"].nunique()
+        if counts.max() < 2:
+            raise UserError("compare needs runs of at least two models on the same benchmark; got "
+                            + ", ".join(f"{b}: {', '.join(sorted(set(table[table['benchmark'] == b]['model'])))}"
+                                        for b in counts.index))
+    fits = fit_curves(table, n_boot=n_boot, seed=seed)
+    notes = sorted(set(n for n in table["catalog_note"] if n))
+    notes += [f"no fit: {f.error}" for f in fits if f.error]
+    exchange = exchange_rates(table, fits, extrapolate=extrapolate, queries=queries) if compare else pd.DataFrame()
+    if compare and exchange.empty:
+        notes.append("no exchange rates: no pair of models with known sizes and an n=1 result on one benchmark")
+    return Analysis(runs=[str(p) for p in paths], table=table, fits=fits, frontier=frontier(table), exchange=exchange,
+                    signal=continuous_metric(paths), notes=notes, queries=queries, extrapolate=extrapolate)

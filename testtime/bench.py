@@ -9,6 +9,7 @@ finished requests, and converting outputs to Completions. Round 0 of each warms 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import benchmarks
 from testtime import models, samplers
@@ -19,8 +20,9 @@ from testtime.sampler import Sampling
 def bench(args, console) -> dict:
     from rich.table import Table
 
-    cfg: RunConfig = load_config(None, [f"model={args.model}", f"benchmark={args.benchmark}", "backend=vllm",
-                                        *args.set])
+    default = Path("configs/default.yaml")  # its engine settings and data directory, when run from the repo
+    cfg: RunConfig = load_config(default if default.is_file() else None,
+                                 [f"model={args.model}", f"benchmark={args.benchmark}", "backend=vllm", *args.set])
     if args.n < 1 or args.prompts < 1 or args.max_tokens < 1 or args.repeats < 1:
         from testtime.errors import UserError
 

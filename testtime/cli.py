@@ -82,6 +82,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("laws", help="compute-optimal allocation under the training-compute scaling laws")
     p.add_argument("--compute", type=float, action="append", required=True, help="training FLOPs, e.g. 1e23")
     p.set_defaults(func=cmd_laws)
+
+    p = sub.add_parser("analyze", help="tables, curve fits, frontier, plots and an HTML report from stored runs")
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run directories")
+    p.add_argument("--out", type=Path, help="output folder (default: analysis/<name>-<time> beside the first run)")
+    p.add_argument("--n-boot", type=int, default=200, help="bootstrap refits per curve (CIs and bands)")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("compare", help="analyze across models: iso-accuracy exchange rate, break-even queries")
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run directories of two or more models")
+    p.add_argument("--out", type=Path, help="output folder (default: analysis/<name>-<time> beside the first run)")
+    p.add_argument("--queries", type=float, help="expected queries Q: total compute = training + Q x inference")
+    p.add_argument("--extrapolate", action="store_true",
+                   help="follow fitted curves beyond the measured budgets (results flagged 'extrapolated')")
+    p.add_argument("--n-boot", type=int, default=200, help="bootstrap refits per curve (CIs and bands)")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 
@@ -199,6 +214,34 @@ def cmd_laws(args, console) -> int:
             table.add_row(f"{c:.3g}", row["law"], f"{row['n_opt']:.3g}", f"{row['d_opt']:.3g}",
                           f"{row['tokens_per_param']:.1f}", "-" if row.get("loss") is None else f"{row['loss']:.3f}")
     console.print(table)
+    return 0
+
+
+def cmd_analyze(args, console) -> int:
+    return _analysis(args, console, compare=False)
+
+
+def cmd_compare(args, console) -> int:
+    return _analysis(args, console, compare=True)
+
+
+def _analysis(args, console, *, compare: bool) -> int:
+    import time
+
+    from testtime.analyze import analyze
+    from testtime.report_analysis import analysis_tables
+    from testtime.report_html import write_report
+
+    result = analyze(args.runs, compare=compare, queries=getattr(args, "queries", None),
+                     extrapolate=getattr(args, "extrapolate", False), n_boot=args.n_boot)
+    for table in analysis_tables(result):
+        console.print(table)
+    names = "-vs-".join(p.resolve().name for p in args.runs)
+    name = f"{args.command}-{names[:80]}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = args.out or args.runs[0].resolve().parent / "analysis" / name
+    paths = write_report(result, out, title=f"testtime {args.command}: {', '.join(p.name for p in args.runs)}")
+    console.print(f"wrote {len(paths)} files (plots, CSV, Parquet) to {out}; report: {out / 'report.html'}",
+                  highlight=False, soft_wrap=True)
     return 0
 
 

@@ -49,7 +49,9 @@ class LiveProgress:
 
     def __init__(self, console: Console | None = None, refresh_per_second: float = 2, every_s: float = 30):
         self.console = console or Console()
-        self.live = Live(console=self.console, refresh_per_second=refresh_per_second) \
+        self.progress = None
+        # The table is rebuilt at every refresh, so elapsed time ticks while a wide batch has nothing finished yet.
+        self.live = Live(console=self.console, refresh_per_second=refresh_per_second, get_renderable=self._render) \
             if self.console.is_terminal else None
         self.every_s = every_s
         self._last = (None, 0.0)
@@ -63,9 +65,13 @@ class LiveProgress:
         if self.live:
             self.live.__exit__(*exc)
 
+    def _render(self):
+        return progress_table(self.progress) if self.progress is not None else ""
+
     def update(self, p) -> None:
+        self.progress = p
         if self.live:
-            self.live.update(progress_table(p), refresh=True)
+            self.live.refresh()
             return
         now = time.monotonic()
         phase, last = self._last

@@ -127,7 +127,7 @@ class Store:
         parts = self.parts()
         if not parts:
             return pa.table({c: pa.array([], type=_TYPES.get(c, pa.string())) for c in SAMPLE_COLUMNS})
-        tables = [pq.read_table(p, columns=list(columns) if columns else None) for p in parts]
+        tables = [_read(p, list(columns) if columns else None) for p in parts]
         table = pa.concat_tables(tables, promote_options="default")
         df = table.to_pandas()
         key = ["group", "problem_id", "sample_index"]
@@ -139,7 +139,7 @@ class Store:
         generation strategy's samples at one budget)."""
         out = set()
         for p in self.parts():
-            t = pq.read_table(p, columns=["group", "problem_id"])
+            t = _read(p, ["group", "problem_id"])
             out.update(pid for g, pid in zip(t.column(0).to_pylist(), t.column(1).to_pylist()) if g == group)
         return out
 
@@ -186,6 +186,17 @@ class Store:
                     output_tokens=grid("output_tokens", int), prompt_tokens=grid("prompt_tokens", int)[:, 0],
                     decode_flops=grid("decode_flops"), prefill_flops=grid("prefill_flops")[:, 0], scores=scores,
                     score_flops=score_flops, answers=tuple(tuple(a if isinstance(a, str) else None for a in row) for row in answers))
+
+
+def _read(path: Path, columns: list[str] | None) -> pa.Table:
+    """One part; parts written before sample groups existed hold pool samples only ("sample")."""
+    names = pq.read_schema(path).names
+    table = pq.read_table(path, columns=[c for c in columns if c in names] if columns else None)
+    if "group" not in names and (columns is None or "group" in columns):
+        table = table.add_column(0, "group", pa.array(["sample"] * table.num_rows, pa.string()))
+        if columns:
+            table = table.select(columns)
+    return table
 
 
 def _column_type(name: str, values: list) -> pa.DataType | None:

@@ -5,13 +5,20 @@ stores it as the column `score_<name>`, so every selection strategy can use it l
 
     logprob  mean token logprob of the sample (reward-free, from the sampler; Kang et al. 2025 use it as a baseline)
     oracle   gold correctness; best-of-n by oracle is pass@k (computed from `correct`, nothing stored)
+    self_certainty  mean KL(uniform || next-token distribution) over the sample (Kang et al. 2025), from top-k logprobs
+    orm      an outcome reward model's reward for (problem, sample) (needs scorer_model)
+    prm      a process reward model's step scores, aggregated by min/last/prod/mean (needs scorer_model)
+    self_verify  P("Yes") when a verifier (default: the policy) is asked whether the sample is correct
+
+Model-based scorers (orm, prm, self_verify) load their model in `bind(sampler)`, before sampling, and report the
+FLOPs of their forward passes per sample in `flops(problem, completions)`.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar, Protocol, Sequence
 
-from strategies.scorers import logprob, oracle  # noqa: F401  (registers them)
+from strategies.scorers import logprob, oracle, orm, prm, self_certainty, self_verify  # noqa: F401  (registers them)
 
 
 class Scorer(Protocol):

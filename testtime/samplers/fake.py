@@ -54,8 +54,11 @@ class FakeSampler:
         out = []
         for k in range(sampling.n):
             text = texts[k % len(texts)] if texts else f"Let me think. The answer is \\boxed{{{rng.integers(self.answers)}}}"
-            n_tokens = min(len(text.split()) + int(rng.integers(0, 20)), sampling.max_tokens)
+            wanted = len(text.split()) + int(rng.integers(0, 20))
+            n_tokens = min(wanted, sampling.max_tokens)
+            if n_tokens < wanted:  # cut at max_tokens, as an engine would
+                text = " ".join(text.split()[:n_tokens])
             lps = tuple(float(x) for x in -rng.exponential(0.5, n_tokens))
             out.append(Completion(text=text, n_tokens=n_tokens, prompt_tokens=prompt_tokens, logprob=sum(lps),
-                                  finish_reason="stop", token_logprobs=lps))
+                                  finish_reason="stop" if n_tokens == wanted else "length", token_logprobs=lps))
         return out

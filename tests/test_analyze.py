@@ -1,0 +1,268 @@
+"""The analyzer against known answers: planted curves, closed-form break-even volumes, a hand-computed exchange
+rate, a non-dominated frontier, degenerate data; and `analyze` / `compare` end to end on two fake-backend runs."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import DATA, cli
+from testtime.analyze import (analyze, break_even_queries, continuous_metric, exchange_rates, fit_curve, fit_curves,
+                              frontier, load_runs, total_compute)
+from testtime.catalog import lookup, training_flops
+from testtime.curves import log_sigmoid
+from testtime.errors import UserError
+from testtime.store import Store
+
+SMALL, LARGE = "smollm2-135m", "qwen2.5-coder-0.5b"
+
+
+# ---- helpers -----------------------------------------------------------------------------------------------------
+
+def series(strategy, scorer, flops, acc, ns=None, half_ci=0.05):
+    ns = ns or [2**i for i in range(len(flops))]
+    return [{"strategy": strategy, "scorer": scorer, "n": n, "accuracy": a, "ci_low": max(a - half_ci, 0),
+             "ci_high": min(a + half_ci, 1), "mc_stderr": None, "tokens_per_problem": 100.0 * n,
+             "flops_per_problem": f, "flops_per_problem_naive": f, "problems": 50} for n, f, a in zip(ns, flops, acc)]
+
+
+def make_run(path, model, rows, benchmark="gsm8k", facts=None):
+    """A hand-built run directory: a manifest and results.json, no samples."""
+    path.mkdir(parents=True)
+    manifest = {"run_id": path.name, "status": "complete", "model_facts": facts or {},
+                "config": {"model": model, "benchmark": benchmark, "sampling": {"n": 8}}}
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    (path / "results.json").write_text(json.dumps({"rows": rows}))
+    return path
+
+
+def one_line_error(res, *needles):
+    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr + res.stdout
+    lines = [line for line in res.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def fake_runs(tmp_path_factory):
+    """Two fake-backend runs on svamp (its small answers let the fake sampler be right sometimes)."""
+    if not DATA.is_dir():
+        pytest.skip(f"benchmark data not found at {DATA}")
+    root = tmp_path_factory.mktemp("runs")
+    for model in (SMALL, LARGE):
+        res = cli("run", "--backend", "fake", "--data-dir", DATA, "--benchmark", "svamp", "--limit", 20, "--n", 8,
+                  "--model", model, "--output-dir", root, "--name", model, timeout=120)
+        assert res.returncode == 0, res.stderr
+    return [root / SMALL, root / LARGE]
+
+
+# ---- (a) fits ----------------------------------------------------------------------------------------------------
+
+def test_planted_power_law_recovered_within_ci():
+    rng = np.random.default_rng(0)
+    x = np.geomspace(1e10, 1e13, 12)
+    planted = {"e_inf": 0.15, "a": 2e3, "alpha": 0.35}
+    y = 1 - (planted["e_inf"] + planted["a"] * x ** -planted["alpha"]) + rng.normal(0, 0.004, len(x))
+    table = pd.DataFrame(series("best_of_n", "logprob", x, y, ns=list(range(1, 13)))).assign(
+        model=SMALL, benchmark="gsm8k")
+    (fit,) = fit_curves(table, n_boot=200)
+    assert fit.error is None and fit.form == "PowerLaw"
+    for name, value in planted.items():
+        lo, hi = fit.estimator.ci_[name]
+        assert lo <= value <= hi, (name, value, lo, hi)
+
+
+def test_planted_log_sigmoid_recovered_within_ci():
+    rng = np.random.default_rng(0)
+    x = np.geomspace(1e9, 1e13, 14)
+    planted = {"lo": 0.1, "hi": 0.8, "k": 1.2, "log_c50": np.log(1e11)}
+    best, table = fit_curve(x, log_sigmoid(x, *planted.values()) + rng.normal(0, 0.004, len(x)))
+    assert type(best).__name__ == "LogSigmoid" and table[0]["model"] == "LogSigmoid"
+    for name, value in planted.items():
+        lo, hi = best.ci_[name]
+        assert lo <= value <= hi, (name, value, lo, hi)
+
+
+@pytest.mark.parametrize("acc,needle", [
+    ([0, 0, 0, 0], "all wrong"),
+    ([1, 1, 1, 1], "all right"),
+    ([0.3, 0.3, 0.3, 0.3], "accuracy is 0.3 at every budget"),
+    ([0.1, 0.2, 0.3], "too few points"),
+])
+def test_degenerate_data_gives_a_clear_user_error(acc, needle):
+    with pytest.raises(UserError, match=needle) as e:
+        fit_curve([1e10 * 2**i for i in range(len(acc))], acc, label="m / majority_vote")
+    assert str(e.value).startswith("m / majority_vote:") and "\n" not in str(e.value)
+
+
+def test_a_degenerate_series_is_reported_not_raised(tmp_path):
+    good = series("best_of_n", "logprob", [1e10, 2e10, 4e10, 8e10], [0.2, 0.3, 0.35, 0.4])
+    run = make_run(tmp_path / "r", SMALL, good + series("majority_vote", "none", [1e10, 2e10, 4e10, 8e10], [0] * 4))
+    result = analyze([run], n_boot=20)
+    by = {f.strategy: f for f in result.fits}
+    assert by["best_of_n"].estimator is not None
+    assert by["majority_vote"].estimator is None and "all wrong" in by["majority_vote"].error
+    assert any("all wrong" in note for note in result.notes)
+
+
+# ---- (b) total compute and break-even ------------------------------------------------------------------------------
+
+def test_break_even_matches_the_closed_form():
+    ts, is_, tl, il = 1e21, 5e10, 7e22, 1e10
+    q, verdict = break_even_queries(ts, is_, tl, il)
+    assert q == pytest.approx((tl - ts) / (is_ - il)) and q == pytest.approx(1.725e12)
+    assert verdict.startswith("smaller model cheaper below")
+    assert total_compute(ts, is_, q) == pytest.approx(total_compute(tl, il, q))
+    assert total_compute(ts, is_, q / 10) < total_compute(tl, il, q / 10)
+    assert total_compute(ts, is_, q * 10) > total_compute(tl, il, q * 10)
+
+
+@pytest.mark.parametrize("figures,q,verdict", [
+    ((1e21, 1e10, 7e22, 2e10), np.inf, "smaller model cheaper at every volume"),
+    ((8e22, 5e10, 7e22, 1e10), 0.0, "larger model cheaper at every volume"),
+    ((8e22, 1e10, 7e22, 2e10), 1e12, "larger model cheaper below Q*, smaller above"),
+    ((1e21, np.nan, 7e22, 1e10), np.nan, "unknown"),
+])
+def test_break_even_cases(figures, q, verdict):
+    got, text = break_even_queries(*figures)
+    assert (np.isnan(got) and np.isnan(q)) or got == pytest.approx(q)
+    assert text.startswith(verdict)
+
+
+# ---- (c) exchange rate ---------------------------------------------------------------------------------------------
+
+def test_exchange_rate_on_a_hand_built_case(tmp_path):
+    small = make_run(tmp_path / "s", SMALL, series("best_of_n", "logprob", [1e10, 2e10, 4e10, 8e10],
+                                                   [0.20, 0.30, 0.45, 0.50]))
+    large = make_run(tmp_path / "l", LARGE, series("best_of_n", "logprob", [1.5e10, 3e10, 6e10, 1.2e11],
+                                                   [0.40, 0.48, 0.55, 0.60]))
+    (row,) = exchange_rates(load_runs([small, large])).to_dict("records")
+    # 0.40 lies 2/3 of the way from 0.30 (2e10) to 0.45 (4e10); linear in log FLOPs: 2e10 * 2**(2/3)
+    need = 2e10 * 2 ** (2 / 3)
+    assert (row["small"], row["large"], row["status"]) == (SMALL, LARGE, "interpolated")
+    assert row["small_flops_needed"] == pytest.approx(need)
+    assert row["flops_multiplier"] == pytest.approx(need / 1.5e10)
+    c_s, c_l = training_flops(lookup(SMALL)), training_flops(lookup(LARGE))
+    assert row["training_ratio"] == pytest.approx(c_l / c_s)
+    assert row["break_even_queries"] == pytest.approx((c_l - c_s) / (need - 1.5e10))
+    # the CI edges bracket the point estimate: ci_high (acc + 0.05) crosses earlier, ci_low later
+    assert row["flops_low"] < need < row["flops_high"]
+
+
+def test_exchange_rate_not_reached_is_said_and_extrapolation_is_flagged(tmp_path):
+    x = 1e10 * 2.0 ** np.arange(8)
+    acc = 1 - (0.1 + 600 * x**-0.3)  # 0.30 .. 0.76; the larger model's n=1 is 0.80
+    small = make_run(tmp_path / "s", SMALL, series("best_of_n", "logprob", x, acc))
+    large = make_run(tmp_path / "l", LARGE, series("best_of_n", "logprob", [5e10, 1e11, 2e11, 4e11],
+                                                   [0.80, 0.82, 0.84, 0.85]))
+    table = load_runs([small, large])
+    (row,) = exchange_rates(table).to_dict("records")
+    assert row["status"] == "not reached within the measured range" and np.isnan(row["flops_multiplier"])
+    fits = fit_curves(table, n_boot=0)
+    (row,) = exchange_rates(table, fits, extrapolate=True).to_dict("records")
+    assert row["status"] == "extrapolated (PowerLaw)"
+    assert row["small_flops_needed"] == pytest.approx((600 / (0.2 - 0.1)) ** (1 / 0.3), rel=0.01)
+
+
+def test_unknown_model_gets_nan_and_a_note(tmp_path):
+    rows = series("best_of_n", "logprob", [1e10, 2e10, 4e10, 8e10], [0.2, 0.3, 0.35, 0.4])
+    mine = make_run(tmp_path / "m", "acme/unknown-7b", rows, facts={"params": 7e9})
+    small = make_run(tmp_path / "s", SMALL, rows)
+    table = load_runs([small, mine])
+    m = table[table["model"] == "acme/unknown-7b"].iloc[0]
+    assert m["params"] == 7e9 and np.isnan(m["training_tokens"]) and np.isnan(m["training_flops"])
+    assert "not in the catalog" in m["catalog_note"]
+    (row,) = exchange_rates(table).to_dict("records")
+    assert np.isnan(row["break_even_queries"]) and row["verdict"].startswith("unknown")
+
+
+# ---- (d) frontier --------------------------------------------------------------------------------------------------
+
+def test_frontier_is_non_dominated_and_covers_every_point():
+    rng = np.random.default_rng(1)
+    rows = [{"benchmark": b, "model": m, "strategy": s, "scorer": "oracle" if s == "pass_at_k" else "none", "n": n,
+             "flops_per_problem": float(rng.choice([1, 2, 4]) * 1e10 * n), "accuracy": float(rng.uniform(0, 0.8)),
+             "training_flops": 1e21}
+            for b in ("gsm8k", "math500") for m in ("a", "b", "c") for s in ("majority_vote", "pass_at_k")
+            for n in (1, 2, 4, 8)]
+    table = pd.DataFrame(rows)
+    front = frontier(table)
+    assert "pass_at_k" not in set(front["strategy"])
+    for bench, f in front.groupby("benchmark"):
+        pts = table[(table["benchmark"] == bench) & (table["scorer"] != "oracle")]
+        assert np.all(np.diff(f["accuracy"]) > 0) and np.all(np.diff(f["flops_per_problem"]) >= 0)
+        for _, p in f.iterrows():  # nothing beats a frontier point on both axes
+            better = (pts["flops_per_problem"] <= p["flops_per_problem"]) & (pts["accuracy"] >= p["accuracy"])
+            strictly = (pts["flops_per_problem"] < p["flops_per_problem"]) | (pts["accuracy"] > p["accuracy"])
+            assert not (better & strictly).any()
+        for _, p in pts.iterrows():  # every point is matched or beaten by a frontier point
+            assert ((f["flops_per_problem"] <= p["flops_per_problem"]) & (f["accuracy"] >= p["accuracy"])).any()
+    assert "pass_at_k" in set(frontier(table, include_oracles=True)["strategy"])
+
+
+# ---- loading, errors -----------------------------------------------------------------------------------------------
+
+def test_load_errors_are_one_clear_line(tmp_path, fake_runs):
+    with pytest.raises(UserError, match="does not exist"):
+        load_runs([tmp_path / "nowhere"])
+    with pytest.raises(UserError, match="not a testtime run directory"):
+        load_runs([tmp_path])
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    (unfinished / "manifest.json").write_text((fake_runs[0] / "manifest.json").read_text())
+    with pytest.raises(UserError, match="has no results yet"):
+        load_runs([unfinished])
+    with pytest.raises(UserError, match="at least two models"):
+        analyze([fake_runs[0]], compare=True)
+
+
+# ---- on fake-backend runs ------------------------------------------------------------------------------------------
+
+def test_fake_runs_load_into_one_row_per_key(fake_runs):
+    table = load_runs(fake_runs)
+    assert not table.duplicated(["model", "benchmark", "strategy", "scorer", "n"]).any()
+    assert set(table["model"]) == {SMALL, LARGE} and set(table["n"]) == {1, 2, 4, 8}
+    for model in (SMALL, LARGE):
+        row = table[table["model"] == model].iloc[0]
+        card = lookup(model)
+        assert row["params"] == card.params and row["training_flops"] == 6 * card.params * card.training_tokens
+    assert (table["flops_per_problem"] > 0).all() and (table["tokens_per_problem"] > 0).all()
+
+
+def test_continuous_metric_is_the_mean_logprob_of_correct_samples(fake_runs):
+    sig = continuous_metric(fake_runs).set_index("run")
+    df = Store(fake_runs[0]).table().to_pandas()
+    df = df[df["group"] == "sample"] if "group" in df else df
+    row = sig.loc[SMALL]
+    assert row["correct_samples"] == df["correct"].sum() > 0
+    assert row["mean_logprob_correct"] == pytest.approx(df.loc[df["correct"], "logprob_mean"].mean())
+    assert "NOT" in continuous_metric.__doc__ and "gold" in continuous_metric.__doc__
+
+
+def test_cli_compare_writes_report_plots_and_tables(fake_runs, tmp_path):
+    out = tmp_path / "out"
+    res = cli("compare", *fake_runs, "--out", out, "--queries", "1e9", "--n-boot", 20, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "exchange rate" in res.stdout and str(out) in res.stdout.replace("\n", "")
+    for name in ("accuracy", "frontier", "total_compute"):
+        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("points", "fits", "curves", "frontier", "exchange", "signal"):
+        assert (out / f"{name}.csv").stat().st_size > 0
+        assert len(pd.read_parquet(out / f"{name}.parquet")) > 0
+    assert len(pd.read_parquet(out / "points.parquet")) == len(load_runs(fake_runs))
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 3 and "<table" in page and "src='http" not in page
+
+
+def test_cli_analyze_default_out_and_bad_input(fake_runs, tmp_path):
+    res = cli("analyze", fake_runs[0], "--n-boot", 10, timeout=120)
+    assert res.returncode == 0, res.stderr
+    written = list((fake_runs[0].parent / "analysis").glob("analyze-*/report.html"))
+    assert len(written) == 1 and "report:" in res.stdout
+    one_line_error(cli("analyze", tmp_path / "nowhere"), "does not exist")
+    one_line_error(cli("analyze", tmp_path), "not a testtime run directory")
+    one_line_error(cli("compare", fake_runs[0]), "at least two models")
+    one_line_error(cli("compare", *fake_runs, "--queries", "-5"), "queries must be a positive number")

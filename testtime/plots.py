@@ -1,0 +1,142 @@
+"""Figures of an analysis, as matplotlib Figures and PNGs: accuracy vs inference FLOPs with fitted curves and bands,
+total compute vs expected queries, and the compute-optimal frontier.
+
+Figures are built on `matplotlib.figure.Figure` with the Agg canvas directly, not pyplot: no global figure state,
+no display needed, safe in threads and on headless machines.
+
+Example:
+    result = analyze(["runs/a", "runs/b"], compare=True)
+    for name, fig in figures(result).items():
+        save_png(fig, f"analysis/{name}.png")
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from testtime.analyze import ORACLE_SCORERS, Analysis, curve_points
+
+
+def _axes(n: int, title: str) -> tuple[Figure, list]:
+    fig = Figure(figsize=(6.4 * n, 4.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, n, squeeze=False)[0].tolist()
+    fig.suptitle(title)
+    return fig, axes
+
+
+def _label(model: str, strategy: str, scorer: str) -> str:
+    return f"{model} · {strategy}" + ("" if scorer == "none" else f" ({scorer})")
+
+
+def accuracy_figure(table: pd.DataFrame, fits=()) -> Figure:
+    """Accuracy (95% CI bars) vs inference FLOPs per problem, log x, one colour per model x strategy, one panel
+    per benchmark; each series' fitted curve as a line with its bootstrap band shaded."""
+    curves = curve_points(fits)
+    benches = list(dict.fromkeys(table["benchmark"]))
+    fig, axes = _axes(len(benches), "accuracy vs inference compute")
+    for ax, bench in zip(axes, benches):
+        for (model, strategy, scorer), g in table[table["benchmark"] == bench].groupby(
+                ["model", "strategy", "scorer"], sort=False):
+            g = g.sort_values("flops_per_problem")
+            yerr = np.clip([g["accuracy"] - g["ci_low"], g["ci_high"] - g["accuracy"]], 0, None)
+            bars = ax.errorbar(g["flops_per_problem"], g["accuracy"], yerr=yerr, fmt="o", ms=4, capsize=2,
+                               label=_label(model, strategy, scorer))
+            c = curves[(curves["model"] == model) & (curves["benchmark"] == bench) & (curves["strategy"] == strategy)
+                       & (curves["scorer"] == scorer)]
+            if len(c):
+                color = bars.lines[0].get_color()
+                ax.plot(c["flops_per_problem"], c["accuracy_fit"], color=color, lw=1.2, alpha=0.9)
+                ax.fill_between(c["flops_per_problem"], c["band_low"], c["band_high"], color=color, alpha=0.15, lw=0)
+        ax.set_xscale("log")
+        ax.set(title=bench, xlabel="inference FLOPs per problem", ylabel="accuracy")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    return fig
+
+
+def total_compute_figure(exchange: pd.DataFrame, queries: float | None = None) -> Figure | None:
+    """Total compute (training + Q x inference per query) vs expected queries Q, log-log: per exchange-rate row
+    the smaller model at the FLOPs it needs (dashed) and the larger model with one sample (solid), the break-even
+    volume dotted. None when no row has the figures."""
+    if exchange is None or exchange.empty:
+        return None
+    rows = exchange[np.isfinite(exchange["small_flops_needed"]) & np.isfinite(exchange["training_flops_small"])
+                    & np.isfinite(exchange["training_flops_large"])]
+    if rows.empty:
+        return None
+    qs = [q for q in rows["break_even_queries"] if np.isfinite(q) and q > 0] + ([queries] if queries else [])
+    grid = np.geomspace(max(min(qs) / 1e3, 1.0), max(qs) * 1e3, 200) if qs else np.geomspace(1, 1e12, 200)
+    fig, (ax,) = _axes(1, "total compute vs expected queries")
+    drawn = set()
+    for _, r in rows.iterrows():
+        line = ax.plot(grid, r["training_flops_small"] + grid * r["small_flops_needed"], ls="--",
+                       label=f"{_label(r['small'], r['strategy'], r['scorer'])} at {r['flops_multiplier']:.2g}x")[0]
+        key = (r["benchmark"], r["large"], r["large_flops_n1"])
+        if key not in drawn:
+            drawn.add(key)
+            ax.plot(grid, r["training_flops_large"] + grid * r["large_flops_n1"], color="black", lw=1.5,
+                    label=f"{r['large']} n=1 ({r['benchmark']})")
+        q = r["break_even_queries"]
+        if np.isfinite(q) and q > 0:
+            ax.axvline(q, color=line.get_color(), ls=":", lw=1)
+    if queries:
+        ax.axvline(queries, color="grey", lw=2, alpha=0.4, label=f"Q = {queries:.3g}")
+    ax.set(xscale="log", yscale="log", xlabel="expected queries Q", ylabel="training + inference FLOPs")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def frontier_figure(table: pd.DataFrame, front: pd.DataFrame) -> Figure:
+    """Every (model, strategy, budget) point, accuracy vs inference FLOPs per problem (log x), one panel per
+    benchmark; oracle strategies hollow (they are upper bounds), the Pareto frontier as a black step line."""
+    benches = list(dict.fromkeys(table["benchmark"]))
+    fig, axes = _axes(len(benches), "compute-optimal frontier")
+    for ax, bench in zip(axes, benches):
+        b = table[table["benchmark"] == bench]
+        for (model, strategy, scorer), g in b.groupby(["model", "strategy", "scorer"], sort=False):
+            oracle = scorer in ORACLE_SCORERS
+            ax.scatter(g["flops_per_problem"], g["accuracy"], s=22, label=_label(model, strategy, scorer),
+                       facecolors="none" if oracle else None,
+                       edgecolors="C7" if oracle else None, marker="o")
+        f = front[front["benchmark"] == bench].sort_values("flops_per_problem")
+        if len(f):
+            ax.plot(f["flops_per_problem"], f["accuracy"], drawstyle="steps-post", color="black", lw=1.5,
+                    label="frontier")
+        ax.set_xscale("log")
+        ax.set(title=bench, xlabel="inference FLOPs per problem", ylabel="accuracy")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    return fig
+
+
+def figures(analysis: Analysis) -> dict[str, Figure]:
+    """name -> Figure for every plot the analysis supports (total compute only with exchange rates)."""
+    out = {"accuracy": accuracy_figure(analysis.table, analysis.fits),
+           "frontier": frontier_figure(analysis.table, analysis.frontier)}
+    total = total_compute_figure(analysis.exchange, analysis.queries)
+    if total is not None:
+        out["total_compute"] = total
+    return out
+
+
+def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def save_png(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
+    """Write the figure as a PNG and return its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png_bytes(fig, dpi))
+    return path

@@ -1,0 +1,113 @@
+"""An analysis as readable tables: the same formatted sections for the terminal (rich) and the HTML report.
+
+Example:
+    result = analyze(["runs/a", "runs/b"], compare=True)
+    for table in analysis_tables(result): console.print(table)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from rich.table import Table
+
+from testtime.analyze import Analysis
+
+TITLES = {
+    "models": "models (N, D and training compute 6ND from the catalog)",
+    "results": "accuracy per model, strategy and budget",
+    "fits": "accuracy vs inference FLOPs: chosen curve (held-out error) and parameters with 95% bootstrap CIs",
+    "exchange": "iso-accuracy exchange rate: inference FLOPs the smaller model needs to match the larger one's n=1",
+    "frontier": "compute-optimal frontier (accuracy vs inference FLOPs per problem; oracle scorers left out)",
+    "signal": "pass/fail vs a continuous signal (mean token logprob of correct samples; not gold-answer likelihood)",
+}
+
+
+def fmt_num(x, digits: int = 3) -> str:
+    """Compact number: '-' for NaN/None, 'inf', else 3 significant digits (scientific when large or small)."""
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return "-"
+    if np.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.{digits}g}" if 1e-3 <= abs(x) < 1e5 or x == 0 else f"{x:.2e}"
+
+
+def _pct(x) -> str:
+    return "-" if x is None or not np.isfinite(x) else f"{x:.1%}"
+
+
+def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
+    """Section name -> DataFrame of formatted strings, in reading order; empty sections left out."""
+    t = analysis.table
+    out = {}
+    models = t.drop_duplicates(["run"])
+    out["models"] = pd.DataFrame({
+        "model": models["model"], "benchmark": models["benchmark"], "run": models["run"],
+        "N (params)": models["params"].map(fmt_num), "D (tokens)": models["training_tokens"].map(fmt_num),
+        "6ND (FLOPs)": models["training_flops"].map(fmt_num), "note": models["catalog_note"]})
+    n = [f"{int(a)}" + ("" if pd.isna(b) else f" (budget {int(b)})") for a, b in zip(t["n"], t["budget"])]
+    out["results"] = pd.DataFrame({
+        "model": t["model"], "benchmark": t["benchmark"], "strategy": t["strategy"], "scorer": t["scorer"], "n": n,
+        "accuracy (95% CI)": [f"{_pct(a)} ({_pct(lo)}-{_pct(hi)})" for a, lo, hi in
+                              zip(t["accuracy"], t["ci_low"], t["ci_high"])],
+        "tokens/problem": t["tokens_per_problem"].map(lambda x: fmt_num(x, 4)),
+        "FLOPs/problem": t["flops_per_problem"].map(fmt_num)})
+    rows = []
+    for f in analysis.fits:
+        if f.estimator is None:
+            params, form, mae = f.error, "-", "-"
+        else:
+            ci = f.estimator.ci_
+            params = ", ".join(f"{k}={fmt_num(v)}" + (f" [{fmt_num(ci[k][0])}, {fmt_num(ci[k][1])}]" if k in ci else "")
+                               for k, v in f.estimator.params_.items())
+            form, mae = f.form, fmt_num(f.selection[0]["heldout_mae"]) if f.selection else "-"
+        rows.append({"model": f.model, "benchmark": f.benchmark, "strategy": f.strategy, "scorer": f.scorer,
+                     "curve": form, "held-out MAE": mae, "parameters [95% CI]": params})
+    out["fits"] = pd.DataFrame(rows)
+    e = analysis.exchange
+    if not e.empty:
+        ex = pd.DataFrame({
+            "small -> large": e["small"] + " -> " + e["large"], "benchmark": e["benchmark"],
+            "strategy": e["strategy"] + e["scorer"].map(lambda s: "" if s == "none" else f" ({s})"),
+            "target (large, n=1)": e["target_accuracy"].map(_pct),
+            "small needs FLOPs [CI range]": [f"{fmt_num(a)} [{fmt_num(lo)}, {fmt_num(hi)}]" for a, lo, hi in
+                                             zip(e["small_flops_needed"], e["flops_low"], e["flops_high"])],
+            "inference x": e["flops_multiplier"].map(fmt_num), "status": e["status"],
+            "training x (large/small)": e["training_ratio"].map(fmt_num),
+            "break-even Q*": e["break_even_queries"].map(fmt_num), "verdict": e["verdict"]})
+        if "queries" in e:
+            ex[f"total at Q={fmt_num(analysis.queries)}: small / large"] = [
+                f"{fmt_num(s)} / {fmt_num(l)}" for s, l in zip(e["total_small"], e["total_large"])]
+        out["exchange"] = ex
+    f = analysis.frontier
+    out["frontier"] = pd.DataFrame({
+        "benchmark": f["benchmark"], "model": f["model"], "strategy": f["strategy"], "scorer": f["scorer"],
+        "n": f["n"].map(lambda x: f"{int(x)}"), "accuracy": f["accuracy"].map(_pct),
+        "FLOPs/problem": f["flops_per_problem"].map(fmt_num)})
+    s = analysis.signal
+    out["signal"] = pd.DataFrame({
+        "run": s["run"], "model": s["model_name"], "benchmark": s["benchmark"],
+        "single-sample accuracy": s["accuracy"].map(_pct),
+        "correct / samples": [f"{c} / {n}" for c, n in zip(s["correct_samples"], s["samples"])],
+        "mean logprob (correct)": s["mean_logprob_correct"].map(fmt_num),
+        "mean logprob (all)": s["mean_logprob_all"].map(fmt_num)})
+    return {k: v for k, v in out.items() if not v.empty}
+
+
+def analysis_tables(analysis: Analysis) -> list[Table]:
+    """One rich Table per section, then the notes (catalog gaps, series that could not be fitted)."""
+    tables = []
+    for name, df in sections(analysis).items():
+        table = Table(title=TITLES[name], title_justify="left")
+        for col in df.columns:
+            table.add_column(str(col), overflow="fold")
+        for row in df.itertuples(index=False):
+            table.add_row(*(str(v) for v in row))
+        tables.append(table)
+    if analysis.notes:
+        notes = Table(title="notes", title_justify="left", show_header=False)
+        notes.add_column("note", overflow="fold")
+        for note in analysis.notes:
+            notes.add_row(note)
+        tables.append(notes)
+    return tables

@@ -1,0 +1,67 @@
+"""One self-contained HTML page per analysis: PNG plots embedded as base64 data URIs, tables as HTML. The page
+needs no other file, so it can be mailed or attached to an issue as is.
+
+Example:
+    result = analyze(["runs/a", "runs/b"], compare=True)
+    paths = write_report(result, "runs/analysis/a-vs-b")   # report.html, *.png, *.csv, *.parquet
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import time
+from pathlib import Path
+
+from testtime.analyze import Analysis
+from testtime.plots import figures, png_bytes
+from testtime.report_analysis import TITLES, sections
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
+table{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;
+text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%}
+h2{margin-top:1.5em;font-size:1.15em}.note{color:#555;font-size:13px}"""
+
+_CAPTIONS = {
+    "accuracy": "Accuracy (95% bootstrap CI over problems) vs inference FLOPs per problem; lines are the fitted "
+                "curves, shaded their 95% bootstrap bands.",
+    "frontier": "Every model x strategy x budget; hollow points use an oracle scorer (upper bounds); the black "
+                "step line is the Pareto frontier of the others.",
+    "total_compute": "Training + Q x inference FLOPs per query: dashed, the smaller model with the samples it needs "
+                     "to match the larger model's single sample (solid); dotted, the break-even volume Q*.",
+}
+
+
+def html_report(analysis: Analysis, images: dict[str, bytes], title: str = "testtime analysis") -> str:
+    """The page as a string: run list, plots (PNG bytes by name, embedded), one table per section, notes."""
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
+             f"<p class='note'>generated {time.strftime('%Y-%m-%d %H:%M:%S')} from: "
+             + ", ".join(html.escape(r) for r in analysis.runs) + "</p>"]
+    if analysis.queries:
+        parts.append(f"<p class='note'>expected queries Q = {analysis.queries:.3g}</p>")
+    for name, png in images.items():
+        uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        parts.append(f"<h2>{html.escape(name.replace('_', ' '))}</h2><img alt='{html.escape(name)}' src='{uri}'>"
+                     f"<p class='note'>{html.escape(_CAPTIONS.get(name, ''))}</p>")
+    for name, df in sections(analysis).items():
+        parts.append(f"<h2>{html.escape(TITLES[name])}</h2>" + df.to_html(index=False, escape=True, border=0))
+    if analysis.notes:
+        parts.append("<h2>notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in analysis.notes) + "</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(analysis: Analysis, out: str | Path, title: str = "testtime analysis") -> list[Path]:
+    """Write PNGs, CSV and Parquet tables, and report.html (the PNGs embedded) under `out`; return the paths."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = analysis.save_tables(out)
+    images = {}
+    for name, fig in figures(analysis).items():
+        images[name] = png_bytes(fig)
+        (out / f"{name}.png").write_bytes(images[name])
+        written.append(out / f"{name}.png")
+    page = out / "report.html"
+    page.write_text(html_report(analysis, images, title), encoding="utf-8")
+    return [*written, page]

@@ -1,0 +1,73 @@
+"""Next-token logprobs of a few chosen tokens after each prompt, on a running vLLM engine: one prefill per prompt.
+
+For scorers that reuse the policy's engine (self_verify reads P("Yes") after a verification prompt). Requests go
+straight to the engine under their own ids with `SamplingParams(max_tokens=1, temperature=0,
+logprob_token_ids=...)`, which returns the logprobs of exactly those tokens (vLLM >= 0.32; the raw model
+distribution, before any temperature). `LLM.generate` is not used: it steps the engine until *every* request is
+done and so would swallow the outputs of a sampler's stream still in flight.
+
+Stepping the engine also finishes other requests. Their finished outputs go to `park` (a list the sampler drains
+before stepping again); without one, the call refuses to run while other requests are in flight, rather than lose
+their outputs.
+
+Example:
+    rows = next_token_logprobs(sampler.llm, [prompt_ids], [yes_id, no_id])    # [[lp_yes, lp_no]]
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Sequence
+
+from testtime.errors import UserError
+
+
+def next_token_logprobs(llm, prompts: Sequence[Sequence[int]], token_ids: Sequence[int], *,
+                        park: list | None = None) -> list[list[float]]:
+    """Logprob of each of `token_ids` as the next token after each prompt (-inf where the engine gave none).
+
+    Args:
+        llm: a `vllm.LLM`.
+        prompts: token ids of each prompt (already chat-formatted and tokenized).
+        token_ids: the tokens to read (at most 128).
+        park: where finished outputs of other requests go; None: refuse while other requests are in flight.
+
+    Returns:
+        [len(prompts)][len(token_ids)] float.
+    """
+    from vllm import SamplingParams
+    from vllm.sampling_params import RequestOutputKind
+
+    engine = llm.llm_engine
+    if park is None and engine.has_unfinished_requests():
+        raise UserError("self_verify cannot share the policy's vLLM engine while it is still sampling (the other "
+                        "requests' outputs would be lost); set scorer_model to the verifier's folder (the policy's "
+                        "own works) to verify with transformers")
+    tag = uuid.uuid4().hex[:8]
+    ids = [f"tt-logprobs-{tag}-{i}" for i in range(len(prompts))]
+    mine = set(ids)
+    done: dict[str, object] = {}
+    try:
+        for rid, prompt in zip(ids, prompts):
+            params = SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=list(token_ids),
+                                    output_kind=RequestOutputKind.FINAL_ONLY)
+            engine.add_request(rid, {"prompt_token_ids": list(prompt)}, params)
+        while len(done) < len(ids) and engine.has_unfinished_requests():
+            for out in engine.step():
+                if out.request_id in mine:
+                    if out.finished:
+                        done[out.request_id] = out
+                elif out.finished and park is not None:
+                    park.append(out)
+    finally:
+        left = [rid for rid in ids if rid not in done]
+        if left:  # interrupted: leave the engine as we found it
+            engine.abort_request(left)
+    rows = []
+    for rid in ids:
+        if rid not in done:
+            raise RuntimeError(f"vLLM finished without request {rid}")
+        first = done[rid].outputs[0].logprobs[0]   # token id -> Logprob, for the one generated position
+        rows.append([float(first[t].logprob) if t in first else -math.inf for t in token_ids])
+    return rows
