@@ -5,6 +5,6 @@ Adding one is one short file: a frozen dataclass with `evaluate(pool, n) -> Esti
 """
 
 from strategies import best_of_n, majority_vote, pass_at_k  # noqa: F401  (registers them)
-from strategies import budget_forcing  # noqa: F401
+from strategies import beam_search, budget_forcing  # noqa: F401
 from strategies import weighted_majority  # noqa: F401
 from strategies import scorers  # noqa: F401

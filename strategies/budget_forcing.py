@@ -11,7 +11,7 @@ for ordinary chat models (the default) thinking is the answer the model writes, 
 
 Example:
     bf = BudgetForcing(max_waits=1)
-    for i, completions in bf.stream(sampler, prompts, Sampling(n=8), budget=256): ...
+    for i, completions in bf.stream(sampler, problems, Sampling(n=8), budget=256): ...
 """
 
 from __future__ import annotations
@@ -45,17 +45,17 @@ class BudgetForcing:
         if self.max_waits < 0 or self.answer_tokens < 1:
             raise ValueError("budget_forcing: max_waits must be >= 0 and answer_tokens >= 1")
 
-    def stream(self, sampler, prompts: Sequence[str], sampling: Sampling, *, budget: int
+    def stream(self, sampler, problems: Sequence, sampling: Sampling, *, budget: int, scorer=None
                ) -> Iterator[tuple[int, list[Completion]]]:
-        """Yield (prompt index, n completions) once each problem's samples have thought and answered."""
+        """Yield (problem index, n completions) once each problem's samples have thought and answered."""
         if budget < 1:
             raise ValueError(f"budget_forcing: budget must be >= 1, got {budget}")
         stop = (self.think_end,) if self.think_end else ()
-        heads = [sampler.chat_prompt(p) + self.think_start for p in prompts]
+        heads = [sampler.chat_prompt(p.prompt) + self.think_start for p in problems]
         # One request per problem for the first round: the n samples share the prompt's prefill.
         first = Sampling(n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
                          top_k=sampling.top_k, max_tokens=budget, seed=sampling.seed, stop=stop, logprobs=0)
-        traces: list[list[_Trace]] = [[] for _ in prompts]
+        traces: list[list[_Trace]] = [[] for _ in problems]
         for i, completions in sampler.stream(heads, first, raw=True):
             traces[i] = [_Trace(head=heads[i], prompt_tokens=c.prompt_tokens).add(c) for c in completions]
         flat = [t for ts in traces for t in ts]

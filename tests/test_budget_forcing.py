@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from benchmarks.base import Problem
 from conftest import cli
 from strategies.budget_forcing import BudgetForcing
 from testtime.sampler import Sampling
@@ -11,9 +12,13 @@ from testtime.samplers.fake import FakeSampler
 from testtime.store import Store
 
 
+def problems(*prompts):
+    return [Problem(id=str(i), prompt=p, gold="1") for i, p in enumerate(prompts)]
+
+
 def traces(budget, max_waits=1, n=6, prompts=("a b c", "d e f g")):
     bf = BudgetForcing(max_waits=max_waits)
-    return dict(bf.stream(FakeSampler(seed=1), list(prompts), Sampling(n=n), budget=budget))
+    return dict(bf.stream(FakeSampler(seed=1), problems(*prompts), Sampling(n=n), budget=budget))
 
 
 @pytest.mark.parametrize("budget", [1, 5, 12, 40])
@@ -44,7 +49,7 @@ def test_bad_settings():
     with pytest.raises(ValueError):
         BudgetForcing(max_waits=-1)
     with pytest.raises(ValueError):
-        next(BudgetForcing().stream(FakeSampler(), ["x"], Sampling(n=1), budget=0))
+        next(BudgetForcing().stream(FakeSampler(), problems("x"), Sampling(n=1), budget=0))
 
 
 def test_run_sweeps_budgets_and_resumes(data_dir, tmp_path):

@@ -36,6 +36,12 @@ def _pct(x) -> str:
     return "-" if x is None or not np.isfinite(x) else f"{x:.1%}"
 
 
+def _n(df: pd.DataFrame) -> list[str]:
+    # Generation strategies report n=1 at every thinking budget; the budget is what varies.
+    budget = df["budget"] if "budget" in df else [np.nan] * len(df)
+    return [f"{int(n)}" + ("" if pd.isna(b) else f" (budget {int(b)})") for n, b in zip(df["n"], budget)]
+
+
 def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
     """Section name -> DataFrame of formatted strings, in reading order; empty sections left out."""
     t = analysis.table
@@ -45,9 +51,8 @@ def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
         "model": models["model"], "benchmark": models["benchmark"], "run": models["run"],
         "N (params)": models["params"].map(fmt_num), "D (tokens)": models["training_tokens"].map(fmt_num),
         "6ND (FLOPs)": models["training_flops"].map(fmt_num), "note": models["catalog_note"]})
-    n = [f"{int(a)}" + ("" if pd.isna(b) else f" (budget {int(b)})") for a, b in zip(t["n"], t["budget"])]
     out["results"] = pd.DataFrame({
-        "model": t["model"], "benchmark": t["benchmark"], "strategy": t["strategy"], "scorer": t["scorer"], "n": n,
+        "model": t["model"], "benchmark": t["benchmark"], "strategy": t["strategy"], "scorer": t["scorer"], "n": _n(t),
         "accuracy (95% CI)": [f"{_pct(a)} ({_pct(lo)}-{_pct(hi)})" for a, lo, hi in
                               zip(t["accuracy"], t["ci_low"], t["ci_high"])],
         "tokens/problem": t["tokens_per_problem"].map(lambda x: fmt_num(x, 4)),
@@ -67,22 +72,22 @@ def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
     e = analysis.exchange
     if not e.empty:
         ex = pd.DataFrame({
-            "small -> large": e["small"] + " -> " + e["large"], "benchmark": e["benchmark"],
+            "small -> large (benchmark)": e["small"] + " -> " + e["large"] + " (" + e["benchmark"] + ")",
             "strategy": e["strategy"] + e["scorer"].map(lambda s: "" if s == "none" else f" ({s})"),
-            "target (large, n=1)": e["target_accuracy"].map(_pct),
-            "small needs FLOPs [CI range]": [f"{fmt_num(a)} [{fmt_num(lo)}, {fmt_num(hi)}]" for a, lo, hi in
-                                             zip(e["small_flops_needed"], e["flops_low"], e["flops_high"])],
-            "inference x": e["flops_multiplier"].map(fmt_num), "status": e["status"],
-            "training x (large/small)": e["training_ratio"].map(fmt_num),
+            "target: large n=1": e["target_accuracy"].map(_pct),
+            "small needs FLOPs (x large) [CI]": [
+                f"{fmt_num(a)} ({fmt_num(m)}x) [{fmt_num(lo)}, {fmt_num(hi)}]" for a, m, lo, hi in
+                zip(e["small_flops_needed"], e["flops_multiplier"], e["flops_low"], e["flops_high"])],
+            "status": e["status"], "training x": e["training_ratio"].map(fmt_num),
             "break-even Q*": e["break_even_queries"].map(fmt_num), "verdict": e["verdict"]})
         if "queries" in e:
-            ex[f"total at Q={fmt_num(analysis.queries)}: small / large"] = [
+            ex[f"total at Q={fmt_num(analysis.queries)} (small / large)"] = [
                 f"{fmt_num(s)} / {fmt_num(l)}" for s, l in zip(e["total_small"], e["total_large"])]
         out["exchange"] = ex
     f = analysis.frontier
     out["frontier"] = pd.DataFrame({
         "benchmark": f["benchmark"], "model": f["model"], "strategy": f["strategy"], "scorer": f["scorer"],
-        "n": f["n"].map(lambda x: f"{int(x)}"), "accuracy": f["accuracy"].map(_pct),
+        "n": _n(f), "accuracy": f["accuracy"].map(_pct),
         "FLOPs/problem": f["flops_per_problem"].map(fmt_num)})
     s = analysis.signal
     out["signal"] = pd.DataFrame({

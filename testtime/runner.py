@@ -118,7 +118,9 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
         model_path = None if fake_builtin else models.resolve(cfg.model)
         facts = models.ModelFacts.from_folder(model_path) if model_path else samplers.fake_facts()
         sampler = samplers.load(cfg.backend, model_path, cfg.engine, seed=cfg.sampling.seed or 0)
-        for s in scorers:  # model-based scorers load their model now (self_verify may reuse the policy's engine)
+        # Search strategies score partial solutions with their own scorer.
+        step_scorers = {g.name: make_scorer(g.scorer, cfg) for g in generation if getattr(g, "uses_scorer", False)}
+        for s in [*scorers, *step_scorers.values()]:  # model-based scorers load their model now
             if hasattr(s, "bind"):
                 s.bind(sampler)
         timings["model_load_s"] = round(time.monotonic() - t0, 2)
@@ -140,7 +142,8 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
                 if job.strategy is None:
                     stream = _stream(sampler, prompts, cfg.sampling)
                 else:
-                    stream = job.strategy.stream(sampler, prompts, cfg.sampling, budget=job.budget)
+                    stream = job.strategy.stream(sampler, job.todo, cfg.sampling, budget=job.budget,
+                                                 scorer=step_scorers.get(job.strategy.name))
                 for i, completions in stream:
                     rows = _rows(store.path.name, cfg, bench, job.todo[i], completions, facts, scorers, job)
                     store.append(rows)
@@ -219,7 +222,13 @@ def _rows(run_id, cfg: RunConfig, bench, problem, completions, facts, scorers, j
                "token_logprobs": list(c.token_logprobs) or None, "prefill_flops": prefill,
                "decode_flops": float(flops_mod.decode_flops(facts, c.prompt_tokens, c.n_tokens))}
         row.update({name: float(values[k]) for name, values in scores.items()})
-        row.update(c.extra)
+        extra = dict(c.extra)
+        if "decode_segments" in extra:  # a search: its generated segments, each at its own context position
+            row["decode_flops"] = float(sum(flops_mod.decode_flops(facts, start, t)
+                                            for start, t in extra.pop("decode_segments")))
+        if "search_score_flops" in extra:
+            row["score_flops"] = row.get("score_flops", 0.0) + extra.pop("search_score_flops")
+        row.update(extra)
         rows.append(row)
     return rows
 

@@ -60,6 +60,8 @@ class Completion:
     """Per-token logprobs of the sampled tokens (for scorers); may be empty."""
     top_logprobs: tuple[tuple[float, ...], ...] = field(default=(), repr=False)
     """Per-token top-k logprobs when `Sampling.logprobs` > 0 (for self-certainty); may be empty."""
+    stop_string: str | None = None
+    """The stop string that ended the sample; None at the end of sequence or at max_tokens."""
     extra: dict = field(default_factory=dict, repr=False, compare=False)
     """Fields a generation strategy adds to the sample's record (e.g. thinking_budget, thinking_tokens)."""
 

@@ -53,12 +53,18 @@ class FakeSampler:
         texts = self.script.get(prompt)
         out = []
         for k in range(sampling.n):
-            text = texts[k % len(texts)] if texts else f"Let me think. The answer is \\boxed{{{rng.integers(self.answers)}}}"
+            # Half the samples take a step first ("...\n\n"), so step-wise strategies see steps and endings.
+            step = "Let me think.\n\n" if rng.random() < 0.5 else ""
+            text = texts[k % len(texts)] if texts else f"{step}The answer is \\boxed{{{rng.integers(self.answers)}}}"
+            hit = next((s for s in sampling.stop if s in text), None)
+            if hit is not None:  # cut at the first stop string, as an engine would
+                text = text.split(hit, 1)[0]
             wanted = len(text.split()) + int(rng.integers(0, 20))
             n_tokens = min(wanted, sampling.max_tokens)
-            if n_tokens < wanted:  # cut at max_tokens, as an engine would
-                text = " ".join(text.split()[:n_tokens])
+            if n_tokens < wanted:  # cut at max_tokens
+                text, hit = " ".join(text.split()[:n_tokens]), None
             lps = tuple(float(x) for x in -rng.exponential(0.5, n_tokens))
             out.append(Completion(text=text, n_tokens=n_tokens, prompt_tokens=prompt_tokens, logprob=sum(lps),
-                                  finish_reason="stop" if n_tokens == wanted else "length", token_logprobs=lps))
+                                  finish_reason="stop" if n_tokens == wanted else "length", token_logprobs=lps,
+                                  stop_string=hit))
         return out

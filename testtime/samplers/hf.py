@@ -84,12 +84,14 @@ class HFSampler:
                         break
                 tokens = seq[:n_tokens]
                 text_out = self.tokenizer.decode(tokens, skip_special_tokens=True)
+                hit = None
                 for s in sampling.stop:
                     if s in text_out:
-                        text_out, finish = text_out.split(s, 1)[0], "stop"
+                        text_out, finish, hit = text_out.split(s, 1)[0], "stop", s
                 token_lps = tuple(float(x) for x in lps[:n_tokens])
                 out.append(Completion(text=text_out, n_tokens=n_tokens, prompt_tokens=prompt_len,
-                                      logprob=sum(token_lps), finish_reason=finish, token_logprobs=token_lps))
+                                      logprob=sum(token_lps), finish_reason=finish, token_logprobs=token_lps,
+                                      stop_string=hit))
         return out
 
     def count_tokens(self, text: str) -> int:

@@ -149,4 +149,5 @@ def _completion(c, prompt_tokens: int) -> Completion:
             top = tuple(tuple(float(lp.logprob) for lp in d.values()) for d in c.logprobs)
     logprob = c.cumulative_logprob if c.cumulative_logprob is not None else (sum(token_lps) if token_lps else None)
     return Completion(text=c.text, n_tokens=len(c.token_ids), prompt_tokens=prompt_tokens, logprob=logprob,
-                      finish_reason=c.finish_reason, token_logprobs=token_lps, top_logprobs=top)
+                      finish_reason=c.finish_reason, token_logprobs=token_lps, top_logprobs=top,
+                      stop_string=c.stop_reason if isinstance(c.stop_reason, str) else None)

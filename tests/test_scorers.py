@@ -1,0 +1,250 @@
+"""Scorers: self-certainty and PRM aggregation on hand-computed cases; ORM/PRM on tiny random Llama models saved and
+loaded through the real transformers path; self-verification on the real SmolLM2-135M (transformers, and vLLM in
+a slow test)."""
+
+import importlib.util
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks.base import Problem
+from strategies.scorers import hf
+from strategies.scorers.orm import OutcomeRewardScorer
+from strategies.scorers.prm import ProcessRewardScorer, aggregate, split_steps
+from strategies.scorers.self_certainty import SelfCertaintyScorer, self_certainty, token_kl_from_uniform
+from strategies.scorers.self_verify import SelfVerifyScorer, yes_probability
+from testtime.errors import UserError
+from testtime.flops import decode_flops, prefill_flops
+from testtime.models import ModelFacts, cache_dir
+from testtime.sampler import Completion
+
+SMOLLM = cache_dir() / "models" / "smollm2-135m"
+PROBLEM = Problem(id="t/0", prompt="What is 1 + 1? Put the answer in \\boxed{}.", gold="2")
+TEXTS = ["First, 1 + 1 = 2.\n\nSo the answer is \\boxed{2}.",
+         "One plus one is three.\n\nThen add nothing.\n\n\\boxed{3}",
+         "\\boxed{2}",
+         ""]
+
+
+def completion(text="", top=(), tokens=()):
+    return Completion(text=text, n_tokens=max(len(tokens), len(top)), prompt_tokens=10,
+                      logprob=sum(tokens) if tokens else None, finish_reason="stop", token_logprobs=tuple(tokens),
+                      top_logprobs=tuple(tuple(t) for t in top))
+
+
+COMPLETIONS = [completion(t) for t in TEXTS]
+
+
+# --- self-certainty ---------------------------------------------------------------------------------------------
+
+def kl_uniform(p):
+    p = np.asarray(p, float)
+    return float(np.sum(np.log((1 / p.size) / p)) / p.size)
+
+
+def test_self_certainty_by_hand():
+    log = math.log
+    # the whole distribution listed: the exact KL; uniform is 0
+    assert token_kl_from_uniform([log(0.25)] * 4, 4) == pytest.approx(0.0, abs=1e-12)
+    assert token_kl_from_uniform([log(0.7), log(0.1), log(0.1), log(0.1)], 4) == pytest.approx(
+        kl_uniform([0.7, 0.1, 0.1, 0.1]))
+    # top-2 of V=4: the other 0.25 spread as 0.125 + 0.125: -log 4 - (log .5 + log .25 + 2 log .125) / 4 = 0.1733
+    assert token_kl_from_uniform([log(0.5), log(0.25)], 4) == pytest.approx(kl_uniform([0.5, 0.25, 0.125, 0.125]))
+    assert token_kl_from_uniform([log(0.5), log(0.25)], 4) == pytest.approx(0.17328679513998632)
+    # a sample's score is the mean over its tokens
+    tokens = [[log(0.5), log(0.25)], [log(0.25)] * 4]
+    assert self_certainty(tokens, 4) == pytest.approx(0.17328679513998632 / 2)
+    with pytest.raises(ValueError, match="vocab_size"):
+        token_kl_from_uniform([log(0.5)] * 3, 2)
+
+
+def test_self_certainty_scorer_fallbacks_and_vocab():
+    log = math.log
+    sharp = completion("a", top=[[log(0.9), log(0.05)]])
+    flat = completion("b", top=[[log(0.3), log(0.2)]])
+    only_sampled = completion("c", tokens=[log(0.5)])
+    nothing = completion("d")
+    scores = SelfCertaintyScorer(vocab_size=3).score(PROBLEM, [sharp, flat, only_sampled, nothing])
+    assert scores[0] > scores[1] > 0   # more confident scores higher
+    # only the sampled token's logprob: k = 1, the other 0.5 spread over 2 tokens
+    assert scores[2] == pytest.approx(kl_uniform([0.5, 0.25, 0.25]))
+    assert math.isnan(scores[3])
+
+    class Bound:   # a sampler's tokenizer gives V when vocab_size is unset
+        tokenizer = [None] * 4
+
+    sc = SelfCertaintyScorer()
+    sc.bind(Bound())
+    assert sc.vocab_size is None
+    assert sc.score(PROBLEM, [completion(top=[[log(0.5), log(0.25)]])])[0] == pytest.approx(0.17328679513998632)
+
+
+# --- PRM pure parts ---------------------------------------------------------------------------------------------
+
+def test_split_steps():
+    assert split_steps("a\n\nb\n\n\n\n c \n\n") == ["a", "b", "c"]
+    assert split_steps("x\ny", "\n") == ["x", "y"]
+    assert split_steps("") == [] and split_steps("one step") == ["one step"]
+
+
+def test_aggregate_by_hand():
+    s = [0.9, 0.5, 0.8]
+    assert aggregate(s, "min") == 0.5
+    assert aggregate(s, "last") == 0.8
+    assert aggregate(s, "prod") == pytest.approx(0.36)
+    assert aggregate(s, "mean") == pytest.approx(2.2 / 3)
+    assert math.isnan(aggregate([], "min"))
+    with pytest.raises(ValueError):
+        aggregate(s, "max")
+    with pytest.raises(UserError, match="aggregate"):
+        ProcessRewardScorer(aggregate="max")
+
+
+def test_yes_probability_by_hand():
+    assert yes_probability([math.log(0.3)], [math.log(0.1)]) == pytest.approx(0.75)
+    assert yes_probability([math.log(0.2), math.log(0.1)], [math.log(0.1)]) == pytest.approx(0.75)   # variants add
+    assert yes_probability([-math.inf], [math.log(0.1)]) == 0.0
+    assert math.isnan(yes_probability([-math.inf], [-math.inf]))
+
+
+# --- tiny random models through save_pretrained / from_pretrained ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """Folders of tiny random Llama models with the SmolLM2 tokenizer (plus the "<extra_0>" separator)."""
+    if not (SMOLLM / "tokenizer.json").is_file():
+        pytest.skip(f"SmolLM2 tokenizer not found at {SMOLLM}")
+    import torch
+    from transformers import (AutoTokenizer, LlamaConfig, LlamaForCausalLM, LlamaForSequenceClassification,
+                              LlamaForTokenClassification)
+
+    tok = AutoTokenizer.from_pretrained(SMOLLM)
+    tok.add_special_tokens({"additional_special_tokens": ["<extra_0>"]})
+    root = tmp_path_factory.mktemp("tiny")
+    folders = {}
+    for name, cls, extra in [("orm1", LlamaForSequenceClassification, dict(num_labels=1, pad_token_id=None)),
+                             ("orm2", LlamaForSequenceClassification, dict(num_labels=2)),
+                             ("prm_sep", LlamaForTokenClassification, dict(num_labels=2)),
+                             ("prm_tags", LlamaForCausalLM, {})]:
+        cfg = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                   vocab_size=len(tok), pad_token_id=tok.pad_token_id, initializer_range=0.2)
+        torch.manual_seed(0)
+        model = cls(LlamaConfig(**{**cfg, **extra}))
+        folders[name] = root / name
+        model.save_pretrained(folders[name])
+        tok.save_pretrained(folders[name])
+    return folders
+
+
+def test_orm_on_tiny_models(tiny):
+    one = OutcomeRewardScorer(model=str(tiny["orm1"]))
+    one.bind(None)   # loads now; the policy's sampler is not needed
+    logits = one.score(PROBLEM, COMPLETIONS)
+    assert len(logits) == 4 and all(math.isfinite(x) for x in logits) and len(set(logits)) > 1
+    assert OutcomeRewardScorer(model=str(tiny["orm1"])).score(PROBLEM, COMPLETIONS) == pytest.approx(logits, abs=1e-6)
+
+    probs = OutcomeRewardScorer(model=str(tiny["orm2"]), batch_size=8).score(PROBLEM, COMPLETIONS)
+    assert all(0 <= p <= 1 for p in probs)
+    single = OutcomeRewardScorer(model=str(tiny["orm2"]), batch_size=1).score(PROBLEM, COMPLETIONS)
+    assert single == pytest.approx(probs, abs=1e-5)   # right padding: a batch scores what one-by-one does
+
+    rm = hf.load(str(tiny["orm2"]), "AutoModelForSequenceClassification")
+    lengths = [len(hf.encode(rm.tokenizer, hf.chat_text(rm.tokenizer, PROBLEM.prompt, c.text))) for c in COMPLETIONS]
+    facts = ModelFacts.from_folder(tiny["orm1"])
+    assert one.flops(PROBLEM, COMPLETIONS) == pytest.approx([float(prefill_flops(facts, n)) for n in lengths])
+    with pytest.raises(UserError, match="scorer_model"):
+        OutcomeRewardScorer().bind(None)
+
+
+@pytest.mark.parametrize("style", ["separator", "tags"])
+def test_prm_on_tiny_models(tiny, style):
+    folder = str(tiny["prm_sep" if style == "separator" else "prm_tags"])
+    prm = ProcessRewardScorer(model=folder, style=style, batch_size=8)
+    steps = prm.step_scores(PROBLEM, COMPLETIONS)
+    assert [len(s) for s in steps] == [2, 3, 1, 0]   # one score per step
+    assert all(0 <= x <= 1 for s in steps for x in s)
+    for how in ("min", "last", "prod", "mean"):
+        got = ProcessRewardScorer(model=folder, style=style, aggregate=how).score(PROBLEM, COMPLETIONS)
+        assert got[:3] == pytest.approx([aggregate(s, how) for s in steps[:3]], abs=1e-6)
+        assert math.isnan(got[3])   # no steps, nothing to judge
+    again = ProcessRewardScorer(model=folder, style=style, batch_size=1).step_scores(PROBLEM, COMPLETIONS)
+    for a, b in zip(steps, again):   # a second load, one at a time: the same step scores
+        assert a == pytest.approx(b, abs=1e-5)
+    assert all(f > 0 for f in prm.flops(PROBLEM, COMPLETIONS))
+    # each scored position holds the step tag
+    seqs, where = prm._sequences(prm._hf(), PROBLEM, COMPLETIONS)
+    tag = prm._hf().tokenizer.encode("<extra_0>" if style == "separator" else "ки", add_special_tokens=False)[-1]
+    assert all(seq[p] == tag for seq, pos in zip(seqs, where) for p in pos)
+
+
+# --- self-verification on the real SmolLM2-135M --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def smollm():
+    if not (SMOLLM / "model.safetensors").is_file():
+        pytest.skip(f"SmolLM2-135M not found at {SMOLLM}")
+    return SMOLLM
+
+
+def test_self_verify_with_transformers(smollm):
+    completions = COMPLETIONS[:3]
+    sv = SelfVerifyScorer(model=str(smollm), batch_size=3)
+    scores = sv.score(PROBLEM, completions)
+    assert len(scores) == 3 and all(0 <= s <= 1 for s in scores)
+    assert sv.score(PROBLEM, completions) == pytest.approx(scores, abs=1e-6)   # deterministic
+    one_by_one = SelfVerifyScorer(model=str(smollm), batch_size=1).score(PROBLEM, completions)
+    assert one_by_one == pytest.approx(scores, abs=1e-4)
+
+    from testtime.samplers.hf import HFSampler
+
+    bound = SelfVerifyScorer()
+    bound.bind(HFSampler(model_path=smollm))   # the policy verifies its own samples
+    assert bound.score(PROBLEM, completions) == pytest.approx(scores, abs=1e-4)
+
+    facts = ModelFacts.from_folder(smollm)
+    lengths = [len(p) for p in sv._prompts(sv._backend()[2], PROBLEM, completions)]
+    expected = [float(prefill_flops(facts, n) + decode_flops(facts, n, 1)) for n in lengths]
+    assert bound.flops(PROBLEM, completions) == pytest.approx(expected)
+
+
+def test_self_verify_needs_a_verifier():
+    from testtime.samplers.fake import FakeSampler
+
+    with pytest.raises(UserError, match="needs a verifier"):
+        SelfVerifyScorer().score(PROBLEM, COMPLETIONS)
+    with pytest.raises(UserError, match="needs a verifier"):
+        SelfVerifyScorer().bind(FakeSampler())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm not installed")
+def test_self_verify_on_the_policys_vllm_engine(smollm):
+    """The vLLM path agrees with transformers, and never loses the outputs of a sampler's stream in flight."""
+    from testtime.config import EngineConfig
+    from testtime.sampler import Sampling
+    from testtime.samplers.vllm import VLLMSampler
+
+    sampler = VLLMSampler(model_path=smollm, engine=EngineConfig(max_model_len=1024, gpu_memory_utilization=0.3))
+    sv = SelfVerifyScorer()
+    sv.bind(sampler)
+    completions = COMPLETIONS[:3]
+    scores = sv.score(PROBLEM, completions)
+    assert len(scores) == 3 and all(0 <= s <= 1 for s in scores)
+    reference = SelfVerifyScorer(model=str(smollm)).score(PROBLEM, completions)
+    assert scores == pytest.approx(reference, abs=2e-3)
+    assert sv.flops(PROBLEM, completions) == pytest.approx(SelfVerifyScorer(model=str(smollm)).flops(
+        PROBLEM, completions))
+
+    # Scoring while the policy is still sampling (as the runner does): either the sampler parks its stream's
+    # outputs (it has next_token_logprobs) or the scorer refuses; either way every prompt is still delivered.
+    prompts = [f"What is {i} + {i}?" for i in range(4)]
+    stream = sampler.stream(prompts, Sampling(n=2, max_tokens=16, temperature=0.8))
+    seen = {next(stream)[0]}
+    if hasattr(sampler, "next_token_logprobs"):
+        assert all(0 <= s <= 1 for s in sv.score(PROBLEM, completions))
+    else:
+        with pytest.raises(UserError, match="still sampling"):
+            sv.score(PROBLEM, completions)
+    seen |= {i for i, _ in stream}
+    assert seen == set(range(4))
