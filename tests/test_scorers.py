@@ -142,15 +142,15 @@ def test_orm_on_tiny_models(tiny):
     one.bind(None)   # loads now; the policy's sampler is not needed
     logits = one.score(PROBLEM, COMPLETIONS)
     assert len(logits) == 4 and all(math.isfinite(x) for x in logits) and len(set(logits)) > 1
-    assert OutcomeRewardScorer(model=str(tiny["orm1"])).score(PROBLEM, COMPLETIONS) == pytest.approx(logits, abs=1e-6)
+    assert one.score(PROBLEM, COMPLETIONS) == pytest.approx(logits, abs=1e-6)   # no pad token: one at a time
 
     probs = OutcomeRewardScorer(model=str(tiny["orm2"]), batch_size=8).score(PROBLEM, COMPLETIONS)
     assert all(0 <= p <= 1 for p in probs)
     single = OutcomeRewardScorer(model=str(tiny["orm2"]), batch_size=1).score(PROBLEM, COMPLETIONS)
-    assert single == pytest.approx(probs, abs=1e-5)   # right padding: a batch scores what one-by-one does
+    assert single == pytest.approx(probs, abs=1e-5)   # a second load, one by one: what the right-padded batch gave
 
-    rm = hf.load(str(tiny["orm2"]), "AutoModelForSequenceClassification")
-    lengths = [len(hf.encode(rm.tokenizer, hf.chat_text(rm.tokenizer, PROBLEM.prompt, c.text))) for c in COMPLETIONS]
+    tok = one._hf().tokenizer
+    lengths = [len(hf.encode(tok, hf.chat_text(tok, PROBLEM.prompt, c.text))) for c in COMPLETIONS]
     facts = ModelFacts.from_folder(tiny["orm1"])
     assert one.flops(PROBLEM, COMPLETIONS) == pytest.approx([float(prefill_flops(facts, n)) for n in lengths])
     with pytest.raises(UserError, match="scorer_model"):
@@ -160,17 +160,17 @@ def test_orm_on_tiny_models(tiny):
 @pytest.mark.parametrize("style", ["separator", "tags"])
 def test_prm_on_tiny_models(tiny, style):
     folder = str(tiny["prm_sep" if style == "separator" else "prm_tags"])
-    prm = ProcessRewardScorer(model=folder, style=style, batch_size=8)
+    prm = ProcessRewardScorer(model=folder, style=style, batch_size=8, aggregate="prod")
     steps = prm.step_scores(PROBLEM, COMPLETIONS)
     assert [len(s) for s in steps] == [2, 3, 1, 0]   # one score per step
-    assert all(0 <= x <= 1 for s in steps for x in s)
-    for how in ("min", "last", "prod", "mean"):
-        got = ProcessRewardScorer(model=folder, style=style, aggregate=how).score(PROBLEM, COMPLETIONS)
-        assert got[:3] == pytest.approx([aggregate(s, how) for s in steps[:3]], abs=1e-6)
-        assert math.isnan(got[3])   # no steps, nothing to judge
-    again = ProcessRewardScorer(model=folder, style=style, batch_size=1).step_scores(PROBLEM, COMPLETIONS)
-    for a, b in zip(steps, again):   # a second load, one at a time: the same step scores
+    assert all(0 <= x <= 1 for s in steps for x in s) and len({x for s in steps for x in s}) > 1
+    got = prm.score(PROBLEM, COMPLETIONS)
+    assert got[:3] == pytest.approx([math.prod(s) for s in steps[:3]], abs=1e-6) and math.isnan(got[3])
+    # a second load, one sample at a time: the same step scores; aggregated by the last step
+    again = ProcessRewardScorer(model=folder, style=style, batch_size=1, aggregate="last")
+    for a, b in zip(steps, again.step_scores(PROBLEM, COMPLETIONS)):
         assert a == pytest.approx(b, abs=1e-5)
+    assert again.score(PROBLEM, COMPLETIONS)[:3] == pytest.approx([s[-1] for s in steps[:3]], abs=1e-5)
     assert all(f > 0 for f in prm.flops(PROBLEM, COMPLETIONS))
     # each scored position holds the step tag
     seqs, where = prm._sequences(prm._hf(), PROBLEM, COMPLETIONS)
@@ -188,24 +188,23 @@ def smollm():
 
 
 def test_self_verify_with_transformers(smollm):
-    completions = COMPLETIONS[:3]
-    sv = SelfVerifyScorer(model=str(smollm), batch_size=3)
-    scores = sv.score(PROBLEM, completions)
-    assert len(scores) == 3 and all(0 <= s <= 1 for s in scores)
-    assert sv.score(PROBLEM, completions) == pytest.approx(scores, abs=1e-6)   # deterministic
-    one_by_one = SelfVerifyScorer(model=str(smollm), batch_size=1).score(PROBLEM, completions)
-    assert one_by_one == pytest.approx(scores, abs=1e-4)
+    problem = Problem(id="t/1", prompt="What is 1 + 1?", gold="2")
+    completions = [completion("1 + 1 = 2. \\boxed{2}"), completion("1 + 1 = 3. \\boxed{3}")]
+    sv = SelfVerifyScorer(model=str(smollm), batch_size=2)
+    scores = sv.score(problem, completions)
+    assert len(scores) == 2 and all(0 <= s <= 1 for s in scores)
 
     from testtime.samplers.hf import HFSampler
 
-    bound = SelfVerifyScorer()
-    bound.bind(HFSampler(model_path=smollm))   # the policy verifies its own samples
-    assert bound.score(PROBLEM, completions) == pytest.approx(scores, abs=1e-4)
+    # The policy verifies its own samples (a second load), one prompt per pass: what the padded batch gave.
+    bound = SelfVerifyScorer(batch_size=1)
+    bound.bind(HFSampler(model_path=smollm))
+    assert bound.score(problem, completions) == pytest.approx(scores, abs=1e-4)
 
     facts = ModelFacts.from_folder(smollm)
-    lengths = [len(p) for p in sv._prompts(sv._backend()[2], PROBLEM, completions)]
+    lengths = [len(p) for p in sv._prompts(sv._backend()[2], problem, completions)]
     expected = [float(prefill_flops(facts, n) + decode_flops(facts, n, 1)) for n in lengths]
-    assert bound.flops(PROBLEM, completions) == pytest.approx(expected)
+    assert bound.flops(problem, completions) == pytest.approx(expected)
 
 
 def test_self_verify_needs_a_verifier():

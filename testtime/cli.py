@@ -72,9 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--benchmark", default="gsm8k")
     p.add_argument("--data-dir")
     p.add_argument("--prompts", type=int, default=8)
-    p.add_argument("--n", type=int, default=32)
-    p.add_argument("--max-tokens", type=int, default=128)
-    p.add_argument("--repeats", type=int, default=2, help="alternating rounds of each (the first warms up)")
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--max-tokens", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=1, help="measured rounds of each, alternating, after one warm-up round")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="engine settings, e.g. "
                    "--set engine.max_num_seqs=512")
     p.set_defaults(func=cmd_bench)
