@@ -238,12 +238,18 @@ def test_self_verify_on_the_policys_vllm_engine(smollm):
     # Scoring while the policy is still sampling (as the runner does): either the sampler parks its stream's
     # outputs (it has next_token_logprobs) or the scorer refuses; either way every prompt is still delivered.
     prompts = [f"What is {i} + {i}?" for i in range(4)]
-    stream = sampler.stream(prompts, Sampling(n=2, max_tokens=16, temperature=0.8))
+    budgets = [Sampling(n=2, max_tokens=4, temperature=0.8)] + [Sampling(n=2, max_tokens=64, temperature=0.8,
+                                                                          stop=("NEVER",))] * 3
+    stream = sampler.stream(prompts, budgets)
     seen = {next(stream)[0]}
-    if hasattr(sampler, "next_token_logprobs"):
-        assert all(0 <= s <= 1 for s in sv.score(PROBLEM, completions))
-    else:
-        with pytest.raises(UserError, match="still sampling"):
-            sv.score(PROBLEM, completions)
+    assert sampler.llm.llm_engine.has_unfinished_requests()   # the long requests are still in flight
+    assert scores == pytest.approx(sv.score(PROBLEM, completions), abs=2e-3)
     seen |= {i for i, _ in stream}
     assert seen == set(range(4))
+
+    from testtime.samplers.vllm_logprobs import next_token_logprobs   # without a place to park: refuse, lose nothing
+    stream = sampler.stream(prompts, budgets)
+    next(stream)
+    with pytest.raises(UserError, match="still sampling"):
+        next_token_logprobs(sampler.llm, [[1, 2, 3]], [4])
+    assert len({i for i, _ in stream}) == 3

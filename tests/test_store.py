@@ -115,3 +115,47 @@ def test_show(data_dir, tmp_path):
     assert "r" in listing.stdout
     bad = cli("show", tmp_path / "nope")
     assert bad.returncode == 2 and "not a testtime run directory" in bad.stderr
+
+
+def test_a_new_scorer_scores_the_stored_pool_without_resampling(data_dir, tmp_path):
+    """Naming a scorer after sampling scores the stored samples (one rewrite, nothing sampled again or lost)."""
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from testtime.config import RunConfig
+    from testtime.registry import register
+    from testtime.runner import run
+    from testtime.sampler import Sampling
+
+    @register("scorer", "text_length_test")
+    @dataclass(frozen=True)
+    class TextLength:
+        name: ClassVar[str] = "text_length_test"
+        stored: ClassVar[bool] = True
+
+        def score(self, problem, completions):
+            return [float(len(c.text)) for c in completions]
+
+        def flops(self, problem, completions):
+            return [7.0] * len(completions)
+
+    base = dict(backend="fake", benchmark="gsm8k", data_dir=str(data_dir), limit=4, output_dir=str(tmp_path),
+                name="r", sampling=Sampling(n=4, max_tokens=64), bootstrap=50)
+    run(RunConfig(**base, strategies=("best_of_n",)))
+    before = Store(tmp_path / "r").table().to_pandas()
+    tokens = json.loads((tmp_path / "r" / "manifest.json").read_text())["timings"]["sampled_tokens"]
+    result = run(RunConfig(**base, strategies=("best_of_n:text_length_test",)))
+    store = Store(tmp_path / "r")
+    after = store.table().to_pandas()
+    assert len(store.parts()) == 1 and len(after) == len(before) == 16
+    assert after["text"].tolist() == before["text"].tolist()
+    assert after["score_logprob"].tolist() == before["score_logprob"].tolist()
+    assert after["score_text_length_test"].tolist() == [float(len(t)) for t in after["text"]]
+    assert (after["score_flops"] == 7.0).all()
+    assert json.loads((tmp_path / "r" / "manifest.json").read_text())["timings"]["sampled_tokens"] == tokens
+    assert {r["strategy"] for r in result.rows} == {"best_of_n"} and result.rows[0]["scorer"] == "text_length_test"
+    pool = store.pool()
+    assert pool.scores["text_length_test"].shape == (4, 4)
+    run(RunConfig(**base, strategies=("best_of_n:text_length_test",)))   # scored already: nothing to do
+    assert Store(tmp_path / "r").table().to_pandas()["score_text_length_test"].tolist() == \
+        after["score_text_length_test"].tolist()

