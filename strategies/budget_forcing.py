@@ -40,10 +40,12 @@ class BudgetForcing:
     """Appended after thinking to elicit the final answer."""
     answer_tokens: int = 24
     """Most tokens for the final answer."""
+    samples: int | None = None
+    """Samples per problem at each budget (accuracy is their mean); None: the run's n."""
 
     def __post_init__(self) -> None:
-        if self.max_waits < 0 or self.answer_tokens < 1:
-            raise ValueError("budget_forcing: max_waits must be >= 0 and answer_tokens >= 1")
+        if self.max_waits < 0 or self.answer_tokens < 1 or (self.samples is not None and self.samples < 1):
+            raise ValueError("budget_forcing: max_waits must be >= 0, answer_tokens and samples >= 1")
 
     def stream(self, sampler, problems: Sequence, sampling: Sampling, *, budget: int, scorer=None
                ) -> Iterator[tuple[int, list[Completion]]]:
@@ -53,7 +55,7 @@ class BudgetForcing:
         stop = (self.think_end,) if self.think_end else ()
         heads = [sampler.chat_prompt(p.prompt) + self.think_start for p in problems]
         # One request per problem for the first round: the n samples share the prompt's prefill.
-        first = Sampling(n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
+        first = Sampling(n=self.samples or sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
                          top_k=sampling.top_k, max_tokens=budget, seed=sampling.seed, stop=stop, logprobs=0)
         traces: list[list[_Trace]] = [[] for _ in problems]
         for i, completions in sampler.stream(heads, first, raw=True):

@@ -45,9 +45,16 @@ def test_cue_inserted_when_model_stops_early():
     assert all(c.extra["waits"] == 0 and "Wait" not in c.text for cs in none.values() for c in cs)
 
 
+def test_samples_per_budget_override_the_runs_n():
+    out = dict(BudgetForcing(samples=3).stream(FakeSampler(seed=1), problems("a", "b"), Sampling(n=8), budget=10))
+    assert [len(cs) for cs in out.values()] == [3, 3]
+
+
 def test_bad_settings():
     with pytest.raises(ValueError):
         BudgetForcing(max_waits=-1)
+    with pytest.raises(ValueError):
+        BudgetForcing(samples=0)
     with pytest.raises(ValueError):
         next(BudgetForcing().stream(FakeSampler(), problems("x"), Sampling(n=1), budget=0))
 
