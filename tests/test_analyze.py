@@ -266,3 +266,15 @@ def test_cli_analyze_default_out_and_bad_input(fake_runs, tmp_path):
     one_line_error(cli("analyze", tmp_path), "not a testtime run directory")
     one_line_error(cli("compare", fake_runs[0]), "at least two models")
     one_line_error(cli("compare", *fake_runs, "--queries", "-5"), "queries must be a positive number")
+
+
+def test_model_card_overrides_from_the_run_config():
+    from testtime.analyze import _facts
+
+    base = _facts("smollm2-135m", {})
+    more = _facts("smollm2-135m", {}, {"training_tokens": 4e12})
+    assert more["training_tokens"] == 4e12 and more["training_flops"] == pytest.approx(2 * base["training_flops"])
+    mine = _facts("my-org/my-model", {}, {"params": 1e9, "training_tokens": 2e12})
+    assert mine["training_flops"] == pytest.approx(6 * 1e9 * 2e12)
+    with pytest.raises(UserError, match="unknown model card field"):
+        _facts("smollm2-135m", {}, {"tokens": 1})

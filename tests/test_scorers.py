@@ -253,3 +253,16 @@ def test_self_verify_on_the_policys_vllm_engine(smollm):
     with pytest.raises(UserError, match="still sampling"):
         next_token_logprobs(sampler.llm, [[1, 2, 3]], [4])
     assert len({i for i, _ in stream}) == 3
+
+
+def test_scorer_options_reach_the_scorer_and_unknown_ones_are_refused():
+    from testtime.config import RunConfig
+    from testtime.runner import make_scorer
+
+    cfg = RunConfig(scorer_model="some/prm", scorer_options={"prm": {"aggregate": "last", "style": "tags"}})
+    prm = make_scorer("prm", cfg)
+    assert (prm.model, prm.aggregate, prm.style) == ("some/prm", "last", "tags")
+    with pytest.raises(UserError, match="no setting 'agregate'"):
+        make_scorer("prm", RunConfig(scorer_options={"prm": {"agregate": "min"}}))
+    with pytest.raises(UserError, match="aggregate must be"):
+        make_scorer("prm", RunConfig(scorer_options={"prm": {"aggregate": "median"}}))

@@ -104,20 +104,28 @@ def _load_run(path: Path) -> pd.DataFrame:
     df.insert(1, "model_name", str(cfg.get("model", "unknown")))
     df.insert(2, "benchmark", str(cfg.get("benchmark", "unknown")))
     df["run_path"] = str(path)
-    for k, v in _facts(str(cfg.get("model", "")), manifest.get("model_facts") or {}).items():
+    facts = _facts(str(cfg.get("model", "")), manifest.get("model_facts") or {}, cfg.get("model_card") or {})
+    for k, v in facts.items():
         df[k] = v
     return df
 
 
-def _facts(model: str, run_facts: dict) -> dict:
+def _facts(model: str, run_facts: dict, overrides: dict | None = None) -> dict:
+    """N, D and 6ND of `model`: the catalog's card with the run config's `model_card` overrides applied."""
+    overrides = overrides or {}
     try:
         card = lookup(model)
     except UserError:
+        if overrides.get("params") and overrides.get("training_tokens"):
+            n, d = float(overrides["params"]), float(overrides["training_tokens"])
+            return {"params": n, "training_tokens": d, "training_flops": 6 * n * d,
+                    "catalog_note": f"{model!r}: N and D from the run config's model_card"}
         # N is measured from the model's own config.json by the runner; D is published, so it has no fallback.
         n = run_facts.get("params")
         return {"params": float(n) if n else np.nan, "training_tokens": np.nan, "training_flops": np.nan,
                 "catalog_note": f"{model!r} is not in the catalog: training tokens D and 6ND unknown"
                                 + ("; N from the run's model facts" if n else "; N unknown")}
+    card = card.with_overrides(overrides)
     return {"params": float(card.params), "training_tokens": float(card.training_tokens),
             "training_flops": training_flops(card), "catalog_note": ""}
 

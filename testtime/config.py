@@ -81,6 +81,11 @@ class RunConfig:
     scorer_model: str | None = None
     """Model of model-based scorers: the reward model for orm/prm (folder or hub id); the verifier for self_verify
     (default: the policy model itself)."""
+    scorer_options: dict = field(default_factory=dict)
+    """Settings per scorer name, e.g. {prm: {aggregate: min, style: tags}, self_verify: {question: "..."}}."""
+    model_card: dict = field(default_factory=dict)
+    """Catalog figures of the model to override or supply for the analyzer, e.g. {training_tokens: 4e12} (fields of
+    testtime.catalog.ModelCard); a model not in the catalog needs {params: ..., training_tokens: ...}."""
     output_dir: str = "runs"
     """Parent folder of run directories."""
     name: str | None = None
@@ -99,6 +104,8 @@ class RunConfig:
             raise UserError(f"budgets must be >= 1 tokens, got {list(self.budgets)}")
         if any(not isinstance(v, dict) for v in self.strategy_options.values()):
             raise UserError("strategy_options must map strategy names to settings, e.g. {budget_forcing: {max_waits: 2}}")
+        if any(not isinstance(v, dict) for v in self.scorer_options.values()):
+            raise UserError("scorer_options must map scorer names to settings, e.g. {prm: {aggregate: min}}")
         if self.bootstrap < 1:
             raise UserError(f"bootstrap must be >= 1, got {self.bootstrap}")
 

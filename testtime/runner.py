@@ -181,7 +181,7 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
         rows += evaluate_budgets(g.name, pools, n_boot=cfg.bootstrap, seed=cfg.subset_seed)
     write_json(store.path / "results.json", {"rows": rows})
     _write_csv(store.path / "results.csv", rows)
-    manifest = store.update_manifest(status="complete", strategies=list(cfg.strategies),
+    manifest = store.update_manifest(status="complete", strategies=list(cfg.strategies), config=cfg.to_dict(),
                                      evaluated=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     progress.phase = "done"
     notify(progress)
@@ -241,11 +241,19 @@ def _stored_completion(row) -> Completion:
 
 
 def make_scorer(name: str, cfg: RunConfig):
-    """The scorer `name`; model-based scorers get `cfg.scorer_model`."""
+    """The scorer `name` with its `cfg.scorer_options`; model-based scorers get `cfg.scorer_model` by default."""
     cls = get("scorer", name)
-    if "model" in inspect.signature(cls).parameters:
-        return cls(model=cfg.scorer_model)
-    return cls()
+    kwargs = dict(cfg.scorer_options.get(name, {}))
+    params = inspect.signature(cls).parameters
+    if "model" in params and cfg.scorer_model is not None:
+        kwargs.setdefault("model", cfg.scorer_model)
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown:
+        raise UserError(f"scorer {name!r} has no setting {unknown[0]!r}; settings: {', '.join(sorted(params)) or 'none'}")
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"scorer {name!r}: {e}") from None
 
 
 def _stream(sampler, prompts: Sequence[str], sampling):
