@@ -43,13 +43,16 @@ class Selection(Protocol):
         ...
 
 
-def sample_cost(pool: Pool, n: int, accuracy: np.ndarray, stderr: np.ndarray | None = None) -> Estimate:
+def sample_cost(pool: Pool, n: int, accuracy: np.ndarray, stderr: np.ndarray | None = None,
+                scorer: str | None = None) -> Estimate:
     """Spend of n samples drawn at random from each problem's pool: n times the mean sample, one shared prefill.
 
-    Scorers that cost a forward pass add theirs through `pool.score_flops`.
+    A strategy that ranks by `scorer` also pays that scorer's passes over the n samples (`pool.scorer_flops`).
     """
     mean_tokens = pool.output_tokens.mean(axis=1)
     mean_decode = pool.decode_flops.mean(axis=1) + pool.score_flops.mean(axis=1)
+    if scorer in pool.scorer_flops:
+        mean_decode = mean_decode + pool.scorer_flops[scorer].mean(axis=1)
     return Estimate(accuracy=np.asarray(accuracy, float), tokens=n * mean_tokens,
                     flops=pool.prefill_flops + n * mean_decode,
                     flops_naive=n * (pool.prefill_flops + mean_decode), stderr=stderr)

@@ -31,4 +31,4 @@ class BestOfN:
         if self.scorer not in pool.scores:
             raise UserError(f"best_of_n: the run has no {self.scorer!r} scores; stored: "
                             f"{', '.join(sorted(pool.scores)) or 'none'} (or use --scorer oracle)")
-        return sample_cost(pool, n, expected_best_of_n(pool.scores[self.scorer], pool.correct, n))
+        return sample_cost(pool, n, expected_best_of_n(pool.scores[self.scorer], pool.correct, n), scorer=self.scorer)

@@ -64,7 +64,7 @@ class WeightedMajority:
                             f"{', '.join(sorted(pool.scores)) or 'none'}")
         acc, se = expected_weighted_vote(pool.answer_ids, pool.correct, weights, n, n_draws=self.n_draws,
                                          seed=self.seed)
-        return sample_cost(pool, n, acc, stderr=se)
+        return sample_cost(pool, n, acc, stderr=se, scorer=self.scorer)
 
 
 def vote_weights(scores: np.ndarray, scorer: str, weight: str = "auto") -> np.ndarray:

@@ -85,3 +85,19 @@ def test_light_commands_do_not_import_engines():
 def test_laws_prints_allocations():
     res = cli("laws", "--compute", "5.76e23")
     assert res.returncode == 0 and "Chinchilla" in res.stdout or "chinchilla" in res.stdout.lower()
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_config_builds(path):
+    """Each config in configs/ parses, and its strategies and scorers are known with valid settings."""
+    from testtime.config import load_config
+    from testtime.evaluate import make_strategy
+    from testtime.runner import make_scorer
+
+    cfg = load_config(path)
+    strategies = [make_strategy(s, cfg.scorer, cfg.strategy_options) for s in cfg.strategies]
+    for s in strategies:
+        if getattr(s, "scorer", None) not in (None, "none"):
+            make_scorer(s.scorer, cfg)
+    if any(s.kind == "generation" for s in strategies):
+        assert cfg.budgets

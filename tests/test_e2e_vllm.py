@@ -88,3 +88,27 @@ def test_budget_forcing_on_real_model(data_dir, tmp_path):
         if row["finish_reason"] == "stop":  # it stopped early with budget left, so it was told to wait once
             assert row["waits"] == 1 or row["thinking_tokens"] > row["budget"] - 4
     assert "thinking budget" in res.stdout
+
+
+def test_budget_forcing_inserts_the_cue_on_the_real_model():
+    """A question the model answers in a few tokens: it stops early, is told to "Wait" once, thinks on within the
+    budget, then gets the answer cue."""
+    from benchmarks.base import Problem
+    from strategies.budget_forcing import BudgetForcing
+    from testtime import models
+    from testtime.config import EngineConfig
+    from testtime.sampler import Sampling
+    from testtime.samplers.vllm import VLLMSampler
+
+    sampler = VLLMSampler(model_path=models.resolve("smollm2-135m"),
+                          engine=EngineConfig(max_model_len=1024, gpu_memory_utilization=0.3))
+    problem = Problem(id="hi", prompt="Reply with one word: what colour is the sky?", gold="blue")
+    budget = 48
+    [(_, completions)] = list(BudgetForcing(max_waits=1).stream(sampler, [problem], Sampling(n=6, seed=0),
+                                                                budget=budget))
+    assert len(completions) == 6
+    assert any(c.extra["waits"] == 1 for c in completions)
+    for c in completions:
+        assert c.extra["thinking_tokens"] <= budget
+        assert c.text.count("\n\nWait") == c.extra["waits"] <= 1
+        assert "Final answer: \\boxed{" in c.text

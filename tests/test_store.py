@@ -7,6 +7,9 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 import pytest
 
@@ -151,11 +154,22 @@ def test_a_new_scorer_scores_the_stored_pool_without_resampling(data_dir, tmp_pa
     assert after["text"].tolist() == before["text"].tolist()
     assert after["score_logprob"].tolist() == before["score_logprob"].tolist()
     assert after["score_text_length_test"].tolist() == [float(len(t)) for t in after["text"]]
-    assert (after["score_flops"] == 7.0).all()
+    assert (after["scorer_flops_text_length_test"] == 7.0).all()
     assert json.loads((tmp_path / "r" / "manifest.json").read_text())["timings"]["sampled_tokens"] == tokens
     assert {r["strategy"] for r in result.rows} == {"best_of_n"} and result.rows[0]["scorer"] == "text_length_test"
     pool = store.pool()
     assert pool.scores["text_length_test"].shape == (4, 4)
+    # Only a strategy that ranks by the scorer pays its passes: 7 FLOPs per sample it looks at.
+    from strategies.best_of_n import BestOfN
+    from strategies.majority_vote import MajorityVote
+
+    free, paid = BestOfN(scorer="logprob").evaluate(pool, 4), BestOfN(scorer="text_length_test").evaluate(pool, 4)
+    assert paid.flops - free.flops == pytest.approx(np.full(4, 28.0))
+    assert MajorityVote().evaluate(pool, 4).flops == pytest.approx(free.flops)
+    extra = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in before.iloc[0].to_dict().items()}
+    store.append([{**extra, "problem_id": "later"}])   # parts written after a rewrite still concatenate with it
+    assert len(store.table()) == 17
+    store.rewrite(store.table().filter(pa.compute.field("problem_id") != "later"))
     run(RunConfig(**base, strategies=("best_of_n:text_length_test",)))   # scored already: nothing to do
     assert Store(tmp_path / "r").table().to_pandas()["score_text_length_test"].tolist() == \
         after["score_text_length_test"].tolist()

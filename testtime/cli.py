@@ -1,4 +1,4 @@
-"""Command line: `python -m testtime {run,list,show,bench,laws}`.
+"""Command line: `python -m testtime {run,list,show,bench,laws,analyze,compare}`.
 
 Flags override the YAML config (`--config`, default configs/default.yaml when present), and `--set a.b=v` overrides
 any setting. Errors a user can fix print one line and exit 2; Ctrl-C keeps what was stored and exits 130.

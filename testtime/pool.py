@@ -36,7 +36,10 @@ class Pool:
     answers: tuple[tuple[str | None, ...], ...] = ()
     """[P][N] extracted answer strings, for display and weighted votes."""
     score_flops: np.ndarray | None = None
-    """[P, N] float: FLOPs scorers spent on each sample (reward-model passes); zeros when scoring was free."""
+    """[P, N] float: FLOPs a generation strategy's own scorer spent on each record (a search's step scorer)."""
+    scorer_flops: dict[str, np.ndarray] = field(default_factory=dict)
+    """Scorer name -> [P, N] float FLOPs that scorer spent on each sample (reward-model or verifier passes); a
+    strategy ranking by that scorer pays them, no other does. Absent: the scorer was free."""
 
     def __post_init__(self) -> None:
         shape = self.correct.shape
@@ -45,7 +48,7 @@ class Pool:
         for name in ("answer_ids", "output_tokens", "decode_flops", "score_flops"):
             if getattr(self, name).shape != shape:
                 raise ValueError(f"pool.{name} has shape {getattr(self, name).shape}, expected {shape}")
-        for name, s in self.scores.items():
+        for name, s in [*self.scores.items(), *self.scorer_flops.items()]:
             if s.shape != shape:
                 raise ValueError(f"pool.scores[{name!r}] has shape {s.shape}, expected {shape}")
 

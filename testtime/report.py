@@ -31,7 +31,8 @@ def fmt_flops(x: float) -> str:
 
 
 def progress_table(p) -> Table:
-    table = Table(title=f"sampling ({p.phase})", title_justify="left")
+    detail = f" {p.detail}" if getattr(p, "detail", "") else ""
+    table = Table(title=f"sampling ({p.phase}{detail})", title_justify="left")
     for col in ("problems", "samples", "tokens/s", "elapsed", "ETA", "sample acc.", "solved (any)"):
         table.add_column(col, justify="right")
     new = max(p.done - p.resumed, 0)
@@ -79,7 +80,8 @@ class LiveProgress:
             return
         self._last = (p.phase, now)
         acc = f"{p.correct / p.samples:.1%}" if p.samples else "-"
-        self.console.print(f"[{fmt_duration(p.elapsed)}] {p.phase}: {p.done}/{p.total} problems"
+        detail = f" ({p.detail})" if getattr(p, "detail", "") else ""
+        self.console.print(f"[{fmt_duration(p.elapsed)}] {p.phase}{detail}: {p.done}/{p.total} problems"
                            f"{f' ({p.resumed} resumed)' if p.resumed else ''}, {p.samples:,} samples, "
                            f"{p.tokens_per_s:,.0f} tok/s, ETA {fmt_duration(p.eta)}, sample accuracy {acc}",
                            highlight=False)

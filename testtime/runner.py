@@ -52,6 +52,8 @@ class Progress:
     solved: int = 0
     started: float = field(default_factory=time.monotonic)
     phase: str = "starting"
+    detail: str = ""
+    """Progress within a phase that is not sampling (e.g. "12/30 problems")."""
 
     @property
     def elapsed(self) -> float:
@@ -138,7 +140,13 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
             progress.phase = "scoring stored samples (" + ", ".join(sorted(unscored)) + ")"
             notify(progress)
             t0 = time.monotonic()
-            _score_stored(store, {p.id: p for p in problems}, [s for s in scorers if s.name in unscored], unscored)
+            def scored(k: int, of: int) -> None:
+                progress.detail = f"{k}/{of} problems"
+                notify(progress)
+
+            _score_stored(store, {p.id: p for p in problems}, [s for s in scorers if s.name in unscored], unscored,
+                          on_problem=scored)
+            progress.detail = ""
             timings["scoring_s"] = round(timings.get("scoring_s", 0) + time.monotonic() - t0, 2)
             store.update_manifest(timings=timings)
         progress.phase = "sampling"
@@ -210,14 +218,13 @@ def _unscored(store: Store, problem_ids: Sequence[str], scorers) -> dict[str, se
     return out
 
 
-def _score_stored(store: Store, problems: dict, scorers, unscored: dict[str, set[str]]) -> None:
+def _score_stored(store: Store, problems: dict, scorers, unscored: dict[str, set[str]],
+                  on_problem: Callable[[int, int], None] = lambda k, of: None) -> None:
     """Score stored pool samples with `scorers` and rewrite the samples with the new columns (one atomic part)."""
     import pandas as pd
 
+    todo, k = sum(len(unscored[s.name]) for s in scorers), 0
     df = store.table().to_pandas()
-    if "score_flops" not in df.columns:
-        df["score_flops"] = 0.0
-    df["score_flops"] = df["score_flops"].fillna(0.0)
     for s in scorers:
         col = f"score_{s.name}"
         if col not in df.columns:
@@ -227,7 +234,9 @@ def _score_stored(store: Store, problems: dict, scorers, unscored: dict[str, set
             completions = [_stored_completion(df.loc[r]) for r in rows]
             df.loc[rows, col] = [float(v) for v in s.score(problems[pid], completions)]
             if hasattr(s, "flops"):
-                df.loc[rows, "score_flops"] += s.flops(problems[pid], completions)
+                df.loc[rows, f"scorer_flops_{s.name}"] = [float(v) for v in s.flops(problems[pid], completions)]
+            k += 1
+            on_problem(k, todo)
     store.rewrite(pd.DataFrame(df))
 
 
@@ -275,10 +284,11 @@ def _rows(run_id, cfg: RunConfig, bench, problem, completions, facts, scorers, j
     prefill = float(flops_mod.prefill_flops(facts, prompt_tokens))
     scorers = scorers if job.strategy is None else [s for s in scorers if s.name == "logprob"]  # pool only
     scores = {f"score_{s.name}": s.score(problem, completions) for s in scorers}
-    # Scorers that run a model report the FLOPs of their passes per sample (reward models, self-verification).
-    spent = [s.flops(problem, completions) for s in scorers if hasattr(s, "flops")]
-    if spent:
-        scores["score_flops"] = [sum(f[k] for f in spent) for k in range(len(completions))]
+    # Scorers that run a model report the FLOPs of their passes per sample (reward models, self-verification);
+    # only strategies that rank by that scorer pay them.
+    for s in scorers:
+        if hasattr(s, "flops"):
+            scores[f"scorer_flops_{s.name}"] = s.flops(problem, completions)
     rows = []
     for k, (c, g) in enumerate(zip(completions, grades)):
         row = {"run_id": run_id, "model": cfg.model, "benchmark": cfg.benchmark, "group": job.group,

@@ -128,7 +128,7 @@ class Store:
         if not parts:
             return pa.table({c: pa.array([], type=_TYPES.get(c, pa.string())) for c in SAMPLE_COLUMNS})
         tables = [_read(p, list(columns) if columns else None) for p in parts]
-        table = pa.concat_tables(tables, promote_options="default")
+        table = pa.concat_tables(tables, promote_options="permissive")
         df = table.to_pandas()
         key = ["group", "problem_id", "sample_index"]
         # Parts are read oldest first; a duplicate row comes from compaction (identical) or a rewrite that added
@@ -156,7 +156,8 @@ class Store:
         parts = self.parts()
         if not isinstance(table, pa.Table):
             table = pa.Table.from_pandas(table, preserve_index=False)
-        table = pa.table({c: table[c].cast(_TYPES[c]) if c in _TYPES else table[c] for c in table.column_names})
+        table = pa.table({c: table[c].cast(_TYPES[c] if c in _TYPES else _small(table[c].type))
+                          for c in table.column_names})
         name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
         tmp = self.samples_dir / f".{name}.tmp"
         pq.write_table(table, tmp)
@@ -190,12 +191,15 @@ class Store:
 
         scores = {c.removeprefix("score_"): grid(c) for c in df.columns
                   if c.startswith("score_") and c != "score_flops"}
-        score_flops = grid("score_flops") if "score_flops" in df.columns else None
+        # Columns of other groups' fields read as null here: no spend.
+        score_flops = np.nan_to_num(grid("score_flops")) if "score_flops" in df.columns else None
+        scorer_flops = {c.removeprefix("scorer_flops_"): np.nan_to_num(grid(c)) for c in df.columns
+                        if c.startswith("scorer_flops_")}
         answers = grid("answer", object)
         return Pool(problem_ids=tuple(problem_ids), answer_ids=grid("answer_id", int), correct=grid("correct", bool),
                     output_tokens=grid("output_tokens", int), prompt_tokens=grid("prompt_tokens", int)[:, 0],
                     decode_flops=grid("decode_flops"), prefill_flops=grid("prefill_flops")[:, 0], scores=scores,
-                    score_flops=score_flops, answers=tuple(tuple(a if isinstance(a, str) else None for a in row) for row in answers))
+                    score_flops=score_flops, scorer_flops=scorer_flops, answers=tuple(tuple(a if isinstance(a, str) else None for a in row) for row in answers))
 
 
 def _read(path: Path, columns: list[str] | None) -> pa.Table:
@@ -209,8 +213,13 @@ def _read(path: Path, columns: list[str] | None) -> pa.Table:
     return table
 
 
+def _small(t: pa.DataType) -> pa.DataType:
+    """string for large_string (pandas' string dtype round-trips as large_string), so parts concatenate."""
+    return pa.string() if t == pa.large_string() else t
+
+
 def _column_type(name: str, values: list) -> pa.DataType | None:
-    if name.startswith("score_"):
+    if name.startswith(("score_", "scorer_flops_")):
         return pa.float64()
     return pa.string() if all(v is None for v in values) else None  # strategy fields: inferred
 

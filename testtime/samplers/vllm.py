@@ -69,9 +69,9 @@ class VLLMSampler:
 
         self.on_cpu = current_platform.is_cpu()
         self.kwargs = engine_kwargs(engine, on_cpu=self.on_cpu)
+        # A logger's own filters see every record logged on it, whatever handlers vLLM sets up later.
+        logging.getLogger("vllm.v1.worker.cpu_worker").addFilter(_DropRepeatedNoise())
         self.llm = LLM(model=str(model_path), seed=seed, **self.kwargs)
-        for handler in {*logging.getLogger("vllm").handlers, *logging.getLogger().handlers}:
-            handler.addFilter(_DropRepeatedNoise())  # vLLM sets its handlers up lazily: after the engine exists
         self.tokenizer = self.llm.get_tokenizer()
         # Finished outputs of this sampler's streams that another caller's engine steps produced (a scorer reading
         # logprobs mid-stream); each stream takes its own before stepping again.
