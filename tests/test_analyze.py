@@ -232,14 +232,29 @@ def test_fake_runs_load_into_one_row_per_key(fake_runs):
     assert (table["flops_per_problem"] > 0).all() and (table["tokens_per_problem"] > 0).all()
 
 
-def test_continuous_metric_is_the_mean_logprob_of_correct_samples(fake_runs):
+def test_continuous_metric_reads_the_gold_likelihood_and_the_samples(fake_runs):
     sig = continuous_metric(fake_runs).set_index("run")
     df = Store(fake_runs[0]).table().to_pandas()
     df = df[df["group"] == "sample"] if "group" in df else df
     row = sig.loc[SMALL]
     assert row["correct_samples"] == df["correct"].sum() > 0
     assert row["mean_logprob_correct"] == pytest.approx(df.loc[df["correct"], "logprob_mean"].mean())
-    assert "NOT" in continuous_metric.__doc__ and "gold" in continuous_metric.__doc__
+    gold = Store(fake_runs[0]).gold().to_pandas()
+    assert row["gold_problems"] == len(gold) == 20
+    assert row["gold_logprob"] == pytest.approx(gold["gold_logprob_sum"].mean())
+    assert row["gold_logprob_per_token"] == pytest.approx(gold["gold_logprob_mean"].mean())
+    assert row["gold_prob"] == pytest.approx(np.exp(gold["gold_logprob_sum"]).mean())
+    assert row["gold_logprob"] < 0 and 0 < row["gold_prob"] < 1
+
+
+def test_continuous_metric_without_gold_file_is_nan(fake_runs, tmp_path):
+    import shutil
+
+    run = tmp_path / "old"
+    shutil.copytree(fake_runs[0], run)
+    (run / "gold.parquet").unlink()
+    row = continuous_metric([run]).iloc[0]
+    assert row["gold_problems"] == 0 and np.isnan(row["gold_logprob"]) and row["correct_samples"] > 0
 
 
 def test_cli_compare_writes_report_plots_and_tables(fake_runs, tmp_path):
@@ -247,14 +262,14 @@ def test_cli_compare_writes_report_plots_and_tables(fake_runs, tmp_path):
     res = cli("compare", *fake_runs, "--out", out, "--queries", "1e9", "--n-boot", 20, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "exchange rate" in res.stdout and str(out) in res.stdout.replace("\n", "")
-    for name in ("accuracy", "frontier", "total_compute"):
+    for name in ("accuracy", "frontier", "total_compute", "signal"):
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for name in ("points", "fits", "curves", "frontier", "exchange", "signal"):
         assert (out / f"{name}.csv").stat().st_size > 0
         assert len(pd.read_parquet(out / f"{name}.parquet")) > 0
     assert len(pd.read_parquet(out / "points.parquet")) == len(load_runs(fake_runs))
     page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 3 and "<table" in page and "src='http" not in page
+    assert page.count("data:image/png;base64,") == 4 and "<table" in page and "src='http" not in page
 
 
 def test_cli_analyze_default_out_and_bad_input(fake_runs, tmp_path):

@@ -58,6 +58,9 @@ def test_run_real_model_through_vllm(data_dir, tmp_path):
                     "FLOPs/problem"):
         assert heading in res.stdout
     assert len(pq.read_table(Store(run).parts()[0]).column("text")) == 12
+    gold = Store(run).gold().to_pandas()   # the gold answer's log-probability, one prefill per problem
+    assert sorted(gold["problem_id"]) == sorted(df["problem_id"].unique())
+    assert (gold["gold_tokens"] >= 1).all() and (gold["gold_logprob_sum"] < 0).all()
 
 
 def test_hf_backend_on_real_model(data_dir, tmp_path):
@@ -90,18 +93,25 @@ def test_budget_forcing_on_real_model(data_dir, tmp_path):
     assert "thinking budget" in res.stdout
 
 
-def test_budget_forcing_inserts_the_cue_on_the_real_model():
+@pytest.fixture(scope="module")
+def vllm_sampler():
+    """One in-process engine on SmolLM2-135M for the tests below (start-up is most of their time)."""
+    from testtime import models
+    from testtime.config import EngineConfig
+    from testtime.samplers.vllm import VLLMSampler
+
+    return VLLMSampler(model_path=models.resolve("smollm2-135m"),
+                       engine=EngineConfig(max_model_len=1024, gpu_memory_utilization=0.3))
+
+
+def test_budget_forcing_inserts_the_cue_on_the_real_model(vllm_sampler):
     """A question the model answers in a few tokens: it stops early, is told to "Wait" once, thinks on within the
     budget, then gets the answer cue."""
     from benchmarks.base import Problem
     from strategies.budget_forcing import BudgetForcing
-    from testtime import models
-    from testtime.config import EngineConfig
     from testtime.sampler import Sampling
-    from testtime.samplers.vllm import VLLMSampler
 
-    sampler = VLLMSampler(model_path=models.resolve("smollm2-135m"),
-                          engine=EngineConfig(max_model_len=1024, gpu_memory_utilization=0.3))
+    sampler = vllm_sampler
     problem = Problem(id="hi", prompt="Reply with one word: what colour is the sky?", gold="blue")
     budget = 48
     [(_, completions)] = list(BudgetForcing(max_waits=1).stream(sampler, [problem], Sampling(n=6, seed=0),
@@ -112,3 +122,28 @@ def test_budget_forcing_inserts_the_cue_on_the_real_model():
         assert c.extra["thinking_tokens"] <= budget
         assert c.text.count("\n\nWait") == c.extra["waits"] <= 1
         assert "Final answer: \\boxed{" in c.text
+
+
+def test_gold_likelihood_from_vllm_prompt_logprobs_matches_transformers(vllm_sampler):
+    """The gold answer's per-token logprobs read from vLLM's prompt logprobs equal a transformers forward pass over
+    the same tokens (both float32 on CPU), and a likely answer scores higher than an unlikely one."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from testtime.runner import GOLD_PREFIX
+    from testtime.sampler import continuation_ids
+
+    prompts = ["What is 2 + 3? Put your final answer within \\boxed{}.", "How many legs does a spider have?"]
+    golds = ["5", "8"]
+    got = vllm_sampler.continuation_logprobs(prompts, golds, prefix=GOLD_PREFIX)
+    model = AutoModelForCausalLM.from_pretrained(vllm_sampler.llm.model_config.model, dtype=torch.float32)
+    for prompt, gold, lps in zip(prompts, golds, got):
+        ids, start = continuation_ids(vllm_sampler.tokenizer, vllm_sampler.chat_prompt(prompt) + GOLD_PREFIX, gold)
+        assert len(lps) == len(ids) - start >= 1
+        with torch.no_grad():
+            ref = model(input_ids=torch.tensor([ids])).logits[0].log_softmax(-1)
+        want = [float(ref[i - 1, ids[i]]) for i in range(start, len(ids))]
+        assert lps == pytest.approx(want, abs=2e-3)
+    [[right], [wrong]] = [[sum(x)] for x in vllm_sampler.continuation_logprobs(prompts[:1] * 2, ["5", "9173"],
+                                                                                 prefix=GOLD_PREFIX)]
+    assert right > wrong

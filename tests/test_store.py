@@ -173,3 +173,36 @@ def test_a_new_scorer_scores_the_stored_pool_without_resampling(data_dir, tmp_pa
     run(RunConfig(**base, strategies=("best_of_n:text_length_test",)))   # scored already: nothing to do
     assert Store(tmp_path / "r").table().to_pandas()["score_text_length_test"].tolist() == \
         after["score_text_length_test"].tolist()
+
+
+def test_gold_likelihood_is_stored_once_per_problem_and_backfilled(data_dir, tmp_path):
+    """Every run reads the gold answer's log-probability per problem (gold.parquet); a run made without it gets it
+    on the next run of the same command, with nothing sampled again."""
+    from benchmarks import load, select
+    from testtime.config import RunConfig
+    from testtime.runner import GOLD_PREFIX, run
+    from testtime.sampler import Sampling
+    from testtime.samplers.fake import FakeSampler
+
+    base = dict(backend="fake", benchmark="gsm8k", data_dir=str(data_dir), output_dir=str(tmp_path), name="r",
+                sampling=Sampling(n=2, max_tokens=32), bootstrap=20, strategies=("majority_vote",))
+    run(RunConfig(**base, limit=3, gold_likelihood=False))
+    store = Store(tmp_path / "r")
+    assert store.gold() is None
+    parts = store.parts()
+    run(RunConfig(**base, limit=3))
+    assert store.parts() == parts                     # nothing resampled or rewritten
+    gold = store.gold().to_pandas()
+    problems = select(load("gsm8k", data_dir=str(data_dir)).problems(), limit=3, seed=0)
+    assert gold["problem_id"].tolist() == [p.id for p in problems]
+    # the fake sampler's logprobs for exactly this prompt, prefix and gold text
+    want = FakeSampler().continuation_logprobs([p.prompt for p in problems], [p.gold for p in problems],
+                                               prefix=GOLD_PREFIX)
+    assert gold["gold_logprob_sum"].tolist() == pytest.approx([sum(w) for w in want])
+    assert gold["gold_tokens"].tolist() == [len(w) for w in want]
+    assert gold["gold_logprob_mean"].tolist() == pytest.approx([sum(w) / len(w) for w in want])
+    assert json.loads((tmp_path / "r" / "manifest.json").read_text())["timings"]["gold_likelihood_s"] >= 0
+
+    store.add_gold([{**gold.iloc[0].to_dict(), "gold_logprob_sum": -1.0}])   # replaces, does not duplicate
+    assert len(store.gold()) == 3 and store.gold().to_pandas().set_index("problem_id")[
+        "gold_logprob_sum"][problems[0].id] == -1.0

@@ -9,7 +9,7 @@ model's N, training tokens D and training compute 6ND from `testtime.catalog`. O
   volume at which the two cost the same in total (training + queries x inference; Sardana & Frankle 2023, "Beyond
   Chinchilla-Optimal: Accounting for Inference in Language Model Scaling Laws", section 3).
 - `frontier`: the accuracy-vs-compute Pareto front over all models, strategies and budgets.
-- `continuous_metric`: pass/fail accuracy beside a likelihood signal (see its docstring for what it is not).
+- `continuous_metric`: pass/fail accuracy beside the gold answer's log-probability (a smooth signal).
 
 Example:
     result = analyze(["runs/a", "runs/b"], compare=True, queries=1e9)
@@ -406,19 +406,22 @@ def frontier(table: pd.DataFrame, *, queries: float | None = None, include_oracl
 # ---- (e) a continuous metric -----------------------------------------------------------------------------------
 
 def continuous_metric(paths: Sequence[str | Path]) -> pd.DataFrame:
-    """Pass/fail accuracy beside a continuous likelihood signal, per run, from the stored samples.
+    """Pass/fail accuracy beside continuous likelihood signals, per run.
 
     Smooth metrics can show progress that pass/fail accuracy hides (Schaeffer et al. 2023, "Are Emergent Abilities
-    of Large Language Models a Mirage?"). The ideal one, the log-probability a model gives the gold answer, is NOT
-    in the runs: the sampler never scores the gold text. What is stored is each sample's mean token logprob, so
-    `mean_logprob_correct` is the mean over the *correct samples* of their mean token logprob: how confidently a
-    model produces a right answer when it does, over its own reasoning tokens too. It is conditioned on success
-    (NaN when nothing was right), so it is not comparable to a gold-answer likelihood and says nothing about
-    problems never solved. NaN also where the engine returned no logprobs.
+    of Large Language Models a Mirage?"). The main one is the log-probability the model gives each problem's gold
+    answer after the problem and "The final answer is $\\boxed{" (the run's gold.parquet, read from prompt
+    logprobs; see testtime.runner.gold_likelihoods), averaged over problems: `gold_logprob` (the answer's total, in
+    nats), `gold_logprob_per_token` and `gold_prob` (mean of exp(total)). It is NaN for runs made before it existed
+    or with gold_likelihood off; re-running the run's command adds it without re-sampling.
+
+    Beside it, from the samples: `mean_logprob_correct`, the mean over the correct samples of their mean token
+    logprob (conditioned on success; NaN when nothing was right) and `mean_logprob_all`.
 
     Returns:
         DataFrame: run, model_name, benchmark, samples, correct_samples, accuracy (mean correctness of a single
-        sample), mean_logprob_correct, mean_logprob_all.
+        sample), gold_problems, gold_logprob, gold_logprob_per_token, gold_prob, mean_logprob_correct,
+        mean_logprob_all.
     """
     rows = []
     for p in paths:
@@ -429,9 +432,20 @@ def continuous_metric(paths: Sequence[str | Path]) -> pd.DataFrame:
             df = df[df["group"] == "sample"]  # the pool of plain samples, not a generation strategy's
         ok = df["correct"].astype(bool)
         lp = pd.to_numeric(df["logprob_mean"], errors="coerce")
+        gold = store.gold()
+        gold = gold.to_pandas() if gold is not None else pd.DataFrame(
+            columns=["problem_id", "gold_logprob_sum", "gold_logprob_mean"])
+        if len(df):  # the problems of this run's samples only
+            gold = gold[gold["problem_id"].isin(set(df["problem_id"]))]
+        total = pd.to_numeric(gold["gold_logprob_sum"], errors="coerce")
         rows.append({"run": store.manifest().get("run_id") or Path(p).name, "model_name": cfg.get("model"),
                      "benchmark": cfg.get("benchmark"), "samples": len(df), "correct_samples": int(ok.sum()),
                      "accuracy": float(ok.mean()) if len(df) else np.nan,
+                     "gold_problems": len(gold),
+                     "gold_logprob": float(total.mean()) if len(gold) else np.nan,
+                     "gold_logprob_per_token": float(pd.to_numeric(gold["gold_logprob_mean"]).mean())
+                     if len(gold) else np.nan,
+                     "gold_prob": float(np.exp(total).mean()) if len(gold) else np.nan,
                      "mean_logprob_correct": float(lp[ok].mean()) if ok.any() else np.nan,
                      "mean_logprob_all": float(lp.mean()) if len(df) else np.nan})
     return pd.DataFrame(rows)

@@ -92,6 +92,9 @@ class RunConfig:
     """Run directory name; default derives from model, benchmark and a hash of everything that shapes the samples."""
     bootstrap: int = 1000
     """Bootstrap resamples over problems for confidence intervals."""
+    gold_likelihood: bool = True
+    """Also read the model's log-probability of each gold answer (one prefill per problem, no sampling; the
+    analyzer's continuous metric). Not counted in any strategy's FLOPs."""
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:

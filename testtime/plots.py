@@ -1,5 +1,6 @@
 """Figures of an analysis, as matplotlib Figures and PNGs: accuracy vs inference FLOPs with fitted curves and bands,
-total compute vs expected queries, and the compute-optimal frontier.
+total compute vs expected queries, the compute-optimal frontier, and pass/fail beside the gold answer's
+log-probability by model size.
 
 Figures are built on `matplotlib.figure.Figure` with the Agg canvas directly, not pyplot: no global figure state,
 no display needed, safe in threads and on headless machines.
@@ -117,6 +118,35 @@ def frontier_figure(table: pd.DataFrame, front: pd.DataFrame) -> Figure:
     return fig
 
 
+def signal_figure(signal: pd.DataFrame, table: pd.DataFrame) -> Figure | None:
+    """Per benchmark, single-sample accuracy and the gold answer's log-probability against model size N (log x),
+    one point per run: a jump in the first with a smooth trend in the second marks an emergence that is the
+    metric's doing (Schaeffer et al. 2023). None without two runs of known size with gold likelihoods."""
+    if signal is None or signal.empty:
+        return None
+    size = table.drop_duplicates("run").set_index("run")["params"]
+    s = signal.assign(params=signal["run"].map(size))
+    s = s[np.isfinite(s["params"].astype(float)) & np.isfinite(s["gold_logprob"].astype(float))]
+    if len(s) < 2:
+        return None
+    fig, (acc, gold) = _axes(2, "pass/fail vs a continuous signal, by model size")
+    for bench, g in s.groupby("benchmark", sort=False):
+        g = g.sort_values("params")
+        acc.plot(g["params"], g["accuracy"], "o-", label=bench)
+        gold.plot(g["params"], g["gold_logprob"], "o-", label=bench)
+        for _, r in g.iterrows():
+            acc.annotate(r["model_name"], (r["params"], r["accuracy"]), fontsize=7, xytext=(3, 3),
+                         textcoords="offset points")
+            gold.annotate(r["model_name"], (r["params"], r["gold_logprob"]), fontsize=7, xytext=(3, 3),
+                          textcoords="offset points")
+    acc.set(xscale="log", xlabel="parameters N", ylabel="single-sample accuracy", title="pass/fail")
+    gold.set(xscale="log", xlabel="parameters N", ylabel="log P(gold answer), nats", title="gold-answer likelihood")
+    for ax in (acc, gold):
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    return fig
+
+
 def figures(analysis: Analysis) -> dict[str, Figure]:
     """name -> Figure for every plot the analysis supports (total compute only with exchange rates)."""
     out = {"accuracy": accuracy_figure(analysis.table, analysis.fits),
@@ -124,6 +154,9 @@ def figures(analysis: Analysis) -> dict[str, Figure]:
     total = total_compute_figure(analysis.exchange, analysis.queries)
     if total is not None:
         out["total_compute"] = total
+    signal = signal_figure(analysis.signal, analysis.table)
+    if signal is not None:
+        out["signal"] = signal
     return out
 
 

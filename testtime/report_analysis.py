@@ -19,7 +19,8 @@ TITLES = {
     "fits": "accuracy vs inference FLOPs: chosen curve (held-out error) and parameters with 95% bootstrap CIs",
     "exchange": "iso-accuracy exchange rate: inference FLOPs the smaller model needs to match the larger one's n=1",
     "frontier": "compute-optimal frontier (accuracy vs inference FLOPs per problem; oracle scorers left out)",
-    "signal": "pass/fail vs a continuous signal (mean token logprob of correct samples; not gold-answer likelihood)",
+    "signal": "pass/fail vs continuous signals: log-probability of the gold answer (nats, mean over problems) and "
+              "the samples' mean token logprob",
 }
 
 
@@ -94,6 +95,9 @@ def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
         "run": s["run"], "model": s["model_name"], "benchmark": s["benchmark"],
         "single-sample accuracy": s["accuracy"].map(_pct),
         "correct / samples": [f"{c} / {n}" for c, n in zip(s["correct_samples"], s["samples"])],
+        "gold logprob (per token)": [f"{fmt_num(a)} ({fmt_num(b)})" for a, b in
+                                     zip(s["gold_logprob"], s["gold_logprob_per_token"])],
+        "P(gold)": s["gold_prob"].map(fmt_num),
         "mean logprob (correct)": s["mean_logprob_correct"].map(fmt_num),
         "mean logprob (all)": s["mean_logprob_all"].map(fmt_num)})
     return {k: v for k, v in out.items() if not v.empty}

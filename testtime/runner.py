@@ -110,12 +110,15 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
     # Stored pool samples that lack a stored scorer's score (a scorer named after they were sampled) are scored
     # now, with no re-sampling.
     unscored = _unscored(store, [p.id for p in problems], scorers) if selection else {}
+    stored_gold = store.gold()
+    have_gold = set(stored_gold.column("problem_id").to_pylist()) if stored_gold is not None else set()
+    ungolded = [p for p in problems if p.id not in have_gold] if cfg.gold_likelihood else []
     progress = Progress(total=total, done=total - left, resumed=total - left)
     notify = on_progress or (lambda p: None)
     manifest = store.manifest() or {}
     timings = dict(manifest.get("timings", {}))
 
-    if left or unscored:
+    if left or unscored or ungolded:
         progress.phase = "loading model"
         notify(progress)
         t0 = time.monotonic()
@@ -178,6 +181,13 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
             timings["sampled_tokens"] = timings.get("sampled_tokens", 0) + progress.tokens - tokens_before
             timings["tokens_per_s"] = round(timings["sampled_tokens"] / max(timings["sampling_s"], 1e-9), 1)
             store.update_manifest(timings=timings, status="sampling" if progress.done < progress.total else "sampled")
+        if ungolded and hasattr(sampler, "continuation_logprobs"):
+            progress.phase = "gold-answer likelihood"
+            notify(progress)
+            t0 = time.monotonic()
+            store.add_gold(gold_likelihoods(sampler, ungolded))
+            timings["gold_likelihood_s"] = round(timings.get("gold_likelihood_s", 0) + time.monotonic() - t0, 2)
+            store.update_manifest(timings=timings)
 
     progress.phase = "evaluating"
     notify(progress)
@@ -194,6 +204,24 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
     progress.phase = "done"
     notify(progress)
     return RunResult(path=store.path, rows=rows, manifest=manifest)
+
+
+# The assistant turn the gold answer is read after: the benchmarks ask for the final answer in \boxed{}.
+GOLD_PREFIX = "The final answer is $\\boxed{"
+
+
+def gold_likelihoods(sampler, problems: Sequence, *, batch: int = 64) -> list[dict]:
+    """Per problem, the model's log-probability of its gold answer after the problem and `GOLD_PREFIX`: a smooth
+    signal beside pass/fail accuracy (Schaeffer et al. 2023). Answer tokens only (not the prefix or closing brace)."""
+    rows = []
+    for i in range(0, len(problems), batch):
+        chunk = problems[i:i + batch]
+        lps = sampler.continuation_logprobs([p.prompt for p in chunk], [p.gold for p in chunk], prefix=GOLD_PREFIX)
+        for p, lp in zip(chunk, lps):
+            total = float(sum(lp))
+            rows.append({"problem_id": p.id, "gold": p.gold, "gold_tokens": len(lp), "gold_logprob_sum": total,
+                         "gold_logprob_mean": total / len(lp) if lp else float("nan")})
+    return rows
 
 
 def _digest(strategy) -> str:

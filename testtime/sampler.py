@@ -75,6 +75,16 @@ class Completion:
         return self.logprob / count
 
 
+def continuation_ids(tokenizer, context: str, continuation: str) -> tuple[list[int], int]:
+    """Token ids of `context` + `continuation` and where the continuation starts.
+
+    Encoded separately and joined (as lm-evaluation-harness does), so the continuation's tokens are its own even
+    where a tokenizer would merge across the boundary.
+    """
+    ctx = tokenizer.encode(context, add_special_tokens=False)
+    return ctx + tokenizer.encode(continuation, add_special_tokens=False), len(ctx)
+
+
 class Sampler(Protocol):
     """Anything that turns prompts into `n` completions each."""
 
@@ -82,3 +92,6 @@ class Sampler(Protocol):
         """One list of `sampling.n` completions per prompt, in prompt order. Prompts are user messages; the
         sampler applies the model's chat template."""
         ...
+
+    # Optional: `continuation_logprobs(prompts, continuations, prefix="")` -> per-token logprobs of each
+    # continuation after the chat-formatted prompt and an assistant `prefix` (one prefill each; no sampling).

@@ -3,6 +3,7 @@
     runs/<run name>/
         manifest.json                 config, sample key, versions, hardware, model facts, engine, timings, status
         samples/part-<time>-<n>.parquet   all n samples of one or more finished problems
+        gold.parquet                  per problem: the model's log-probability of the gold answer (analysis)
         results.json, results.csv     strategy x budget table (rewritten at the end of every run)
 
 Every file is written to a temporary name and renamed into place (atomic on POSIX), and a part only ever holds
@@ -166,6 +167,31 @@ class Store:
         os.replace(tmp, self.samples_dir / name)
         for p in parts:
             p.unlink()
+
+    # ---- gold-answer likelihood (one row per problem) ----------------------------------------------------------
+
+    def gold(self) -> "pa.Table | None":
+        """The gold-answer likelihoods stored so far (problem_id, gold_tokens, gold_logprob_sum, gold_logprob_mean);
+        None before any."""
+        path = self.path / "gold.parquet"
+        return pq.read_table(path) if path.is_file() else None
+
+    def add_gold(self, rows: Sequence[dict]) -> None:
+        """Add per-problem gold likelihoods (a problem already there is replaced); one atomic rewrite."""
+        if not rows:
+            return
+        new = pa.Table.from_pylist(list(rows))
+        old = self.gold()
+        if old is not None:
+            ids = {r["problem_id"] for r in rows}
+            keep = [i for i, pid in enumerate(old.column("problem_id").to_pylist()) if pid not in ids]
+            new = pa.concat_tables([old.take(keep), new.cast(old.schema)])
+        self.path.mkdir(parents=True, exist_ok=True)
+        tmp = self.path / f".gold.{uuid.uuid4().hex}.tmp"
+        pq.write_table(new, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path / "gold.parquet")
 
     def pool(self, problem_ids: Sequence[str] | None = None, group: str = "sample") -> Pool:
         """The stored samples of `group` as a Pool, rows in `problem_ids` order (default: all, sorted)."""

@@ -44,6 +44,15 @@ class FakeSampler:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
+    def continuation_logprobs(self, prompts: Sequence[str], continuations: Sequence[str], *, prefix: str = ""
+                              ) -> list[list[float]]:
+        """Seeded made-up logprobs, one per whitespace word of each continuation (at least one)."""
+        out = []
+        for p, c in zip(prompts, continuations):
+            rng = np.random.default_rng([self.seed, zlib.crc32((p + prefix + c).encode())])
+            out.append([float(x) for x in -rng.exponential(1.0, max(1, len(c.split())))])
+        return out
+
     def chat_prompt(self, prompt: str) -> str:
         return f"<user>{prompt}</user><assistant>"
 

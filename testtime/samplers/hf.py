@@ -94,6 +94,22 @@ class HFSampler:
                                       stop_string=hit))
         return out
 
+    def continuation_logprobs(self, prompts: Sequence[str], continuations: Sequence[str], *, prefix: str = ""
+                              ) -> list[list[float]]:
+        """Logprob of each token of each continuation after the chat-formatted prompt and the assistant `prefix`
+        (one forward pass per prompt, raw model distribution)."""
+        from testtime.sampler import continuation_ids
+
+        torch = self.torch
+        out = []
+        for p, c in zip(prompts, continuations):
+            ids, start = continuation_ids(self.tokenizer, self.chat_prompt(p) + prefix, c)
+            x = torch.tensor([ids], device=self.device)
+            with torch.no_grad():
+                lp = self.model(input_ids=x).logits[0, start - 1:-1].float().log_softmax(-1)
+            out.append(lp.gather(1, x[0, start:, None])[:, 0].tolist())
+        return out
+
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 

@@ -156,6 +156,18 @@ class VLLMSampler:
 
         return next_token_logprobs(self.llm, prompts, token_ids, park=self._parked)
 
+    def continuation_logprobs(self, prompts: Sequence[str], continuations: Sequence[str], *, prefix: str = ""
+                              ) -> list[list[float]]:
+        """Logprob of each token of each continuation after the chat-formatted prompt and the assistant `prefix`,
+        from the engine's prompt logprobs (one prefill per prompt, nothing sampled)."""
+        from testtime.sampler import continuation_ids
+        from testtime.samplers.vllm_logprobs import prompt_token_logprobs
+
+        encoded = [continuation_ids(self.tokenizer, self.chat_prompt(p) + prefix, c)
+                   for p, c in zip(prompts, continuations)]
+        lps = prompt_token_logprobs(self.llm, [ids for ids, _ in encoded], park=self._parked)
+        return [row[start - 1:] for row, (_, start) in zip(lps, encoded)]
+
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 

@@ -10,8 +10,12 @@ Stepping the engine also finishes other requests. Their finished outputs go to `
 before stepping again); without one, the call refuses to run while other requests are in flight, rather than lose
 their outputs.
 
+`prompt_token_logprobs` reads the logprob of every prompt token instead (`prompt_logprobs=0`): the likelihood of a
+given continuation, e.g. the gold answer after the problem.
+
 Example:
     rows = next_token_logprobs(sampler.llm, [prompt_ids], [yes_id, no_id])    # [[lp_yes, lp_no]]
+    [lps] = prompt_token_logprobs(sampler.llm, [prompt_ids])                   # len(prompt_ids) - 1 floats
 """
 
 from __future__ import annotations
@@ -37,22 +41,52 @@ def next_token_logprobs(llm, prompts: Sequence[Sequence[int]], token_ids: Sequen
         [len(prompts)][len(token_ids)] float.
     """
     from vllm import SamplingParams
+
+    outs = _one_step_requests(llm, prompts, lambda: SamplingParams(
+        max_tokens=1, temperature=0.0, logprob_token_ids=list(token_ids)), park)
+    rows = []
+    for out in outs:
+        first = out.outputs[0].logprobs[0]   # token id -> Logprob, for the one generated position
+        rows.append([float(first[t].logprob) if t in first else -math.inf for t in token_ids])
+    return rows
+
+
+def prompt_token_logprobs(llm, prompts: Sequence[Sequence[int]], *, park: list | None = None) -> list[list[float]]:
+    """Logprob of each prompt token given the tokens before it (`prompt_logprobs=0`; one prefill per prompt).
+
+    Returns:
+        one list per prompt of len(prompt) - 1 floats: tokens 1.. (the first token has no context).
+    """
+    from vllm import SamplingParams
+
+    outs = _one_step_requests(llm, prompts, lambda: SamplingParams(max_tokens=1, temperature=0.0,
+                                                                    prompt_logprobs=0), park)
+    rows = []
+    for prompt, out in zip(prompts, outs):
+        # position 0 is None; every later position holds the prompt token itself (plus the top-k, here none)
+        rows.append([float(d[t].logprob) for t, d in zip(list(prompt)[1:], out.prompt_logprobs[1:])])
+    return rows
+
+
+def _one_step_requests(llm, prompts: Sequence[Sequence[int]], params, park: list | None) -> list:
+    """Run one request per tokenized prompt (SamplingParams from `params()`) straight on the engine; their
+    final outputs in prompt order."""
     from vllm.sampling_params import RequestOutputKind
 
     engine = llm.llm_engine
     if park is None and engine.has_unfinished_requests():
-        raise UserError("self_verify cannot share the policy's vLLM engine while it is still sampling (the other "
+        raise UserError("a scorer cannot share the policy's vLLM engine while it is still sampling (the other "
                         "requests' outputs would be lost); set scorer_model to the verifier's folder (the policy's "
-                        "own works) to verify with transformers")
+                        "own works) to score with transformers")
     tag = uuid.uuid4().hex[:8]
     ids = [f"tt-logprobs-{tag}-{i}" for i in range(len(prompts))]
     mine = set(ids)
     done: dict[str, object] = {}
     try:
         for rid, prompt in zip(ids, prompts):
-            params = SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=list(token_ids),
-                                    output_kind=RequestOutputKind.FINAL_ONLY)
-            engine.add_request(rid, {"prompt_token_ids": list(prompt)}, params)
+            p = params()
+            p.output_kind = RequestOutputKind.FINAL_ONLY
+            engine.add_request(rid, {"prompt_token_ids": list(prompt)}, p)
         while len(done) < len(ids) and engine.has_unfinished_requests():
             for out in engine.step():
                 if out.request_id in mine:
@@ -64,10 +98,7 @@ def next_token_logprobs(llm, prompts: Sequence[Sequence[int]], token_ids: Sequen
         left = [rid for rid in ids if rid not in done]
         if left:  # interrupted: leave the engine as we found it
             engine.abort_request(left)
-    rows = []
-    for rid in ids:
-        if rid not in done:
-            raise RuntimeError(f"vLLM finished without request {rid}")
-        first = done[rid].outputs[0].logprobs[0]   # token id -> Logprob, for the one generated position
-        rows.append([float(first[t].logprob) if t in first else -math.inf for t in token_ids])
-    return rows
+    missing = [rid for rid in ids if rid not in done]
+    if missing:
+        raise RuntimeError(f"vLLM finished without request {missing[0]}")
+    return [done[rid] for rid in ids]
