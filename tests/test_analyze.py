@@ -161,6 +161,7 @@ def test_exchange_rate_not_reached_is_said_and_extrapolation_is_flagged(tmp_path
     table = load_runs([small, large])
     (row,) = exchange_rates(table).to_dict("records")
     assert row["status"] == "not reached within the measured range" and np.isnan(row["flops_multiplier"])
+    assert row["verdict"].startswith("larger model: the smaller one does not reach") and "--extrapolate" in row["verdict"]
     fits = fit_curves(table, n_boot=0)
     (row,) = exchange_rates(table, fits, extrapolate=True).to_dict("records")
     assert row["status"] == "extrapolated (PowerLaw)"

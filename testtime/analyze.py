@@ -154,7 +154,8 @@ class CurveFit:
         return None if self.estimator is None else type(self.estimator).__name__
 
 
-def fit_curve(flops, accuracy, *, label: str = "series", n_boot: int = 200, seed: int = 0):
+def fit_curve(flops, accuracy, *, label: str = "series", n_boot: int = 200, seed: int = 0,
+              more: str = "sample more per problem (--n 8 gives 4 budgets)"):
     """Fit accuracy vs inference FLOPs, choosing among PowerLaw, LogSigmoid and ExpPower by held-out error.
 
     Args:
@@ -163,6 +164,7 @@ def fit_curve(flops, accuracy, *, label: str = "series", n_boot: int = 200, seed
         label: names the series in error messages.
         n_boot: bootstrap refits behind the CIs and bands.
         seed: bootstrap seed.
+        more: how to get more budgets, for the too-few-points message.
 
     Returns:
         (estimator, selection table) as `testtime.curves.select_model` returns them.
@@ -179,7 +181,7 @@ def fit_curve(flops, accuracy, *, label: str = "series", n_boot: int = 200, seed
     k = len(np.unique(x))
     if k < MIN_BUDGETS:
         raise UserError(f"{label}: too few points to fit ({k} budgets; need at least {MIN_BUDGETS}: "
-                        "3 to fit plus 1 held out); sample more per problem (--n 8 gives 4 budgets)")
+                        f"3 to fit plus 1 held out); {more}")
     if np.all(y == 0):
         raise UserError(f"{label}: all wrong (accuracy 0 at every budget); nothing to fit")
     if np.all(y == 1):
@@ -201,8 +203,10 @@ def fit_curves(table: pd.DataFrame, *, n_boot: int = 200, seed: int = 0) -> list
         g = g[g["flops_per_problem"] > 0].sort_values("flops_per_problem")
         fit = CurveFit(*key, x_range=(float(g["flops_per_problem"].min()), float(g["flops_per_problem"].max())))
         try:
-            fit.estimator, fit.selection = fit_curve(g["flops_per_problem"], g["accuracy"], n_boot=n_boot, seed=seed,
-                                                     label=" / ".join(key))
+            generated = "budget" in g and g["budget"].notna().any()   # budgets are thinking budgets, not n
+            fit.estimator, fit.selection = fit_curve(
+                g["flops_per_problem"], g["accuracy"], n_boot=n_boot, seed=seed, label=" / ".join(key),
+                more="pass 4 or more --budgets" if generated else "sample more per problem (--n 8 gives 4 budgets)")
         except UserError as e:
             fit.error = str(e)
         fits.append(fit)
@@ -353,6 +357,9 @@ def exchange_rates(table: pd.DataFrame, fits: Sequence[CurveFit] = (), *, extrap
                                     extrapolate=extrapolate)
                 t_small, t_large = float(s["training_flops"].iloc[0]), float(L["training_flops"].iloc[0])
                 q, verdict = break_even_queries(t_small, reach["flops"], t_large, large_flops)
+                if np.isnan(reach["flops"]) and np.isfinite(t_small) and np.isfinite(t_large):
+                    verdict = "larger model: the smaller one does not reach its accuracy" + (
+                        "" if extrapolate else " in the measured range (--extrapolate follows the fit)")
                 row = {"benchmark": bench, "small": small, "large": large, "strategy": strategy, "scorer": scorer,
                        "target_accuracy": target, "target_ci_low": float(ref["ci_low"].mean()),
                        "target_ci_high": float(ref["ci_high"].mean()), "large_flops_n1": large_flops,

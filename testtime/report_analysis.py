@@ -77,7 +77,9 @@ def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
             "strategy": e["strategy"] + e["scorer"].map(lambda s: "" if s == "none" else f" ({s})"),
             "target: large n=1": e["target_accuracy"].map(_pct),
             "small needs FLOPs (x large) [CI]": [
-                f"{fmt_num(a)} ({fmt_num(m)}x) [{fmt_num(lo)}, {fmt_num(hi)}]" for a, m, lo, hi in
+                "-" if not np.isfinite(a) else
+                f"{fmt_num(a)} ({fmt_num(m)}x) [{fmt_num(lo)}, {'beyond' if np.isnan(hi) else fmt_num(hi)}]"
+                for a, m, lo, hi in
                 zip(e["small_flops_needed"], e["flops_multiplier"], e["flops_low"], e["flops_high"])],
             "status": e["status"], "training x": e["training_ratio"].map(fmt_num),
             "break-even Q*": e["break_even_queries"].map(fmt_num), "verdict": e["verdict"]})
