@@ -53,6 +53,15 @@ def test_fit_recovers_planted_parameters_inside_bootstrap_ci(family):
     assert len(misses) <= 2, misses
 
 
+def test_parameters_on_an_edge_of_the_search_range_are_flagged():
+    # A planted interior fit has no parameter on an edge; a flat-then-jump series drives the sigmoid's steepness
+    # to its cap (k <= 50), which the data cannot pin down.
+    est, planted, f = PLANTED["log_sigmoid"]
+    assert dataclasses.replace(est, n_boot=0).fit(X, _noisy(f, planted, seed=0)).at_bound_ == ()
+    step = np.where(X < 100, 0.1, 0.6)
+    assert "k" in LogSigmoid(n_boot=0).fit(X, step).at_bound_
+
+
 @pytest.mark.parametrize("family", PLANTED)
 def test_predict_returns_accuracy_and_band_brackets_it(family):
     est, planted, f = PLANTED[family]

@@ -221,14 +221,15 @@ def fits_table(fits: Sequence[CurveFit]) -> pd.DataFrame:
         head = dict(model=f.model, benchmark=f.benchmark, strategy=f.strategy, scorer=f.scorer, form=f.form)
         if f.estimator is None:
             rows.append({**head, "param": None, "value": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-                         "heldout_mae": np.nan, "error": f.error})
+                         "at_bound": False, "heldout_mae": np.nan, "error": f.error})
             continue
         mae = f.selection[0]["heldout_mae"] if f.selection else np.nan
         for name, value in f.estimator.params_.items():
             lo, hi = f.estimator.ci_.get(name, (np.nan, np.nan))
-            rows.append({**head, "param": name, "value": value, "ci_low": lo, "ci_high": hi, "heldout_mae": mae,
-                         "error": None})
-    return pd.DataFrame(rows, columns=[*KEY, "form", "param", "value", "ci_low", "ci_high", "heldout_mae", "error"])
+            rows.append({**head, "param": name, "value": value, "ci_low": lo, "ci_high": hi,
+                         "at_bound": name in getattr(f.estimator, "at_bound_", ()), "heldout_mae": mae, "error": None})
+    return pd.DataFrame(rows, columns=[*KEY, "form", "param", "value", "ci_low", "ci_high", "at_bound", "heldout_mae",
+                                       "error"])
 
 
 def curve_points(fits: Sequence[CurveFit], n: int = 100) -> pd.DataFrame:

@@ -92,12 +92,18 @@ class _Curve:
 
         Returns:
             self, with `params_` (name -> value), `ci_` (name -> (lo, hi), 95% pairs bootstrap), `residual_`
-            (fit-space residual per point) and `boot_params_` ([n_boot, n_params]) set; `ci_` is {} when n_boot=0.
+            (fit-space residual per point), `boot_params_` ([n_boot, n_params]) and `at_bound_` (names of parameters
+            that ended on an edge of their search range: the data do not pin them down) set; `ci_` is {} when
+            n_boot=0.
         """
         x, y, w = _check_xy(x, y, sample_weight, type(self).__name__, len(self._names) + 1)
         log_xref = float(np.mean(np.log(x)))
         u = np.log(x) - log_xref  # work in units of the geometric-mean budget so FLOPs of 1e18 stay well scaled
         theta, _ = self._best_fit(u, y, w, self._starts(u, y))
+        lo, hi = self._bounds(u)
+        edge = 5e-3 * (hi - lo)   # within 0.5% of the range: optimisers stop just short of a bound
+        self.at_bound_ = tuple(name for name, t, a, b, e in zip(self._names, theta, lo, hi, edge)
+                               if t - a <= e or b - t <= e)
         self.params_ = dict(zip(self._names, (float(v) for v in self._public(theta, log_xref))))
         self.residual_ = self._residuals(theta, u, y)
         self.boot_params_ = self._bootstrap(u, y, w, theta, log_xref)

@@ -16,7 +16,8 @@ from testtime.analyze import Analysis
 TITLES = {
     "models": "models (N, D and training compute 6ND from the catalog)",
     "results": "accuracy per model, strategy and budget",
-    "fits": "accuracy vs inference FLOPs: chosen curve (held-out error) and parameters with 95% bootstrap CIs",
+    "fits": "accuracy vs inference FLOPs: chosen curve (held-out error) and parameters with 95% bootstrap CIs "
+            "(* at an edge of its search range: not pinned down by the data)",
     "exchange": "iso-accuracy exchange rate: inference FLOPs the smaller model needs to match the larger one's n=1",
     "frontier": "compute-optimal frontier (accuracy vs inference FLOPs per problem; oracle scorers left out)",
     "signal": "pass/fail vs continuous signals: log-probability of the gold answer (nats, mean over problems) and "
@@ -64,7 +65,9 @@ def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
             params, form, mae = f.error, "-", "-"
         else:
             ci = f.estimator.ci_
-            params = ", ".join(f"{k}={fmt_num(v)}" + (f" [{fmt_num(ci[k][0])}, {fmt_num(ci[k][1])}]" if k in ci else "")
+            edge = set(getattr(f.estimator, "at_bound_", ()))
+            params = ", ".join(f"{k}={fmt_num(v)}" + ("*" if k in edge else "")
+                               + (f" [{fmt_num(ci[k][0])}, {fmt_num(ci[k][1])}]" if k in ci else "")
                                for k, v in f.estimator.params_.items())
             form, mae = f.form, fmt_num(f.selection[0]["heldout_mae"]) if f.selection else "-"
         rows.append({"model": f.model, "benchmark": f.benchmark, "strategy": f.strategy, "scorer": f.scorer,
