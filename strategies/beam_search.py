@@ -44,6 +44,7 @@ class BeamSearch:
     kind: ClassVar[str] = "generation"
     name: ClassVar[str] = "beam_search"
     uses_scorer: ClassVar[bool] = True
+    budget_unit: ClassVar[str] = "candidates per step"
     scorer: str = "self_verify"
     """Step scorer: any scorer that can score a partial solution (prm with aggregate "last", self_verify)."""
     width: int = 4

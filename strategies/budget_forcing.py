@@ -28,6 +28,7 @@ from testtime.sampler import Completion, Sampling
 class BudgetForcing:
     kind: ClassVar[str] = "generation"
     name: ClassVar[str] = "budget_forcing"
+    budget_unit: ClassVar[str] = "thinking budget"
     think_start: str = ""
     """Text that opens thinking after the chat template (e.g. "<think>\\n"); empty for ordinary chat models."""
     think_end: str = ""

@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, help="samples per problem (the largest budget)")
     p.add_argument("--strategy", action="append", help="strategy, or strategy:scorer; repeat or comma-separate")
     p.add_argument("--scorer", help="scorer for best_of_n (default logprob)")
-    p.add_argument("--budgets", help="thinking budgets for generation strategies, e.g. 64,128,256")
+    p.add_argument("--budgets", help="budgets for generation strategies: thinking tokens (budget_forcing, e.g. 64,128,256) or "
+                        "candidates per step (beam_search, dvts, e.g. 4,8,16)")
     p.add_argument("--backend", choices=("auto", "vllm", "hf", "fake"))
     p.add_argument("--temperature", type=float)
     p.add_argument("--top-p", type=float)

@@ -67,14 +67,17 @@ def evaluate(pool: Pool, strategies: Sequence, *, budgets: Sequence[int] | None 
     return rows
 
 
-def evaluate_budgets(name: str, pools: dict, *, n_boot: int = 1000, seed: int = 0) -> list[dict]:
-    """One row per thinking budget of a generation strategy: the expected accuracy of one of its samples (the mean
-    over the problem's samples) with a bootstrap CI, and the tokens and FLOPs of one sample."""
+def evaluate_budgets(name: str, pools: dict, *, n_boot: int = 1000, seed: int = 0, scorer: str = "none",
+                     unit: str = "thinking budget") -> list[dict]:
+    """One row per budget of a generation strategy: the expected accuracy of one of its samples (the mean over the
+    problem's samples) with a bootstrap CI, and the tokens and FLOPs of one sample. `scorer` names what guided it
+    (search strategies), `unit` what its budget counts (tables show it as the column heading)."""
     rows = []
     for budget, pool in sorted(pools.items()):
         est = sample_cost(pool, 1, pool.correct.mean(axis=1))
         mean, lo, hi = bootstrap_ci(est.accuracy, n_boot=n_boot, seed=seed)
-        rows.append({"strategy": name, "scorer": "none", "n": 1, "budget": budget, "accuracy": mean, "ci_low": lo,
+        rows.append({"strategy": name, "scorer": scorer, "n": 1, "budget": budget, "budget_unit": unit,
+                     "accuracy": mean, "ci_low": lo,
                      "ci_high": hi, "mc_stderr": None, "tokens_per_problem": float(est.tokens.mean()),
                      "flops_per_problem": float(est.flops.mean()),
                      "flops_per_problem_naive": float(est.flops_naive.mean()), "problems": pool.n_problems,

@@ -95,9 +95,10 @@ def result_tables(rows: Sequence[dict], title: str = "") -> list[Table]:
         by = f" by {scorer}" if scorer not in ("none", "oracle") or strategy == "best_of_n" else ""
         budgets = group[0].get("budget") is not None
         if budgets:
-            by = f", {group[0].get('samples_per_problem', '?')} samples per budget"
+            k = group[0].get("samples_per_problem", "?")
+            by += f", {k} sample{'' if k == 1 else 's'} per budget"
         table = Table(title=f"{title}{strategy}{by}  ({group[0]['problems']} problems)", title_justify="left")
-        table.add_column("thinking budget" if budgets else "n", justify="right")
+        table.add_column(group[0].get("budget_unit") or "thinking budget" if budgets else "n", justify="right")
         table.add_column("accuracy (95% CI)", justify="right")
         table.add_column("tokens/problem", justify="right")
         table.add_column("FLOPs/problem", justify="right")

@@ -196,7 +196,9 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
     rows = evaluate(store.pool(ids), selection, n_boot=cfg.bootstrap, seed=cfg.subset_seed) if selection else []
     for g in generation:
         pools = {b: store.pool(ids, group=f"{g.name}-{_digest(g)}@{b}") for b in cfg.budgets}
-        rows += evaluate_budgets(g.name, pools, n_boot=cfg.bootstrap, seed=cfg.subset_seed)
+        rows += evaluate_budgets(g.name, pools, n_boot=cfg.bootstrap, seed=cfg.subset_seed,
+                                 scorer=g.scorer if getattr(g, "uses_scorer", False) else "none",
+                                 unit=getattr(g, "budget_unit", "thinking budget"))
     write_json(store.path / "results.json", {"rows": rows})
     _write_csv(store.path / "results.csv", rows)
     manifest = store.update_manifest(status="complete", strategies=list(cfg.strategies), config=cfg.to_dict(),
