@@ -29,3 +29,21 @@ def cli(*args, env=None, timeout=600, cwd=ROOT) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "COLUMNS": "120", **(env or {})}
     return subprocess.run([sys.executable, "-m", "testtime", *map(str, args)], capture_output=True, text=True,
                           env=full_env, timeout=timeout, cwd=cwd)
+
+
+@pytest.fixture(scope="session")
+def vllm_smollm():
+    """One in-process vLLM engine on the real SmolLM2-135M for every slow test that needs one: engine start-up is
+    most of their time, and two live engines would not fit CI's memory share."""
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        pytest.skip("vllm not installed")
+    from testtime import models
+    from testtime.config import EngineConfig
+    from testtime.samplers.vllm import VLLMSampler
+
+    sampler = VLLMSampler(model_path=models.resolve("smollm2-135m"),
+                          engine=EngineConfig(max_model_len=1024, gpu_memory_utilization=0.3))
+    yield sampler
+    sampler.close()

@@ -93,15 +93,9 @@ def test_budget_forcing_on_real_model(data_dir, tmp_path):
     assert "thinking budget" in res.stdout
 
 
-@pytest.fixture(scope="module")
-def vllm_sampler():
-    """One in-process engine on SmolLM2-135M for the tests below (start-up is most of their time)."""
-    from testtime import models
-    from testtime.config import EngineConfig
-    from testtime.samplers.vllm import VLLMSampler
-
-    return VLLMSampler(model_path=models.resolve("smollm2-135m"),
-                       engine=EngineConfig(max_model_len=1024, gpu_memory_utilization=0.3))
+@pytest.fixture
+def vllm_sampler(vllm_smollm):
+    return vllm_smollm
 
 
 def test_budget_forcing_inserts_the_cue_on_the_real_model(vllm_sampler):

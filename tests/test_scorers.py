@@ -218,13 +218,11 @@ def test_self_verify_needs_a_verifier():
 
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm not installed")
-def test_self_verify_on_the_policys_vllm_engine(smollm):
+def test_self_verify_on_the_policys_vllm_engine(smollm, vllm_smollm):
     """The vLLM path agrees with transformers, and never loses the outputs of a sampler's stream in flight."""
-    from testtime.config import EngineConfig
     from testtime.sampler import Sampling
-    from testtime.samplers.vllm import VLLMSampler
 
-    sampler = VLLMSampler(model_path=smollm, engine=EngineConfig(max_model_len=1024, gpu_memory_utilization=0.3))
+    sampler = vllm_smollm
     sv = SelfVerifyScorer()
     sv.bind(sampler)
     completions = COMPLETIONS[:3]

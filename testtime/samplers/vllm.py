@@ -168,6 +168,19 @@ class VLLMSampler:
         lps = prompt_token_logprobs(self.llm, [ids for ids, _ in encoded], park=self._parked)
         return [row[start - 1:] for row, (_, start) in zip(lps, encoded)]
 
+    def close(self) -> None:
+        """Shut the engine down and free its memory now (an in-process engine otherwise lives until garbage
+        collection finds it), so another engine can start in the same process."""
+        import gc
+
+        llm = self.__dict__.pop("llm", None)
+        if llm is not None:
+            core = getattr(llm.llm_engine, "engine_core", None)
+            if core is not None and hasattr(core, "shutdown"):
+                core.shutdown()
+            del llm
+        gc.collect()
+
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
