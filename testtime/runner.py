@@ -55,18 +55,50 @@ class Progress:
     detail: str = ""
     """Progress within a phase that is not sampling (e.g. "12/30 problems")."""
 
+    engine_tokens: Callable[[], int] | None = field(default=None, repr=False)
+    """Tokens the engine has generated so far, finished requests or not (a wide batch finishes its problems in a
+    burst near the end, so counting finished problems alone shows ~0 tok/s and a huge ETA for most of a run)."""
+    tokens_cap: float = 0.0
+    """Most tokens a problem can take (n x max_tokens): the ETA's guess before any problem is finished."""
+    sampling_started: float | None = None
+    _engine_base: int = field(default=0, repr=False)
+
+    def start_sampling(self) -> None:
+        self.sampling_started = time.monotonic()
+        self._engine_base = self._engine_count()
+
+    def _engine_count(self) -> int:
+        try:
+            return int(self.engine_tokens()) if self.engine_tokens else 0
+        except Exception:  # a display estimate must never break a run
+            return self._engine_base
+
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
     @property
+    def live_tokens(self) -> int:
+        """Tokens generated since sampling started, in-flight ones included where the engine tells."""
+        return max(self.tokens, self._engine_count() - self._engine_base)
+
+    @property
     def tokens_per_s(self) -> float:
-        return self.tokens / self.elapsed if self.elapsed > 0 else 0.0
+        t = time.monotonic() - (self.sampling_started or self.started)
+        return self.live_tokens / t if t > 0 else 0.0
 
     @property
     def eta(self) -> float | None:
         new = self.done - self.resumed
-        return None if new <= 0 else self.elapsed / new * (self.total - self.done)
+        left = self.total - self.done
+        if self.engine_tokens is None or self.sampling_started is None:
+            return None if new <= 0 else self.elapsed / new * left
+        rate = self.tokens_per_s
+        per_problem = self.tokens / new if new > 0 else self.tokens_cap
+        if rate <= 0 or per_problem <= 0:
+            return None
+        in_flight = self.live_tokens - self.tokens
+        return max(left * per_problem - in_flight, 0.0) / rate
 
 
 @dataclass
@@ -153,6 +185,9 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
             timings["scoring_s"] = round(timings.get("scoring_s", 0) + time.monotonic() - t0, 2)
             store.update_manifest(timings=timings)
         progress.phase = "sampling"
+        progress.engine_tokens = getattr(sampler, "tokens_generated", None)
+        progress.tokens_cap = float(cfg.sampling.n * cfg.sampling.max_tokens)
+        progress.start_sampling()
         notify(progress)
         t0 = time.monotonic()
         tokens_before = progress.tokens
