@@ -16,7 +16,7 @@ from strategies.base import sample_cost
 from testtime.errors import UserError
 from testtime.estimators import bootstrap_ci, budgets as default_budgets
 from testtime.pool import Pool
-from testtime.registry import get
+from testtime.registry import construct, get
 
 RESULT_COLUMNS = ("strategy", "scorer", "n", "budget", "accuracy", "ci_low", "ci_high", "mc_stderr", "tokens_per_problem",
                   "flops_per_problem", "flops_per_problem_naive", "problems")
@@ -37,13 +37,7 @@ def make_strategy(spec: str, default_scorer: str = "logprob", options: dict | No
     elif getattr(cls, "uses_scorer", False):
         get("scorer", default_scorer)
         kwargs.setdefault("scorer", default_scorer)
-    unknown = sorted(set(kwargs) - fields)
-    if unknown:
-        raise UserError(f"strategy {name!r} has no setting {unknown[0]!r}; settings: {', '.join(sorted(fields))}")
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as e:
-        raise UserError(f"strategy {name!r}: {e}") from None
+    return construct("strategy", name, cls, kwargs, fields)
 
 
 def evaluate(pool: Pool, strategies: Sequence, *, budgets: Sequence[int] | None = None, n_boot: int = 1000,

@@ -68,6 +68,19 @@ def get(kind: str, name: str) -> Any:
     return obj
 
 
+def construct(kind: str, name: str, cls: Any, kwargs: dict, settings) -> Any:
+    """`cls(**kwargs)` for the registered `kind`/`name`, refusing a setting not in `settings` and turning the
+    constructor's own validation errors into one-line UserErrors."""
+    unknown = sorted(set(kwargs) - set(settings))
+    if unknown:
+        raise UserError(f"{kind} {name!r} has no setting {unknown[0]!r}; "
+                        f"settings: {', '.join(sorted(settings)) or 'none'}")
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"{kind} {name!r}: {e}") from None
+
+
 def _populate(kind: str) -> None:
     # Importing the package runs its @register decorators; light packages only (no engines).
     package = {"benchmark": "benchmarks", "strategy": "strategies", "scorer": "strategies",

@@ -31,7 +31,7 @@ from testtime import models, samplers
 from testtime.config import RunConfig
 from testtime.errors import UserError
 from testtime.evaluate import evaluate, evaluate_budgets, make_strategy
-from testtime.registry import get
+from testtime.registry import construct, get
 from testtime.sampler import Completion
 from testtime.store import Store, write_json
 
@@ -141,7 +141,8 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
     left = sum(len(j.todo) for j in jobs)
     # Stored pool samples that lack a stored scorer's score (a scorer named after they were sampled) are scored
     # now, with no re-sampling.
-    unscored = _unscored(store, [p.id for p in problems], scorers) if selection else {}
+    stored = store.table().to_pandas() if selection and store.parts() else None   # read once, scored below
+    unscored = _unscored(stored, [p.id for p in problems], scorers) if stored is not None else {}
     stored_gold = store.gold()
     have_gold = set(stored_gold.column("problem_id").to_pylist()) if stored_gold is not None else set()
     ungolded = [p for p in problems if p.id not in have_gold] if cfg.gold_likelihood else []
@@ -179,8 +180,8 @@ def run(cfg: RunConfig, *, on_progress: Callable[[Progress], None] | None = None
                 progress.detail = f"{k}/{of} problems"
                 notify(progress)
 
-            _score_stored(store, {p.id: p for p in problems}, [s for s in scorers if s.name in unscored], unscored,
-                          on_problem=scored)
+            _score_stored(store, stored, {p.id: p for p in problems}, [s for s in scorers if s.name in unscored],
+                          unscored, on_problem=scored)
             progress.detail = ""
             timings["scoring_s"] = round(timings.get("scoring_s", 0) + time.monotonic() - t0, 2)
             store.update_manifest(timings=timings)
@@ -265,12 +266,10 @@ def _digest(strategy) -> str:
     return hashlib.sha1(json.dumps(dataclasses.asdict(strategy), sort_keys=True).encode()).hexdigest()[:8]
 
 
-def _unscored(store: Store, problem_ids: Sequence[str], scorers) -> dict[str, set[str]]:
-    """Scorer name -> stored pool problems with no score from it (the column missing, or NaN for the whole problem)."""
-    if not store.parts():
-        return {}
-    df = store.table().to_pandas()
-    df = df[(df["group"] == "sample") & df["problem_id"].isin(set(problem_ids))]
+def _unscored(stored, problem_ids: Sequence[str], scorers) -> dict[str, set[str]]:
+    """Scorer name -> stored pool problems with no score from it (the column missing, or NaN for the whole problem),
+    from the stored samples as a DataFrame."""
+    df = stored[(stored["group"] == "sample") & stored["problem_id"].isin(set(problem_ids))]
     out = {}
     for s in scorers:
         col = f"score_{s.name}"
@@ -283,13 +282,14 @@ def _unscored(store: Store, problem_ids: Sequence[str], scorers) -> dict[str, se
     return out
 
 
-def _score_stored(store: Store, problems: dict, scorers, unscored: dict[str, set[str]],
+def _score_stored(store: Store, stored, problems: dict, scorers, unscored: dict[str, set[str]],
                   on_problem: Callable[[int, int], None] = lambda k, of: None) -> None:
-    """Score stored pool samples with `scorers` and rewrite the samples with the new columns (one atomic part)."""
+    """Score the stored samples (`stored`, all of them as a DataFrame) with `scorers` and rewrite them with the new
+    columns (one atomic part)."""
     import pandas as pd
 
     todo, k = sum(len(unscored[s.name]) for s in scorers), 0
-    df = store.table().to_pandas()
+    df = stored.copy()
     for s in scorers:
         col = f"score_{s.name}"
         if col not in df.columns:
@@ -321,13 +321,7 @@ def make_scorer(name: str, cfg: RunConfig):
     params = inspect.signature(cls).parameters
     if "model" in params and cfg.scorer_model is not None:
         kwargs.setdefault("model", cfg.scorer_model)
-    unknown = sorted(set(kwargs) - set(params))
-    if unknown:
-        raise UserError(f"scorer {name!r} has no setting {unknown[0]!r}; settings: {', '.join(sorted(params)) or 'none'}")
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as e:
-        raise UserError(f"scorer {name!r}: {e}") from None
+    return construct("scorer", name, cls, kwargs, params)
 
 
 def _stream(sampler, prompts: Sequence[str], sampling):
