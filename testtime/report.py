@@ -105,7 +105,7 @@ def result_tables(rows: Sequence[dict], title: str = "") -> list[Table]:
         for r in group:
             acc = f"{r['accuracy']:.1%} ({r['ci_low']:.1%}-{r['ci_high']:.1%})"
             if r.get("mc_stderr"):
-                acc += f" ±{r['mc_stderr']:.1%} MC"
+                acc += f" ±{r['mc_stderr']:.2%} MC"  # MC error is often < 0.05%: one decimal would print ±0.0%
             table.add_row(str(r["budget"] if budgets else r["n"]), acc, f"{r['tokens_per_problem']:,.0f}", fmt_flops(r["flops_per_problem"]))
         tables.append(table)
     return tables

@@ -57,7 +57,7 @@ def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
         "model": t["model"], "benchmark": t["benchmark"], "strategy": t["strategy"], "scorer": t["scorer"], "n": _n(t),
         "accuracy (95% CI)": [f"{_pct(a)} ({_pct(lo)}-{_pct(hi)})" for a, lo, hi in
                               zip(t["accuracy"], t["ci_low"], t["ci_high"])],
-        "tokens/problem": t["tokens_per_problem"].map(lambda x: fmt_num(x, 4)),
+        "tokens/problem": t["tokens_per_problem"].map(lambda x: "-" if not np.isfinite(x) else f"{x:,.0f}"),
         "FLOPs/problem": t["flops_per_problem"].map(fmt_num)})
     rows = []
     for f in analysis.fits:
