@@ -114,8 +114,23 @@ def _clean(answer: str) -> str:
         if text.startswith(left) and text.endswith(right) and len(text) > len(left) + len(right) - 1:
             text = text[len(left):len(text) - len(right)].strip()
     text = text.rstrip(".").strip()
+    text = _final_value(text)
     number = _UNITS.match(text)  # "\$18", "18 dollars" -> "18" (Math-Verify reads "dollars" as a product)
     return number.group(1) if number else text
+
+
+def _final_value(text: str) -> str:
+    """The last side of a worked arithmetic chain: "20 + 1 = 21" -> "21", "44 / 3 = 14%" -> "14%".
+
+    Math-Verify compares such an equation with a number by its right-hand side, but two of them with each other
+    unreliably: "44 / 3 = 14%" and "17 + 18 = 35" came out equivalent, merging unrelated answers into one vote
+    class (seen in a 200-problem GSM8K run). Equations with letters on the left ("x = 5", "y = 2x + 3") are answers in their own right; kept.
+    """
+    sides = text.split("=")
+    if len(sides) < 2 or not all(side.strip() for side in sides):
+        return text
+    left = re.sub(r"\\(?:[dt]?frac|times|cdot|div|left|right)(?![A-Za-z])", "", "=".join(sides[:-1]))
+    return sides[-1].strip() if not re.search(r"[A-Za-z\\]", left) else text
 
 
 def _decimal(answer: str) -> Decimal | None:

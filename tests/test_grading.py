@@ -107,6 +107,17 @@ def test_group_answers():
     assert group_answers([]) == []
 
 
+def test_arithmetic_chains_vote_by_their_final_value():
+    # Seen in a GSM8K run: Math-Verify called these two equations equivalent, merging unrelated votes.
+    assert group_answers(["44 / 3 = 14%", "17 + 18 = 35", "20 + 1 = 12", "12", r"3 \times 4 = 12", "35"]) == [
+        0, 1, 2, 2, 2, 1]
+    assert grade(gold="4", response="So 2 + 2 = 4").answer == "4"
+    assert grade(gold="21", response=r"\boxed{20 + 1 = 21}") == grade(gold="21", response=r"\boxed{21}")
+    # Equations with letters on the left are answers in their own right.
+    assert grade(gold="y = 2x + 3", response=r"\boxed{y = 2x+3}").answer == "y = 2x+3"
+    assert grade(gold="y = 2x + 3", response=r"\boxed{y = 2x+3}").correct
+
+
 def test_grade_in_worker_thread():
     # Math-Verify's signal timeouts raise outside the main thread; grading must still work there.
     results = []
