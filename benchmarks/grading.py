@@ -124,7 +124,8 @@ def _final_value(text: str) -> str:
 
     Math-Verify compares such an equation with a number by its right-hand side, but two of them with each other
     unreliably: "44 / 3 = 14%" and "17 + 18 = 35" came out equivalent, merging unrelated answers into one vote
-    class (seen in a 200-problem GSM8K run). Equations with letters on the left ("x = 5", "y = 2x + 3") are answers in their own right; kept.
+    class (seen in a 200-problem GSM8K run). Equations with letters on the left ("x = 5", "y = 2x + 3") are
+    answers in their own right; kept.
     """
     sides = text.split("=")
     if len(sides) < 2 or not all(side.strip() for side in sides):

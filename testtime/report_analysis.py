@@ -25,13 +25,13 @@ TITLES = {
 }
 
 
-def fmt_num(x, digits: int = 3) -> str:
+def fmt_num(x) -> str:
     """Compact number: '-' for NaN/None, 'inf', else 3 significant digits (scientific when large or small)."""
     if x is None or (isinstance(x, float) and np.isnan(x)):
         return "-"
     if np.isinf(x):
         return "inf" if x > 0 else "-inf"
-    return f"{x:.{digits}g}" if 1e-3 <= abs(x) < 1e5 or x == 0 else f"{x:.2e}"
+    return f"{x:.3g}" if 1e-3 <= abs(x) < 1e5 or x == 0 else f"{x:.2e}"
 
 
 def _pct(x) -> str:
