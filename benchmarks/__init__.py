@@ -1,28 +1,18 @@
-"""Benchmarks by name: load one, read its rows, take a seeded subset of its problems.
+"""Benchmarks by name: load one, take a seeded subset of its problems.
 
 Example:
     bench = benchmarks.load("gsm8k", data_dir="../shared/data")
     problems = benchmarks.select(bench.problems(), limit=20, seed=0)
     bench.grade(problems[0], "... \\boxed{18}")
 
-Rows come from `<data_dir>/<folder>/<split>.jsonl` (the files are copies of the public sets; see
-../shared/data/README.md); without such a file they come from the set's public home on the HuggingFace hub,
-when the `datasets` package is installed and HF_HUB_OFFLINE is not "1".
+Each benchmark is one file that registers itself; its rows come from `benchmarks.data.read_rows`.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import json
-import os
-from pathlib import Path
-from typing import Sequence
-
-import numpy as np
-
+from benchmarks import aime24, amc23, aqua, gsm8k, math500, mmlu_stem, svamp  # noqa: F401  (registers them)
 from benchmarks.base import Benchmark, Grade, Problem
-from testtime.errors import UserError
+from benchmarks.data import read_rows, select
 from testtime.registry import get, names
 
 __all__ = ["Benchmark", "Grade", "Problem", "load", "names", "read_rows", "select"]
@@ -31,47 +21,3 @@ __all__ = ["Benchmark", "Grade", "Problem", "load", "names", "read_rows", "selec
 def load(name: str, *, data_dir: str | None = None, split: str = "test") -> Benchmark:
     """The registered benchmark `name`, reading from `data_dir` (default: env TESTTIME_DATA_DIR)."""
     return get("benchmark", name)(data_dir=data_dir, split=split)
-
-
-def select(problems: Sequence[Problem], *, limit: int | None, seed: int = 0) -> list[Problem]:
-    """A seeded random subset of `limit` problems, kept in their original order; all of them if limit is None."""
-    if limit is None or limit >= len(problems):
-        return list(problems)
-    if limit < 1:
-        raise UserError(f"limit must be a positive number of problems, not {limit}")
-    chosen = np.random.default_rng(seed).choice(len(problems), size=limit, replace=False)
-    return [problems[i] for i in sorted(chosen.tolist())]
-
-
-def read_rows(name: str, *, folder: str, data_dir: str | None, split: str,
-              hub: tuple[str, str | None]) -> tuple[dict, ...]:
-    """Rows of one split: `<data_dir>/<folder>/<split>.jsonl`, else the hub dataset `hub` = (repository, config).
-
-    Raises UserError naming the missing path when neither source is available.
-    """
-    data_dir = data_dir or os.environ.get("TESTTIME_DATA_DIR")
-    path = Path(data_dir, folder, f"{split}.jsonl") if data_dir else None
-    if path is not None and path.is_file():
-        return _read_jsonl(str(path.resolve()))
-    if os.environ.get("HF_HUB_OFFLINE") != "1" and importlib.util.find_spec("datasets") is not None:
-        return _read_hub(hub[0], hub[1], split)
-    where = f"{path} not found" if path is not None else "no data directory set"
-    raise UserError(f"no data for {name}: {where}; pass --data-dir or set TESTTIME_DATA_DIR (e.g. ../shared/data)")
-
-
-@functools.cache
-def _read_jsonl(path: str) -> tuple[dict, ...]:
-    # Cached per file: frozen benchmarks cannot hold their rows, and every run re-asks for them.
-    with open(path, encoding="utf-8") as f:
-        return tuple(json.loads(line) for line in f if line.strip())
-
-
-@functools.cache
-def _read_hub(repository: str, config: str | None, split: str) -> tuple[dict, ...]:
-    import datasets  # optional and heavy; only for users with network access
-
-    return tuple(datasets.load_dataset(repository, config, split=split))
-
-
-# Imported last because each module registers itself and uses read_rows from this package.
-from benchmarks import aime24, amc23, aqua, gsm8k, math500, mmlu_stem, svamp  # noqa: E402,F401

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar
 
-from benchmarks import read_rows
+from benchmarks.data import read_rows
 from benchmarks.base import Grade, Problem
 from benchmarks.grading import choice_prompt, grade_choice
 from testtime.registry import register

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from benchmarks import read_rows
+from benchmarks.data import read_rows
 from benchmarks.base import Grade, Problem
 from benchmarks.grading import grade, math_prompt, number_text
 from testtime.registry import register

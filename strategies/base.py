@@ -17,7 +17,7 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
-from testtime.pool import Pool
+from testtime.pipeline.pool import Pool
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import ClassVar
 
 from strategies.base import Estimate, sample_cost
 from testtime.errors import UserError
-from testtime.estimators import expected_best_of_n, pass_at_k
-from testtime.pool import Pool
+from testtime.pipeline.estimators import expected_best_of_n, pass_at_k
+from testtime.pipeline.pool import Pool
 from testtime.registry import register
 
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from strategies.base import Estimate, sample_cost
-from testtime.estimators import expected_majority_vote
-from testtime.pool import Pool
+from testtime.pipeline.estimators import expected_majority_vote
+from testtime.pipeline.pool import Pool
 from testtime.registry import register
 
 

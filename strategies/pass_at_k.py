@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from strategies.base import Estimate, sample_cost
-from testtime.estimators import pass_at_k
-from testtime.pool import Pool
+from testtime.pipeline.estimators import pass_at_k
+from testtime.pipeline.pool import Pool
 from testtime.registry import register
 
 

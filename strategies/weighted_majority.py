@@ -28,8 +28,8 @@ import numpy as np
 
 from strategies.base import Estimate, sample_cost
 from testtime.errors import UserError
-from testtime.estimators import expected_weighted_vote
-from testtime.pool import Pool
+from testtime.pipeline.estimators import expected_weighted_vote
+from testtime.pipeline.pool import Pool
 from testtime.registry import register
 
 WEIGHTS = ("auto", "exp", "score")

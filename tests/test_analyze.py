@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from conftest import DATA, cli
-from testtime.analyze import (analyze, break_even_queries, continuous_metric, exchange_rates, fit_curve, fit_curves,
+from testtime.analysis.analyze import (analyze, break_even_queries, continuous_metric, exchange_rates, fit_curve, fit_curves,
                               frontier, load_runs, total_compute)
-from testtime.catalog import lookup, training_flops
-from testtime.curves import log_sigmoid
+from testtime.analysis.catalog import lookup, training_flops
+from testtime.analysis.curves import log_sigmoid
 from testtime.errors import UserError
-from testtime.store import Store
+from testtime.pipeline.store import Store
 
 SMALL, LARGE = "smollm2-135m", "qwen2.5-coder-0.5b"
 
@@ -285,7 +285,7 @@ def test_cli_analyze_default_out_and_bad_input(fake_runs, tmp_path):
 
 
 def test_model_card_overrides_from_the_run_config():
-    from testtime.analyze import _facts
+    from testtime.analysis.analyze import _facts
 
     base = _facts("smollm2-135m", {})
     more = _facts("smollm2-135m", {}, {"training_tokens": 4e12})

@@ -10,7 +10,7 @@ from strategies.beam_search import DVTS, BeamSearch
 from strategies.scorers.logprob import LogprobScorer
 from testtime.sampler import Sampling
 from testtime.samplers.fake import FakeSampler
-from testtime.store import Store
+from testtime.pipeline.store import Store
 
 PROBLEMS = [Problem(id=str(i), prompt=f"question {i} " * (i + 1), gold="1") for i in range(3)]
 

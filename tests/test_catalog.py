@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from testtime.catalog import CATALOG, ModelCard, law_loss, lookup, training_flops
+from testtime.analysis.catalog import CATALOG, ModelCard, law_loss, lookup, training_flops
 from testtime.errors import UserError
-from testtime.laws import LAWS, Kaplan2020
+from testtime.analysis.laws import LAWS, Kaplan2020
 
 # Parameter totals as the Hugging Face Hub reports them (safetensors metadata), independent of the config figures
 # the catalog builds its counts from; a wrong layer count, width or head count would break the match.

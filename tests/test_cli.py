@@ -91,8 +91,8 @@ def test_laws_prints_allocations():
 def test_every_example_config_builds(path):
     """Each config in configs/ parses, and its strategies and scorers are known with valid settings."""
     from testtime.config import load_config
-    from testtime.evaluate import make_strategy
-    from testtime.runner import make_scorer
+    from testtime.pipeline.evaluate import make_strategy
+    from testtime.pipeline.runner import make_scorer
 
     cfg = load_config(path)
     strategies = [make_strategy(s, cfg.scorer, cfg.strategy_options) for s in cfg.strategies]
@@ -106,7 +106,7 @@ def test_every_example_config_builds(path):
 def test_progress_counts_in_flight_tokens_for_rate_and_eta(monkeypatch):
     """A wide batch finishes its problems in a burst at the end: rate and ETA come from the engine's token count
     (in-flight included), not from finished problems alone."""
-    from testtime import runner
+    from testtime.pipeline import runner
 
     clock = [100.0]
     monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from testtime.curves import (
+from testtime.analysis.curves import (
     ExpPower,
     LogSigmoid,
     PowerLaw,

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import cli
-from testtime.store import Store
+from testtime.pipeline.store import Store
 
 pytestmark = pytest.mark.slow
 
@@ -124,7 +124,7 @@ def test_gold_likelihood_from_vllm_prompt_logprobs_matches_transformers(vllm_sam
     import torch
     from transformers import AutoModelForCausalLM
 
-    from testtime.runner import GOLD_PREFIX
+    from testtime.pipeline.runner import GOLD_PREFIX
     from testtime.sampler import continuation_ids
 
     prompts = ["What is 2 + 3? Put your final answer within \\boxed{}.", "How many legs does a spider have?"]

@@ -7,7 +7,7 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from testtime.errors import UserError
-from testtime.laws import LAWS, PF_DAY, Besiroglu2024, Chinchilla, Kaplan2020, allocation_table
+from testtime.analysis.laws import LAWS, PF_DAY, Besiroglu2024, Chinchilla, Kaplan2020, allocation_table
 
 GOPHER_FLOPS = 5.76e23  # Hoffmann et al. 2022, table 3: Gopher's budget (the 67B row of approach 1)
 BUDGETS = [1e18, 1e21, GOPHER_FLOPS, 1e25, 1e27]

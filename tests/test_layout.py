@@ -1,53 +1,104 @@
-"""Data flows one way: benchmark -> sampler -> grader/scorers -> store -> strategies -> analyzer -> report.
-A module may import from its own stage or earlier ones, never from a later one."""
+"""The tree shows the data flow, and imports follow it one way:
+
+    foundation -> benchmarks -> models -> samplers -> store -> strategies -> run -> analysis -> report -> interface
+
+A module may import from its own stage or an earlier one, never a later one. On top of the order: strategies (and
+their scorers) never import an engine from `testtime.samplers` (they get engines through the protocols in
+`testtime.sampler`), and the analyzer and the reports never open the sample store (they read results and the
+per-problem summary through `testtime.pipeline.records`).
+"""
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# stage of each module (by dotted prefix); later stages may import earlier ones
+# (stage name, module prefixes); listed in flow order
 STAGES = [
-    ("testtime", 0), ("testtime.errors", 0), ("testtime.registry", 0), ("testtime.config", 0), ("testtime.sampler", 0),
-    ("benchmarks", 1),
-    ("testtime.models", 2), ("testtime.flops", 2), ("testtime.samplers", 2),
-    ("testtime.pool", 3), ("testtime.store", 3),
-    ("testtime.estimators", 4), ("strategies", 4),
-    ("testtime.evaluate", 5), ("testtime.curves", 5), ("testtime.laws", 5), ("testtime.catalog", 5),
-    ("testtime.analyze", 6),
-    ("testtime.report", 7), ("testtime.plots", 7), ("testtime.report_html", 7), ("testtime.report_analysis", 7),
-    ("testtime.runner", 8), ("testtime.bench", 8), ("testtime.cli", 9), ("testtime.__main__", 9),
+    ("foundation", ["testtime.errors", "testtime.registry", "testtime.files", "testtime.sampler", "testtime.config"]),
+    ("benchmarks", ["benchmarks"]),
+    ("models", ["testtime.models", "testtime.flops"]),
+    ("samplers", ["testtime.samplers"]),
+    ("store", ["testtime.pipeline.records", "testtime.pipeline.pool", "testtime.pipeline.store",
+               "testtime.pipeline.estimators"]),
+    ("strategies", ["strategies"]),
+    ("run", ["testtime.pipeline"]),
+    ("analysis", ["testtime.analysis"]),
+    ("report", ["testtime.report"]),
+    ("interface", ["testtime.cli", "testtime.__main__", "testtime"]),
 ]
+FORBIDDEN = [
+    ("strategies", "testtime.samplers", "strategies get engines through testtime.sampler's protocols"),
+    ("testtime.analysis", "testtime.pipeline.store", "the analyzer reads results (testtime.pipeline.records)"),
+    ("testtime.report", "testtime.pipeline.store", "reports read results (testtime.pipeline.records)"),
+]
+PACKAGES = ("testtime", "strategies", "benchmarks")
 
 
-def stage(module: str) -> int | None:
+def _matches(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def stage(module: str) -> tuple[int, str] | None:
+    """(order, name) of the stage whose longest prefix matches `module`."""
     best = None
-    for prefix, s in STAGES:
-        if module == prefix or (prefix != "testtime" and module.startswith(prefix + ".")):
-            if best is None or len(prefix) > len(best[0]):
-                best = (prefix, s)
-    return None if best is None else best[1]
+    for order, (name, prefixes) in enumerate(STAGES):
+        for prefix in prefixes:
+            if _matches(module, prefix) and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), order, name)
+    return None if best is None else best[1:]
 
 
-def imports(path: Path):
+def modules() -> dict[str, Path]:
+    out = {}
+    for pkg in PACKAGES:
+        for path in (ROOT / pkg).rglob("*.py"):
+            rel = path.relative_to(ROOT).with_suffix("")
+            out[".".join(rel.parts).removesuffix(".__init__")] = path
+    return out
+
+
+def imports(path: Path, known: dict[str, Path]):
+    """Absolute module names imported anywhere in the file (function-level imports too); `from pkg import mod`
+    counts as importing pkg.mod when that is a module."""
     tree = ast.parse(path.read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             yield from (a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            yield node.module
+            subs = [f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in known]
+            yield from subs or [node.module]
+
+
+def test_every_module_has_a_stage():
+    missing = [m for m in modules() if stage(m) is None]
+    assert not missing, f"no stage in tests/test_layout.py for {missing}"
 
 
 def test_no_module_imports_a_later_stage():
+    known = modules()
     bad = []
-    for pkg in ("testtime", "strategies", "benchmarks"):
-        for path in (ROOT / pkg).rglob("*.py"):
-            rel = path.relative_to(ROOT).with_suffix("")
-            module = ".".join(rel.parts).removesuffix(".__init__")
-            mine = stage(module)
-            assert mine is not None, f"{module} has no stage in tests/test_layout.py"
-            for target in imports(path):
-                theirs = stage(target)
-                if theirs is not None and theirs > mine:
-                    bad.append(f"{module} imports {target}")
+    for module, path in known.items():
+        mine = stage(module)
+        for target in imports(path, known):
+            theirs = stage(target)
+            if theirs is not None and theirs[0] > mine[0] and target not in ("testtime",):
+                bad.append(f"{module} ({mine[1]}) imports {target} ({theirs[1]})")
     assert not bad, bad
+
+
+def test_forbidden_edges():
+    known = modules()
+    bad = []
+    for module, path in known.items():
+        for src, dst, why in FORBIDDEN:
+            if _matches(module, src):
+                bad += [f"{module} imports {t}: {why}" for t in imports(path, known) if _matches(t, dst)]
+    assert not bad, bad
+
+
+def test_stage_folders_exist():
+    # the tree itself shows the stages
+    for folder in ("testtime/samplers", "testtime/pipeline", "testtime/analysis", "testtime/report", "strategies",
+                   "strategies/scorers", "benchmarks"):
+        assert (ROOT / folder / "__init__.py").is_file(), folder

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from benchmarks.base import Problem
-from strategies.scorers import hf
+from testtime.samplers import transformers_models as hf
 from strategies.scorers.orm import OutcomeRewardScorer
 from strategies.scorers.prm import ProcessRewardScorer, aggregate, split_steps
 from strategies.scorers.self_certainty import SelfCertaintyScorer, self_certainty, token_kl_from_uniform
@@ -287,7 +287,7 @@ def test_self_verify_on_the_policys_vllm_engine(smollm, vllm_smollm):
 
 def test_scorer_options_reach_the_scorer_and_unknown_ones_are_refused():
     from testtime.config import RunConfig
-    from testtime.runner import make_scorer
+    from testtime.pipeline.runner import make_scorer
 
     cfg = RunConfig(scorer_model="some/prm", scorer_options={"prm": {"aggregate": "last", "style": "tags"}})
     prm = make_scorer("prm", cfg)

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import ROOT, cli
 from testtime.errors import UserError
-from testtime.store import SAMPLE_COLUMNS, Store
+from testtime.pipeline.store import SAMPLE_COLUMNS, Store
 
 FAKE = ["--backend", "fake", "--benchmark", "gsm8k"]
 
@@ -127,7 +127,7 @@ def test_a_new_scorer_scores_the_stored_pool_without_resampling(data_dir, tmp_pa
 
     from testtime.config import RunConfig
     from testtime.registry import register
-    from testtime.runner import run
+    from testtime.pipeline.runner import run
     from testtime.sampler import Sampling
 
     @register("scorer", "text_length_test")
@@ -180,7 +180,7 @@ def test_gold_likelihood_is_stored_once_per_problem_and_backfilled(data_dir, tmp
     on the next run of the same command, with nothing sampled again."""
     from benchmarks import load, select
     from testtime.config import RunConfig
-    from testtime.runner import GOLD_PREFIX, run
+    from testtime.pipeline.runner import GOLD_PREFIX, run
     from testtime.sampler import Sampling
     from testtime.samplers.fake import FakeSampler
 

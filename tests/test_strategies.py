@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from testtime.errors import UserError
-from testtime.evaluate import evaluate, make_strategy
-from testtime.pool import Pool
+from testtime.pipeline.evaluate import evaluate, make_strategy
+from testtime.pipeline.pool import Pool
 
 
 def pool_of(correct, answer_ids=None, scores=None, tokens=None, prefill=None, decode=None):

@@ -9,8 +9,8 @@ import pytest
 from benchmarks.grading import group_answers
 from strategies.weighted_majority import WeightedMajority, vote_weights
 from testtime.errors import UserError
-from testtime.evaluate import evaluate, make_strategy
-from testtime.pool import Pool
+from testtime.pipeline.evaluate import evaluate, make_strategy
+from testtime.pipeline.pool import Pool
 
 
 def pool_of(answer_ids, correct, scores: dict):

@@ -128,8 +128,8 @@ def run_config(args):
 
 
 def cmd_run(args, console) -> int:
-    from testtime.report import LiveProgress, result_tables
-    from testtime.runner import run
+    from testtime.report.terminal import LiveProgress, result_tables
+    from testtime.pipeline.runner import run
 
     cfg = run_config(args)
     with LiveProgress(console) as live:
@@ -169,8 +169,8 @@ def _module_doc(obj) -> str:
 def cmd_show(args, console) -> int:
     import json
 
-    from testtime.report import result_tables, summary_table
-    from testtime.store import Store
+    from testtime.report.terminal import result_tables, summary_table
+    from testtime.pipeline.store import Store
 
     if args.run is None:
         root = Path(args.output_dir)
@@ -193,7 +193,7 @@ def cmd_show(args, console) -> int:
 
 
 def cmd_bench(args, console) -> int:
-    from testtime.bench import bench
+    from testtime.pipeline.bench import bench
 
     bench(args, console)
     return 0
@@ -202,7 +202,7 @@ def cmd_bench(args, console) -> int:
 def cmd_laws(args, console) -> int:
     from rich.table import Table
 
-    from testtime.laws import allocation_table
+    from testtime.analysis.laws import allocation_table
 
     for c in args.compute:
         if not c > 0:
@@ -229,9 +229,9 @@ def cmd_compare(args, console) -> int:
 def _analysis(args, console, *, compare: bool) -> int:
     import time
 
-    from testtime.analyze import analyze
-    from testtime.report_analysis import analysis_tables
-    from testtime.report_html import write_report
+    from testtime.analysis.analyze import analyze
+    from testtime.report.analysis_tables import analysis_tables
+    from testtime.report.html import write_report
 
     result = analyze(args.runs, compare=compare, queries=getattr(args, "queries", None),
                      extrapolate=getattr(args, "extrapolate", False), n_boot=args.n_boot)

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
-from strategies.scorers import hf
+from testtime.samplers import transformers_models as hf
 from testtime.errors import UserError
 from testtime.models import ModelFacts, resolve
 from testtime.registry import register

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Sequence
 
-from strategies.scorers import hf
+from testtime.samplers import transformers_models as hf
 from testtime.errors import UserError
 from testtime.registry import register
 

@@ -26,7 +26,7 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from strategies.scorers import hf
+from testtime.samplers import transformers_models as hf
 from testtime.errors import UserError
 from testtime.flops import decode_flops, prefill_flops
 from testtime.models import ModelFacts

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from testtime.errors import UserError
-from testtime.pool import Pool
+from testtime.pipeline.pool import Pool
 
 SAMPLE_COLUMNS = (
     "run_id", "model", "benchmark", "group", "problem_id", "sample_index", "strategy", "prompt_tokens", "output_tokens",

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from rich.table import Table
 
-from testtime.analyze import Analysis
+from testtime.analysis.analyze import Analysis
 
 TITLES = {
     "models": "models (N, D and training compute 6ND from the catalog)",

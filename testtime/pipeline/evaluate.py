@@ -14,8 +14,8 @@ import numpy as np
 
 from strategies.base import sample_cost
 from testtime.errors import UserError
-from testtime.estimators import bootstrap_ci, budgets as default_budgets
-from testtime.pool import Pool
+from testtime.pipeline.estimators import bootstrap_ci, budgets as default_budgets
+from testtime.pipeline.pool import Pool
 from testtime.registry import construct, get
 
 RESULT_COLUMNS = ("strategy", "scorer", "n", "budget", "accuracy", "ci_low", "ci_high", "mc_stderr", "tokens_per_problem",

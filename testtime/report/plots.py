@@ -21,7 +21,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from testtime.analyze import ORACLE_SCORERS, Analysis, curve_points
+from testtime.analysis.analyze import ORACLE_SCORERS, Analysis, curve_points
 
 
 def _axes(n: int, title: str) -> tuple[Figure, list]:

@@ -1,9 +1,9 @@
 """The analyzer: stored runs -> one tidy table, accuracy-vs-FLOPs fits, the frontier, and small-vs-large trade-offs.
 
 One row of the table per (model, benchmark, strategy, scorer, budget n), from each run's results.json, beside the
-model's N, training tokens D and training compute 6ND from `testtime.catalog`. On top of it:
+model's N, training tokens D and training compute 6ND from `testtime.analysis.catalog`. On top of it:
 - `fit_curves`: accuracy vs inference FLOPs per problem, per (model, strategy); the family is chosen by held-out
-  error on the largest budgets (`testtime.curves.select_model`), with bootstrap CIs and bands.
+  error on the largest budgets (`testtime.analysis.curves.select_model`), with bootstrap CIs and bands.
 - `exchange_rates`: how many times the inference FLOPs of the larger model's single sample the smaller model needs
   to reach the same accuracy, beside the ratio of their training compute, and `break_even_queries`, the query
   volume at which the two cost the same in total (training + queries x inference; Sardana & Frankle 2023, "Beyond
@@ -30,10 +30,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from testtime.catalog import lookup, training_flops
-from testtime.curves import ExpPower, LogSigmoid, PowerLaw, select_model
+from testtime.analysis.catalog import lookup, training_flops
+from testtime.analysis.curves import ExpPower, LogSigmoid, PowerLaw, select_model
 from testtime.errors import UserError
-from testtime.store import Store
+from testtime.pipeline.store import Store
 
 KEY = ["model", "benchmark", "strategy", "scorer"]
 ORACLE_SCORERS = ("oracle",)
@@ -167,7 +167,7 @@ def fit_curve(flops, accuracy, *, label: str = "series", n_boot: int = 200, seed
         more: how to get more budgets, for the too-few-points message.
 
     Returns:
-        (estimator, selection table) as `testtime.curves.select_model` returns them.
+        (estimator, selection table) as `testtime.analysis.curves.select_model` returns them.
 
     Raises:
         UserError: one line naming the series: all wrong, all right, flat, or too few budgets.
@@ -419,7 +419,7 @@ def continuous_metric(paths: Sequence[str | Path]) -> pd.DataFrame:
     Smooth metrics can show progress that pass/fail accuracy hides (Schaeffer et al. 2023, "Are Emergent Abilities
     of Large Language Models a Mirage?"). The main one is the log-probability the model gives each problem's gold
     answer after the problem and "The final answer is $\\boxed{" (the run's gold.parquet, read from prompt
-    logprobs; see testtime.runner.gold_likelihoods), averaged over problems: `gold_logprob` (the answer's total, in
+    logprobs; see testtime.pipeline.runner.gold_likelihoods), averaged over problems: `gold_logprob` (the answer's total, in
     nats), `gold_logprob_per_token` and `gold_prob` (mean of exp(total)). It is NaN for runs made before it existed
     or with gold_likelihood off; re-running the run's command adds it without re-sampling.
 
