@@ -1,0 +1,50 @@
+"""Atomic file writes: the one place that knows "temporary file in the same folder, fsync, rename".
+
+A reader (or a crash) sees the old file or the new one, never half of one: `os.replace` is atomic on POSIX within a
+file system, and the fsync before it makes the data durable before the name points at it.
+
+Example:
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    write_json(run_dir / "manifest.json", manifest)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], Any]) -> Path:
+    """Call `write(tmp)` to fill a temporary file beside `path`, fsync it, then rename it over `path`.
+
+    The folder is created if missing; if `write` raises, the temporary file is removed and `path` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write `text` (UTF-8) atomically."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write `data` atomically."""
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write `data` as indented JSON atomically (non-JSON values as their str)."""
+    return write_text(path, json.dumps(data, indent=2, default=str))

@@ -1,0 +1,282 @@
+"""What a run directory holds, as types: one sample record, one result row, the `Results` collection, and the
+per-problem summary the analyzer reads. Every reader and writer of those files goes through here.
+
+    SampleRecord    one row of samples/part-*.parquet (one sample of one problem)
+    ResultRow       one row of results.json: a strategy at one budget
+    Results         a run's result rows + its manifest; `Results.load(run_dir)`; renders itself in rich
+    summary.parquet one row per problem: the gold answer's likelihood and the samples' mean logprobs (sums and
+                    counts, so any set of problems aggregates exactly)
+
+Example:
+    results = Results.load("runs/gsm8k-smollm2-135m-n64-1a2b3c4d")
+    console.print(results)                 # one table per (strategy, scorer)
+    results.to_pandas()                    # one row per (strategy, scorer, budget)
+    load_summary("runs/...")               # DataFrame, one row per problem
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from itertools import groupby
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from testtime.errors import UserError
+from testtime.files import atomic_write, write_json
+
+MANIFEST = "manifest.json"
+RESULTS = "results.json"
+RESULTS_CSV = "results.csv"
+SUMMARY = "summary.parquet"
+
+
+def read_manifest(run_dir: str | Path) -> dict | None:
+    """The run's manifest.json as a dict; None when there is none; a damaged one is a one-line UserError."""
+    path = Path(run_dir) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UserError(f"{path} is not valid JSON; the run directory is damaged (delete it to start over)") from None
+
+
+def existing_manifest(run_dir: str | Path) -> dict:
+    """The manifest of a run directory that must exist (for `show`, `analyze`)."""
+    manifest = read_manifest(run_dir)
+    if manifest is None:
+        raise UserError(f"{run_dir} is not a testtime run directory (no manifest.json); "
+                        "pass a folder under runs/ (see `python -m testtime show`)")
+    return manifest
+
+
+# ---- samples ----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """One stored sample: what was generated, how it graded, what it cost. Written by the runner, one Parquet row."""
+
+    run_id: str
+    model: str
+    benchmark: str
+    group: str
+    """"sample" for the pool; "<strategy>-<settings digest>@<budget>" for a generation strategy's samples."""
+    problem_id: str
+    sample_index: int
+    strategy: str
+    """"sample" for the pool, else the generation strategy's name."""
+    prompt_tokens: int
+    output_tokens: int
+    text: str
+    finish_reason: str | None
+    answer: str | None
+    """The extracted answer (canonical form); None when nothing was extracted."""
+    answer_id: int
+    """Equal ids within a problem are equivalent answers; -1 for no answer."""
+    correct: bool
+    logprob_sum: float | None
+    logprob_mean: float | None
+    token_logprobs: tuple[float, ...] | None
+    prefill_flops: float
+    """One prefill of the prompt (shared by the problem's samples)."""
+    decode_flops: float
+    scores: dict[str, float] = field(default_factory=dict)
+    """Scorer name -> score (column score_<name>)."""
+    scorer_flops: dict[str, float] = field(default_factory=dict)
+    """Scorer name -> FLOPs that scorer spent on this sample (column scorer_flops_<name>)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """A generation strategy's own fields (budget, thinking_tokens, steps, score_flops, ...), one column each."""
+
+    def to_row(self) -> dict:
+        """The flat Parquet row: the fixed columns, then score_<name>, scorer_flops_<name> and the extra fields."""
+        row = {f: getattr(self, f) for f in SAMPLE_COLUMNS}
+        row["token_logprobs"] = list(self.token_logprobs) if self.token_logprobs else None
+        row.update({f"score_{k}": float(v) for k, v in self.scores.items()})
+        row.update({f"scorer_flops_{k}": float(v) for k, v in self.scorer_flops.items()})
+        row.update(self.extra)
+        return row
+
+
+SAMPLE_COLUMNS = tuple(f.name for f in dataclasses.fields(SampleRecord) if f.name not in ("scores", "scorer_flops",
+                                                                                          "extra"))
+"""The fixed columns of every sample part, in order."""
+
+
+# ---- results ----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One strategy at one budget: accuracy with its CI and what it cost, averaged over the run's problems."""
+
+    strategy: str
+    scorer: str | None
+    """The scorer the strategy ranks or weighs by (or a search's step scorer); None for none."""
+    n: int
+    """Samples selected among (selection strategies); 1 for a generation strategy's budget rows."""
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    """95% bootstrap CI over problems."""
+    tokens_per_problem: float
+    flops_per_problem: float
+    flops_per_problem_naive: float
+    """FLOPs if every sample prefilled its own copy of the prompt (no prefix caching)."""
+    problems: int
+    mc_stderr: float | None = None
+    """Monte-Carlo standard error of `accuracy` where the estimate is not exact."""
+    budget: int | None = None
+    """A generation strategy's budget (thinking tokens, candidates per step); None for selection strategies."""
+    budget_unit: str | None = None
+    """What `budget` counts."""
+    samples_per_problem: int | None = None
+    """A generation strategy's samples per problem at each budget."""
+    oracle: bool = False
+    """The strategy reads the gold answer (pass@k, best-of-n by oracle): an upper bound, not a deployable choice."""
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ResultRow":
+        """A row from results.json; files written before `oracle` existed mark the oracle scorer by its name."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        if kw.get("scorer") == "none":   # results files written before scorer became optional
+            kw["scorer"] = None
+        if "oracle" not in d:
+            kw["oracle"] = d.get("scorer") == "oracle"   # legacy files: the only scorer that reads the gold answer
+        for k in ("accuracy", "ci_low", "ci_high", "tokens_per_problem", "flops_per_problem",
+                  "flops_per_problem_naive"):
+            kw[k] = float(kw[k]) if kw.get(k) is not None else math.nan
+        return cls(**kw)
+
+    @property
+    def label(self) -> str:
+        """"strategy" or "strategy (scorer)", for tables and plots."""
+        return self.strategy if self.scorer is None else f"{self.strategy} ({self.scorer})"
+
+
+@dataclass
+class Results:
+    """A run's result rows, in order (strategy by strategy, budgets ascending), and its manifest."""
+
+    rows: list[ResultRow]
+    manifest: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> "Results":
+        """The results of a run directory; a one-line UserError when it has none yet."""
+        run_dir = Path(run_dir)
+        if not run_dir.exists():
+            raise UserError(f"{run_dir} does not exist; pass a run directory (see `python -m testtime show`)")
+        manifest = existing_manifest(run_dir)
+        path = run_dir / RESULTS
+        if not path.is_file():
+            raise UserError(f"{run_dir} has no results yet (status: {manifest.get('status', 'unknown')}); "
+                            "run the same `python -m testtime run` command again to finish it")
+        try:
+            raw = json.loads(path.read_text()).get("rows") or []
+            rows = [ResultRow.from_dict(r) for r in raw]
+        except (json.JSONDecodeError, AttributeError, TypeError, KeyError):
+            raise UserError(f"{path} is not a results file; re-run the same command to rewrite it") from None
+        if not rows:
+            raise UserError(f"{run_dir} has no results yet (results.json is empty); re-run the same command")
+        return cls(rows=rows, manifest=manifest, path=run_dir)
+
+    def save(self, run_dir: str | Path) -> None:
+        """Write results.json and results.csv atomically."""
+        run_dir = Path(run_dir)
+        write_json(run_dir / RESULTS, {"rows": [dataclasses.asdict(r) for r in self.rows]})
+        df = self.to_pandas()
+        atomic_write(run_dir / RESULTS_CSV, lambda tmp: df.to_csv(tmp, index=False))
+
+    @property
+    def run_id(self) -> str:
+        return self.manifest.get("run_id") or (self.path.name if self.path else "")
+
+    @property
+    def config(self) -> dict:
+        return self.manifest.get("config", {})
+
+    def __iter__(self) -> Iterator[ResultRow]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def to_pandas(self):
+        """One row per (strategy, scorer, budget), columns as ResultRow's fields."""
+        import pandas as pd
+
+        cols = [f.name for f in dataclasses.fields(ResultRow)]
+        return pd.DataFrame([dataclasses.asdict(r) for r in self.rows], columns=cols)
+
+    def tables(self, title: str = "") -> list:
+        """One rich Table per (strategy, scorer): n (or budget) | accuracy (95% CI) | tokens/problem |
+        FLOPs/problem."""
+        from rich.table import Table
+
+        tables = []
+        for _, group in groupby(self.rows, key=lambda r: (r.strategy, r.scorer)):
+            group = list(group)
+            first = group[0]
+            by = "" if first.scorer is None else f" by {first.scorer}"
+            budgets = first.budget is not None
+            if budgets:
+                k = first.samples_per_problem or "?"
+                by += f", {k} sample{'' if k == 1 else 's'} per budget"
+            table = Table(title=f"{title}{first.strategy}{by}  ({first.problems} problems)", title_justify="left")
+            table.add_column(first.budget_unit or "thinking budget" if budgets else "n", justify="right")
+            table.add_column("accuracy (95% CI)", justify="right")
+            table.add_column("tokens/problem", justify="right")
+            table.add_column("FLOPs/problem", justify="right")
+            for r in group:
+                acc = f"{r.accuracy:.1%} ({r.ci_low:.1%}-{r.ci_high:.1%})"
+                if r.mc_stderr:
+                    acc += f" ±{r.mc_stderr:.2%} MC"  # MC error is often < 0.05%: one decimal would print ±0.0%
+                table.add_row(str(r.budget if budgets else r.n), acc, f"{r.tokens_per_problem:,.0f}",
+                              fmt_flops(r.flops_per_problem))
+            tables.append(table)
+        return tables
+
+    def __rich__(self):
+        from rich.console import Group
+
+        return Group(*self.tables())
+
+
+def fmt_flops(x: float) -> str:
+    return f"{x:.3g}" if x < 1e4 else f"{x:.2e}"
+
+
+# ---- the per-problem summary ------------------------------------------------------------------------------------
+
+SUMMARY_COLUMNS = ("problem_id", "samples", "correct_samples", "logprob_mean_sum", "logprob_mean_count",
+                   "logprob_mean_sum_correct", "logprob_mean_count_correct", "gold_tokens", "gold_logprob_sum",
+                   "gold_logprob_mean")
+"""Per problem of the pool: sample counts, sums and counts of the samples' mean token logprob (all and correct
+ones; NaN logprobs not counted), and the gold answer's log-probability (NaN when not read)."""
+
+
+def write_summary(run_dir: str | Path, frame) -> None:
+    """Write the per-problem summary (a DataFrame with SUMMARY_COLUMNS) atomically."""
+    frame = frame[list(SUMMARY_COLUMNS)]
+    atomic_write(Path(run_dir) / SUMMARY, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def load_summary(run_dir: str | Path):
+    """The per-problem summary of a run as a DataFrame (SUMMARY_COLUMNS); None for runs evaluated before it
+    existed (re-running the run's command writes it without sampling)."""
+    import pandas as pd
+
+    path = Path(run_dir) / SUMMARY
+    return pd.read_parquet(path) if path.is_file() else None
+
+
+def sample_columns(rows: Iterable[dict]) -> Sequence[str]:
+    """Column order for sample rows: the fixed columns first, then the rest in first-seen order."""
+    extra: dict[str, None] = {}
+    for r in rows:
+        extra.update(dict.fromkeys(k for k in r if k not in SAMPLE_COLUMNS))
+    return [*SAMPLE_COLUMNS, *extra]
