@@ -1,9 +1,11 @@
-"""The two small protocols every strategy implements, and what they return.
+"""The small protocols every strategy and scorer implements, and what they return.
 
 - A *selection* strategy reads a stored pool of N samples per problem and answers any budget n <= N with the
   expected accuracy over all size-n subsets (exact where a closed form exists, Monte Carlo with its standard error
   where not). One pool, every budget: sample once, select many times.
 - A *generation* strategy drives the sampler itself (continuations, step-wise search) and stores what it generates.
+- A *scorer* ranks samples (higher is better). It is configuration (a frozen dataclass); `bind(engines)` loads what
+  it needs through testtime.sampler's `Engines` and returns the bound scorer that scores.
 
 Example:
     strategy = get("strategy", "majority_vote")()
@@ -13,11 +15,14 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import ClassVar, Iterator, Protocol, Sequence
 
 import numpy as np
 
+from benchmarks.base import Problem
 from testtime.pipeline.pool import Pool
+from testtime.registry import get
+from testtime.sampler import Completion, Engines, Sampler, Sampling
 
 
 @dataclass(frozen=True)
@@ -34,12 +39,56 @@ class Estimate:
     """[P] Monte-Carlo standard error of `accuracy`, None where the estimate is exact."""
 
 
+class BoundScorer(Protocol):
+    """A scorer with its model loaded: one score per completion, and what scoring cost."""
+
+    def score(self, problem: Problem, completions: Sequence[Completion]) -> list[float]:
+        ...
+
+    def flops(self, problem: Problem, completions: Sequence[Completion]) -> list[float] | None:
+        """FLOPs of the scorer's own passes per completion; None for scorers that run no model."""
+        ...
+
+
+class Scorer(Protocol):
+    name: ClassVar[str]
+    reads_gold: ClassVar[bool]
+    """True for the oracle: its score is the gold correctness, which the pool holds already (nothing stored)."""
+
+    def bind(self, engines: Engines) -> BoundScorer:
+        """Load what the scorer needs (its model, or the policy's) and return the scorer ready to score."""
+        ...
+
+
+def scorer_reads_gold(name: str | None) -> bool:
+    """Whether the registered scorer `name` reads the gold answer (an upper bound, not a deployable choice)."""
+    return name is not None and get("scorer", name).reads_gold
+
+
 class Selection(Protocol):
     kind: ClassVar[str]  # "selection"
     name: ClassVar[str]
+    scorer: str | None
+    """The scorer it ranks or weighs by; None for none."""
+    reads_gold: bool
+    """Whether it peeks at the gold answer (pass@k, best-of-n by oracle)."""
 
     def evaluate(self, pool: Pool, n: int) -> Estimate:
         """Expected accuracy and spend at budget n (1 <= n <= pool.n_samples)."""
+        ...
+
+
+class Generation(Protocol):
+    kind: ClassVar[str]  # "generation"
+    name: ClassVar[str]
+    budget_unit: ClassVar[str]
+    """What a budget counts ("thinking budget", "candidates per step"); the tables' column heading."""
+    scorer: str | None
+    """The step scorer a search is guided by; None for none."""
+
+    def stream(self, sampler: Sampler, problems: Sequence[Problem], sampling: Sampling, *, budget: int,
+               scorer: BoundScorer | None = None) -> Iterator[tuple[int, list[Completion]]]:
+        """Yield (problem index, its completions) as problems finish, at one budget."""
         ...
 
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import ClassVar, Iterator, Sequence
 
 from testtime.registry import register
-from testtime.sampler import Completion, Sampling
+from strategies.base import BoundScorer
+from testtime.sampler import Completion, Sampler, Sampling
 
 
 @dataclass
@@ -43,7 +44,6 @@ class _Node:
 class BeamSearch:
     kind: ClassVar[str] = "generation"
     name: ClassVar[str] = "beam_search"
-    uses_scorer: ClassVar[bool] = True
     budget_unit: ClassVar[str] = "candidates per step"
     scorer: str = "self_verify"
     """Step scorer: any scorer that can score a partial solution (prm with aggregate "last", self_verify)."""
@@ -60,8 +60,8 @@ class BeamSearch:
         if self.width < 1 or self.max_steps < 1 or self.max_step_tokens < 1:
             raise ValueError(f"{self.name}: width, max_steps and max_step_tokens must be >= 1")
 
-    def stream(self, sampler, problems: Sequence, sampling: Sampling, *, budget: int, scorer=None
-               ) -> Iterator[tuple[int, list[Completion]]]:
+    def stream(self, sampler: Sampler, problems: Sequence, sampling: Sampling, *, budget: int,
+               scorer: BoundScorer | None = None) -> Iterator[tuple[int, list[Completion]]]:
         """Search every problem at budget N = `budget` (candidates per step); yield (index, [best solution])."""
         if budget % self.width or budget < self.width:
             raise ValueError(f"{self.name}: the budget ({budget}) must be a positive multiple of width ({self.width})")
@@ -119,15 +119,16 @@ class BeamSearch:
                        "search_score_flops": s["score_flops"], "best_score": best.score,
                        "solution_tokens": best.tokens})]
 
-    def _score(self, scorer, problems, prompt_tokens, nodes: list[_Node], spent) -> None:
+    def _score(self, scorer: BoundScorer, problems, prompt_tokens, nodes: list[_Node], spent) -> None:
         for i in {n.problem for n in nodes}:
             mine = [n for n in nodes if n.problem == i]
             partial = [Completion(text=n.text, n_tokens=n.tokens, prompt_tokens=prompt_tokens[i], logprob=n.logprob,
                                   finish_reason=None, token_logprobs=n.token_logprobs) for n in mine]
             for n, score in zip(mine, scorer.score(problems[i], partial)):
                 n.score = float("-inf") if score != score else float(score)  # NaN: no step to judge yet
-            if hasattr(scorer, "flops"):
-                spent[i]["score_flops"] += float(sum(scorer.flops(problems[i], partial)))
+            flops = scorer.flops(problems[i], partial)
+            if flops is not None:
+                spent[i]["score_flops"] += float(sum(flops))
 
 
 @register("strategy", "dvts")

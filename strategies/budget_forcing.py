@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import ClassVar, Iterator, Sequence
 
 from testtime.registry import register
-from testtime.sampler import Completion, Sampling
+from strategies.base import BoundScorer
+from testtime.sampler import Completion, Sampler, Sampling
 
 
 @register("strategy", "budget_forcing")
@@ -29,6 +30,7 @@ class BudgetForcing:
     kind: ClassVar[str] = "generation"
     name: ClassVar[str] = "budget_forcing"
     budget_unit: ClassVar[str] = "thinking budget"
+    scorer: ClassVar[str | None] = None
     think_start: str = ""
     """Text that opens thinking after the chat template (e.g. "<think>\\n"); empty for ordinary chat models."""
     think_end: str = ""
@@ -48,8 +50,8 @@ class BudgetForcing:
         if self.max_waits < 0 or self.answer_tokens < 1 or (self.samples is not None and self.samples < 1):
             raise ValueError("budget_forcing: max_waits must be >= 0, answer_tokens and samples >= 1")
 
-    def stream(self, sampler, problems: Sequence, sampling: Sampling, *, budget: int, scorer=None
-               ) -> Iterator[tuple[int, list[Completion]]]:
+    def stream(self, sampler: Sampler, problems: Sequence, sampling: Sampling, *, budget: int,
+               scorer: BoundScorer | None = None) -> Iterator[tuple[int, list[Completion]]]:
         """Yield (problem index, n completions) once each problem's samples have thought and answered."""
         if budget < 1:
             raise ValueError(f"budget_forcing: budget must be >= 1, got {budget}")

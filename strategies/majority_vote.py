@@ -18,7 +18,8 @@ from testtime.registry import register
 class MajorityVote:
     kind: ClassVar[str] = "selection"
     name: ClassVar[str] = "majority_vote"
-    scorer: ClassVar[str] = "none"
+    scorer: ClassVar[str | None] = None
+    reads_gold: ClassVar[bool] = False
 
     def evaluate(self, pool: Pool, n: int) -> Estimate:
         return sample_cost(pool, n, expected_majority_vote(pool.answer_ids, pool.correct, n))

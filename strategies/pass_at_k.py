@@ -17,7 +17,8 @@ from testtime.registry import register
 class PassAtK:
     kind: ClassVar[str] = "selection"
     name: ClassVar[str] = "pass_at_k"
-    scorer: ClassVar[str] = "oracle"
+    scorer: ClassVar[str | None] = None
+    reads_gold: ClassVar[bool] = True
 
     def evaluate(self, pool: Pool, n: int) -> Estimate:
         return sample_cost(pool, n, pass_at_k(pool.correct.sum(axis=1), pool.n_samples, n))

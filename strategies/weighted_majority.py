@@ -26,7 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from strategies.base import Estimate, sample_cost
+from strategies.base import Estimate, sample_cost, scorer_reads_gold
 from testtime.errors import UserError
 from testtime.pipeline.estimators import expected_weighted_vote
 from testtime.pipeline.pool import Pool
@@ -40,7 +40,6 @@ WEIGHTS = ("auto", "exp", "score")
 class WeightedMajority:
     kind: ClassVar[str] = "selection"
     name: ClassVar[str] = "weighted_majority"
-    uses_scorer: ClassVar[bool] = True
     scorer: str = "logprob"
     """Stored scorer whose scores weigh the votes."""
     weight: str = "auto"
@@ -54,10 +53,12 @@ class WeightedMajority:
         if self.weight not in WEIGHTS:
             raise UserError(f"weighted_majority: weight must be one of {', '.join(WEIGHTS)}; got {self.weight!r}")
 
+    @property
+    def reads_gold(self) -> bool:
+        return scorer_reads_gold(self.scorer)
+
     def evaluate(self, pool: Pool, n: int) -> Estimate:
-        if self.scorer == "oracle":
-            weights = pool.correct.astype(float)
-        elif self.scorer in pool.scores:
+        if self.scorer in pool.scores:
             weights = vote_weights(pool.scores[self.scorer], self.scorer, self.weight)
         else:
             raise UserError(f"weighted_majority: the run has no {self.scorer!r} scores; stored: "

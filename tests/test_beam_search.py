@@ -36,6 +36,9 @@ class FirstStepLovesLength:
     def score(self, problem, completions):
         return [float(len(c.text)) for c in completions]
 
+    def flops(self, problem, completions):
+        return None
+
 
 @pytest.mark.parametrize("cls,N,M", [(BeamSearch, 8, 4), (BeamSearch, 4, 2), (DVTS, 8, 2), (DVTS, 6, 3)])
 def test_width_and_budget(cls, N, M):

@@ -4,9 +4,10 @@ import math
 
 import pytest
 
-from testtime.analysis.catalog import CATALOG, ModelCard, law_loss, lookup, training_flops
+from testtime.analysis.catalog import CATALOG, law_loss, lookup, training_flops
 from testtime.errors import UserError
-from testtime.analysis.laws import LAWS, Kaplan2020
+from testtime.analysis.laws import KAPLAN2020, LAWS
+from testtime.models import ModelFacts
 
 # Parameter totals as the Hugging Face Hub reports them (safetensors metadata), independent of the config figures
 # the catalog builds its counts from; a wrong layer count, width or head count would break the match.
@@ -83,7 +84,7 @@ def test_each_model_has_flops_and_a_loss_under_each_law(repo):
         loss = law_loss(card, law)
         assert math.isfinite(loss) and 1.5 < loss < 3.5, (law.name, loss)
     # Kaplan's law takes the non-embedding count.
-    assert law_loss(card, Kaplan2020()) == Kaplan2020().loss(card.non_embedding_params, card.training_tokens)
+    assert law_loss(card, KAPLAN2020) == KAPLAN2020.loss(card.non_embedding_params, card.training_tokens)
 
 
 @pytest.mark.parametrize("query", ["Qwen/Qwen2.5-0.5B", "qwen/qwen2.5-0.5b", "Qwen2.5-0.5B", " qwen2.5-0.5b "])
@@ -135,4 +136,4 @@ def test_bad_overrides_raise_user_error(overrides, match):
 def test_card_is_frozen():
     with pytest.raises(Exception):
         lookup("smollm2-135m").params = 1
-    assert isinstance(lookup("smollm2-135m"), ModelCard)
+    assert isinstance(lookup("smollm2-135m"), ModelFacts)

@@ -97,7 +97,7 @@ def test_every_example_config_builds(path):
     cfg = load_config(path)
     strategies = [make_strategy(s, cfg.scorer, cfg.strategy_options) for s in cfg.strategies]
     for s in strategies:
-        if getattr(s, "scorer", None) not in (None, "none"):
+        if s.scorer is not None:
             make_scorer(s.scorer, cfg)
     if any(s.kind == "generation" for s in strategies):
         assert cfg.budgets

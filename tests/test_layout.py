@@ -25,7 +25,7 @@ STAGES = [
     ("run", ["testtime.pipeline"]),
     ("analysis", ["testtime.analysis"]),
     ("report", ["testtime.report"]),
-    ("interface", ["testtime.cli", "testtime.__main__", "testtime"]),
+    ("interface", ["testtime.cli", "testtime.__main__", "testtime.api", "testtime"]),
 ]
 FORBIDDEN = [
     ("strategies", "testtime.samplers", "strategies get engines through testtime.sampler's protocols"),

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from benchmarks.base import Problem
-from testtime.samplers import transformers_models as hf
 from strategies.scorers.orm import OutcomeRewardScorer
 from strategies.scorers.prm import ProcessRewardScorer, aggregate, split_steps
 from strategies.scorers.self_certainty import SelfCertaintyScorer, self_certainty, token_kl_from_uniform
@@ -17,7 +16,9 @@ from strategies.scorers.self_verify import SelfVerifyScorer, yes_probability
 from testtime.errors import UserError
 from testtime.flops import decode_flops, prefill_flops
 from testtime.models import ModelFacts, cache_dir
-from testtime.sampler import Completion
+from testtime.sampler import Completion, chat_text, encode
+from testtime.samplers.engines import LocalEngines
+from testtime.samplers.fake import FakeSampler
 
 SMOLLM = cache_dir() / "models" / "smollm2-135m"
 PROBLEM = Problem(id="t/0", prompt="What is 1 + 1? Put the answer in \\boxed{}.", gold="2")
@@ -71,13 +72,16 @@ def test_self_certainty_scorer_fallbacks_and_vocab():
     assert scores[2] == pytest.approx(kl_uniform([0.5, 0.25, 0.25]))
     assert math.isnan(scores[3])
 
-    class Bound:   # a sampler's tokenizer gives V when vocab_size is unset
-        tokenizer = [None] * 4
+    class Engines:   # the policy's vocabulary gives V when vocab_size is unset
+        class policy:
+            vocab_size = 4
 
     sc = SelfCertaintyScorer()
-    sc.bind(Bound())
-    assert sc.vocab_size is None
-    assert sc.score(PROBLEM, [completion(top=[[log(0.5), log(0.25)]])])[0] == pytest.approx(0.17328679513998632)
+    assert sc.bind(Engines()).score(PROBLEM, [completion(top=[[log(0.5), log(0.25)]])])[0] == pytest.approx(
+        0.17328679513998632)
+    assert sc.vocab_size is None   # the configuration is unchanged
+    only = SelfCertaintyScorer(vocab_size=4).score(PROBLEM, [completion(top=[[log(0.5), log(0.25)]])])
+    assert only[0] == pytest.approx(0.17328679513998632)
 
 
 # --- PRM pure parts ---------------------------------------------------------------------------------------------
@@ -139,23 +143,23 @@ def tiny(tmp_path_factory):
 
 
 def test_orm_on_tiny_models(tiny):
-    one = OutcomeRewardScorer(model=str(tiny["orm1"]))
-    one.bind(None)   # loads now; the policy's sampler is not needed
+    engines = LocalEngines(FakeSampler())   # the policy is not used
+    one = OutcomeRewardScorer(model=str(tiny["orm1"])).bind(engines)   # loads now
     logits = one.score(PROBLEM, COMPLETIONS)
     assert len(logits) == 4 and all(math.isfinite(x) for x in logits) and len(set(logits)) > 1
     assert one.score(PROBLEM, COMPLETIONS) == pytest.approx(logits, abs=1e-6)   # no pad token: one at a time
 
-    probs = OutcomeRewardScorer(model=str(tiny["orm2"]), batch_size=8).score(PROBLEM, COMPLETIONS)
+    probs = OutcomeRewardScorer(model=str(tiny["orm2"]), batch_size=8).bind(engines).score(PROBLEM, COMPLETIONS)
     assert all(0 <= p <= 1 for p in probs)
-    single = OutcomeRewardScorer(model=str(tiny["orm2"]), batch_size=1).score(PROBLEM, COMPLETIONS)
+    single = OutcomeRewardScorer(model=str(tiny["orm2"]), batch_size=1).bind(engines).score(PROBLEM, COMPLETIONS)
     assert single == pytest.approx(probs, abs=1e-5)   # a second load, one by one: what the right-padded batch gave
 
-    tok = one._rm()["tokenizer"]
-    lengths = [len(hf.encode(tok, hf.chat_text(tok, PROBLEM.prompt, c.text))) for c in COMPLETIONS]
+    tok = one.rm.tokenizer
+    lengths = [len(encode(tok, chat_text(tok, PROBLEM.prompt, c.text))) for c in COMPLETIONS]
     facts = ModelFacts.from_folder(tiny["orm1"])
     assert one.flops(PROBLEM, COMPLETIONS) == pytest.approx([float(prefill_flops(facts, n)) for n in lengths])
     with pytest.raises(UserError, match="scorer_model"):
-        OutcomeRewardScorer(engine="hf").bind(None)
+        OutcomeRewardScorer(engine="hf").bind(engines)
     with pytest.raises(UserError, match="unknown engine"):
         OutcomeRewardScorer(model=str(tiny["orm1"]), engine="tgi")
 
@@ -166,18 +170,19 @@ def test_orm_on_vllm_matches_transformers(tiny, vllm_smollm):
     """vLLM's pooling runner, in its own engine beside a live policy engine (as in a run), reads the raw logits
     transformers gives for the same token ids. (The reward-model engines live until the process exits.)"""
     for name in ("orm1", "orm2"):
-        on_vllm = OutcomeRewardScorer(model=str(tiny[name]), engine="vllm", gpu_memory_utilization=0.01)
-        on_vllm.bind(vllm_smollm)
-        on_hf = OutcomeRewardScorer(model=str(tiny[name]), engine="hf")
+        on_vllm = OutcomeRewardScorer(model=str(tiny[name]), engine="vllm", gpu_memory_utilization=0.01).bind(
+            LocalEngines(vllm_smollm))
+        on_hf = OutcomeRewardScorer(model=str(tiny[name]), engine="hf").bind(LocalEngines(vllm_smollm))
         assert on_vllm.score(PROBLEM, COMPLETIONS) == pytest.approx(on_hf.score(PROBLEM, COMPLETIONS), abs=1e-4)
         assert on_vllm.flops(PROBLEM, COMPLETIONS) == on_hf.flops(PROBLEM, COMPLETIONS)
     short = OutcomeRewardScorer(model=str(tiny["orm1"]), engine="vllm", gpu_memory_utilization=0.01,
-                                max_model_len=64)
+                                max_model_len=64).bind(LocalEngines(vllm_smollm))
     with pytest.raises(UserError, match="max_model_len"):
         short.score(PROBLEM, [completion("step " * 100)])
     # both engines' shares must fit: refused before anything loads
     with pytest.raises(UserError, match="engine.gpu_memory_utilization"):
-        OutcomeRewardScorer(model=str(tiny["orm1"]), engine="vllm", gpu_memory_utilization=0.9).bind(vllm_smollm)
+        OutcomeRewardScorer(model=str(tiny["orm1"]), engine="vllm", gpu_memory_utilization=0.9).bind(
+            LocalEngines(vllm_smollm))
     # the policy's engine still samples after the reward models' scorers are gone
     import gc
 
@@ -192,21 +197,22 @@ def test_orm_on_vllm_matches_transformers(tiny, vllm_smollm):
 @pytest.mark.parametrize("style", ["separator", "tags"])
 def test_prm_on_tiny_models(tiny, style):
     folder = str(tiny["prm_sep" if style == "separator" else "prm_tags"])
-    prm = ProcessRewardScorer(model=folder, style=style, batch_size=8, aggregate="prod")
+    engines = LocalEngines(FakeSampler())
+    prm = ProcessRewardScorer(model=folder, style=style, batch_size=8, aggregate="prod").bind(engines)
     steps = prm.step_scores(PROBLEM, COMPLETIONS)
     assert [len(s) for s in steps] == [2, 3, 1, 0]   # one score per step
     assert all(0 <= x <= 1 for s in steps for x in s) and len({x for s in steps for x in s}) > 1
     got = prm.score(PROBLEM, COMPLETIONS)
     assert got[:3] == pytest.approx([math.prod(s) for s in steps[:3]], abs=1e-6) and math.isnan(got[3])
     # a second load, one sample at a time: the same step scores; aggregated by the last step
-    again = ProcessRewardScorer(model=folder, style=style, batch_size=1, aggregate="last")
+    again = ProcessRewardScorer(model=folder, style=style, batch_size=1, aggregate="last").bind(engines)
     for a, b in zip(steps, again.step_scores(PROBLEM, COMPLETIONS)):
         assert a == pytest.approx(b, abs=1e-5)
     assert again.score(PROBLEM, COMPLETIONS)[:3] == pytest.approx([s[-1] for s in steps[:3]], abs=1e-5)
     assert all(f > 0 for f in prm.flops(PROBLEM, COMPLETIONS))
     # each scored position holds the step tag
-    seqs, where = prm._sequences(prm._hf(), PROBLEM, COMPLETIONS)
-    tag = prm._hf().tokenizer.encode("<extra_0>" if style == "separator" else "ки", add_special_tokens=False)[-1]
+    seqs, where = prm._sequences(PROBLEM, COMPLETIONS)
+    tag = prm.prm.tokenizer.encode("<extra_0>" if style == "separator" else "ки", add_special_tokens=False)[-1]
     assert all(seq[p] == tag for seq, pos in zip(seqs, where) for p in pos)
 
 
@@ -222,30 +228,25 @@ def smollm():
 def test_self_verify_with_transformers(smollm):
     problem = Problem(id="t/1", prompt="What is 1 + 1?", gold="2")
     completions = [completion("1 + 1 = 2. \\boxed{2}"), completion("1 + 1 = 3. \\boxed{3}")]
-    sv = SelfVerifyScorer(model=str(smollm), batch_size=2)
+    sv = SelfVerifyScorer(model=str(smollm), batch_size=2).bind(LocalEngines(FakeSampler()))
     scores = sv.score(problem, completions)
     assert len(scores) == 2 and all(0 <= s <= 1 for s in scores)
 
     from testtime.samplers.hf import HFSampler
 
     # The policy verifies its own samples (a second load), one prompt per pass: what the padded batch gave.
-    bound = SelfVerifyScorer(batch_size=1)
-    bound.bind(HFSampler(model_path=smollm))
+    bound = SelfVerifyScorer(batch_size=1).bind(LocalEngines(HFSampler(model_path=smollm)))
     assert bound.score(problem, completions) == pytest.approx(scores, abs=1e-4)
 
     facts = ModelFacts.from_folder(smollm)
-    lengths = [len(p) for p in sv._prompts(sv._backend()[2], problem, completions)]
+    lengths = [len(p) for p in SelfVerifyScorer().prompts(sv.verifier.tokenizer, problem, completions)]
     expected = [float(prefill_flops(facts, n) + decode_flops(facts, n, 1)) for n in lengths]
     assert bound.flops(problem, completions) == pytest.approx(expected)
 
 
 def test_self_verify_needs_a_verifier():
-    from testtime.samplers.fake import FakeSampler
-
-    with pytest.raises(UserError, match="needs a verifier"):
-        SelfVerifyScorer().score(PROBLEM, COMPLETIONS)
-    with pytest.raises(UserError, match="needs a verifier"):
-        SelfVerifyScorer().bind(FakeSampler())
+    with pytest.raises(UserError, match="fake backend cannot verify its own samples; set scorer_model"):
+        SelfVerifyScorer().bind(LocalEngines(FakeSampler()))
 
 
 @pytest.mark.slow
@@ -255,15 +256,13 @@ def test_self_verify_on_the_policys_vllm_engine(smollm, vllm_smollm):
     from testtime.sampler import Sampling
 
     sampler = vllm_smollm
-    sv = SelfVerifyScorer()
-    sv.bind(sampler)
+    sv = SelfVerifyScorer().bind(LocalEngines(sampler))
     completions = COMPLETIONS[:3]
     scores = sv.score(PROBLEM, completions)
     assert len(scores) == 3 and all(0 <= s <= 1 for s in scores)
-    reference = SelfVerifyScorer(model=str(smollm)).score(PROBLEM, completions)
-    assert scores == pytest.approx(reference, abs=2e-3)
-    assert sv.flops(PROBLEM, completions) == pytest.approx(SelfVerifyScorer(model=str(smollm)).flops(
-        PROBLEM, completions))
+    reference = SelfVerifyScorer(model=str(smollm)).bind(LocalEngines(sampler))
+    assert scores == pytest.approx(reference.score(PROBLEM, completions), abs=2e-3)
+    assert sv.flops(PROBLEM, completions) == pytest.approx(reference.flops(PROBLEM, completions))
 
     # Scoring while the policy is still sampling (as the runner does): either the sampler parks its stream's
     # outputs (it has next_token_logprobs) or the scorer refuses; either way every prompt is still delivered.

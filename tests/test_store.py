@@ -15,7 +15,8 @@ import pytest
 
 from conftest import ROOT, cli
 from testtime.errors import UserError
-from testtime.pipeline.store import SAMPLE_COLUMNS, Store
+from testtime.pipeline.records import SAMPLE_COLUMNS, SampleRecord
+from testtime.pipeline.store import Store
 
 FAKE = ["--backend", "fake", "--benchmark", "gsm8k"]
 
@@ -134,7 +135,10 @@ def test_a_new_scorer_scores_the_stored_pool_without_resampling(data_dir, tmp_pa
     @dataclass(frozen=True)
     class TextLength:
         name: ClassVar[str] = "text_length_test"
-        stored: ClassVar[bool] = True
+        reads_gold: ClassVar[bool] = False
+
+        def bind(self, engines):
+            return self
 
         def score(self, problem, completions):
             return [float(len(c.text)) for c in completions]
@@ -156,7 +160,7 @@ def test_a_new_scorer_scores_the_stored_pool_without_resampling(data_dir, tmp_pa
     assert after["score_text_length_test"].tolist() == [float(len(t)) for t in after["text"]]
     assert (after["scorer_flops_text_length_test"] == 7.0).all()
     assert json.loads((tmp_path / "r" / "manifest.json").read_text())["timings"]["sampled_tokens"] == tokens
-    assert {r["strategy"] for r in result.rows} == {"best_of_n"} and result.rows[0]["scorer"] == "text_length_test"
+    assert {r.strategy for r in result.rows} == {"best_of_n"} and result.rows[0].scorer == "text_length_test"
     pool = store.pool()
     assert pool.scores["text_length_test"].shape == (4, 4)
     # Only a strategy that ranks by the scorer pays its passes: 7 FLOPs per sample it looks at.
@@ -167,7 +171,7 @@ def test_a_new_scorer_scores_the_stored_pool_without_resampling(data_dir, tmp_pa
     assert paid.flops - free.flops == pytest.approx(np.full(4, 28.0))
     assert MajorityVote().evaluate(pool, 4).flops == pytest.approx(free.flops)
     extra = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in before.iloc[0].to_dict().items()}
-    store.append([{**extra, "problem_id": "later"}])   # parts written after a rewrite still concatenate with it
+    store.append([SampleRecord.from_row({**extra, "problem_id": "later"})])   # parts written after a rewrite still concatenate with it
     assert len(store.table()) == 17
     store.rewrite(store.table().filter(pa.compute.field("problem_id") != "later"))
     run(RunConfig(**base, strategies=("best_of_n:text_length_test",)))   # scored already: nothing to do

@@ -1,5 +1,6 @@
 """Selection strategies on hand-built pools: known answers, the pass@k identity, compute accounting per budget."""
 
+import dataclasses
 import json
 from itertools import combinations
 
@@ -71,26 +72,28 @@ def test_compute_per_budget():
     tokens = np.array([[10, 20, 30, 40]])
     pool = pool_of([[1, 0, 0, 0]], tokens=tokens, prefill=[500.0], decode=tokens * 7.0)
     rows = evaluate(pool, [make_strategy("majority_vote")], n_boot=10)
-    assert [r["n"] for r in rows] == [1, 2, 4]
+    assert [r.n for r in rows] == [1, 2, 4]
     for r in rows:
-        n = r["n"]
-        assert r["tokens_per_problem"] == pytest.approx(25 * n)  # n x mean sample length
-        assert r["flops_per_problem"] == pytest.approx(500 + n * 25 * 7)  # one shared prefill + n decodes
-        assert r["flops_per_problem_naive"] == pytest.approx(n * (500 + 25 * 7))
-    json.dumps(rows)  # results are plain JSON
+        n = r.n
+        assert r.tokens_per_problem == pytest.approx(25 * n)  # n x mean sample length
+        assert r.flops_per_problem == pytest.approx(500 + n * 25 * 7)  # one shared prefill + n decodes
+        assert r.flops_per_problem_naive == pytest.approx(n * (500 + 25 * 7))
+    json.dumps([dataclasses.asdict(r) for r in rows])  # results are plain JSON
 
 
 def test_bootstrap_ci_brackets_mean():
     rng = np.random.default_rng(1)
     pool = pool_of(rng.random((30, 8)) < 0.3)
     for r in evaluate(pool, [make_strategy("pass_at_k")], n_boot=500):
-        assert r["ci_low"] <= r["accuracy"] <= r["ci_high"]
-        assert r["problems"] == 30
+        assert r.ci_low <= r.accuracy <= r.ci_high
+        assert r.problems == 30
 
 
 def test_strategy_specs():
     assert make_strategy("best_of_n", "logprob").scorer == "logprob"
-    assert make_strategy("best_of_n:oracle").scorer == "oracle"
+    assert make_strategy("best_of_n:oracle").scorer == "oracle" and make_strategy("best_of_n:oracle").reads_gold
+    assert make_strategy("pass_at_k").reads_gold and not make_strategy("best_of_n").reads_gold
+    assert make_strategy("majority_vote").scorer is None
     with pytest.raises(UserError, match="takes no scorer"):
         make_strategy("majority_vote:logprob")
     with pytest.raises(UserError, match="unknown strategy"):

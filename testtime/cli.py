@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, help="samples per problem (the largest budget)")
     p.add_argument("--strategy", action="append", help="strategy, or strategy:scorer; repeat or comma-separate")
     p.add_argument("--scorer", help="scorer for best_of_n (default logprob)")
-    p.add_argument("--budgets", help="budgets for generation strategies: thinking tokens (budget_forcing, e.g. 64,128,256) or "
+    p.add_argument("--budgets", type=_budgets, help="budgets for generation strategies: thinking tokens (budget_forcing, e.g. 64,128,256) or "
                         "candidates per step (beam_search, dvts, e.g. 4,8,16)")
     p.add_argument("--backend", choices=("auto", "vllm", "hf", "fake"))
     p.add_argument("--temperature", type=float)
@@ -102,42 +102,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_config(args):
+    """The RunConfig of `run`'s arguments: the YAML config, then the flags as typed values, then `--set`."""
     from testtime.config import load_config
 
     path = args.config
     if path is None and DEFAULT_CONFIG.is_file():
         path = DEFAULT_CONFIG
-    overrides = []
-    simple = {"model": args.model, "benchmark": args.benchmark, "data_dir": args.data_dir, "backend": args.backend,
-              "scorer": args.scorer, "output_dir": args.output_dir, "name": args.name,
-              "sampling.n": args.n, "sampling.temperature": args.temperature, "sampling.top_p": args.top_p,
-              "sampling.max_tokens": args.max_tokens, "sampling.seed": args.seed}
-    for key, value in simple.items():
-        if value is not None:
-            overrides.append(f"{key}={value}")
+    flags = {"model": args.model, "benchmark": args.benchmark, "data_dir": args.data_dir, "backend": args.backend,
+             "scorer": args.scorer, "output_dir": args.output_dir, "name": args.name, "budgets": args.budgets,
+             "sampling.n": args.n, "sampling.temperature": args.temperature, "sampling.top_p": args.top_p,
+             "sampling.max_tokens": args.max_tokens, "sampling.seed": args.seed}
+    settings = {k: v for k, v in flags.items() if v is not None}
     if args.limit is not None:
-        overrides.append(f"limit={'null' if args.limit == 0 else args.limit}")
-    if args.budgets:
-        overrides.append(f"budgets=[{args.budgets}]")
+        settings["limit"] = None if args.limit == 0 else args.limit
     if args.strategy:
-        names = [s.strip() for item in args.strategy for s in item.split(",") if s.strip()]
-        overrides.append(f"strategies=[{', '.join(names)}]")
+        settings["strategies"] = tuple(s.strip() for item in args.strategy for s in item.split(",") if s.strip())
     if args.n is not None and args.n < 1:
         raise UserError(f"--n must be >= 1 (samples per problem), got {args.n}")
-    return load_config(path, [*overrides, *args.set])
+    return load_config(path, args.set, settings=settings)
+
+
+def _budgets(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(b) for b in text.split(",") if b.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"budgets must be comma-separated whole numbers, e.g. 64,128,256; got {text!r}")
 
 
 def cmd_run(args, console) -> int:
-    from testtime.report.terminal import LiveProgress, result_tables
     from testtime.pipeline.runner import run
+    from testtime.report.progress import LiveProgress
 
     cfg = run_config(args)
     with LiveProgress(console) as live:
-        result = run(cfg, on_progress=live.update)
-    for table in result_tables(result.rows):
-        console.print(table)
-    timings = result.manifest.get("timings", {})
-    console.print(f"run directory: {result.path}   sampling: {timings.get('tokens_per_s', '-')} tok/s", highlight=False)
+        results = run(cfg, reporter=live)
+    console.print(results)
+    timings = results.manifest.get("timings", {})
+    console.print(f"run directory: {results.path}   sampling: {timings.get('tokens_per_s', '-')} tok/s",
+                  highlight=False)
     return 0
 
 
@@ -167,10 +169,8 @@ def _module_doc(obj) -> str:
 
 
 def cmd_show(args, console) -> int:
-    import json
-
-    from testtime.report.terminal import result_tables, summary_table
-    from testtime.pipeline.store import Store
+    from testtime.pipeline.records import Results, existing_manifest, read_manifest
+    from testtime.report.terminal import summary_table
 
     if args.run is None:
         root = Path(args.output_dir)
@@ -178,17 +178,10 @@ def cmd_show(args, console) -> int:
         if not runs:
             raise UserError(f"no runs under {root}/; start one with `python -m testtime run`")
         for p in runs:
-            m = Store(p).manifest() or {}
-            console.print(f"{p}  [{m.get('status')}]", highlight=False)
+            console.print(f"{p}  [{(read_manifest(p) or {}).get('status')}]", highlight=False)
         return 0
-    store = Store.existing(args.run)
-    console.print(summary_table(store.manifest()))
-    results = store.path / "results.json"
-    if results.is_file():
-        for table in result_tables(json.loads(results.read_text())["rows"]):
-            console.print(table)
-    else:
-        console.print(f"no results yet; {len(store.done())} problems sampled (re-run the command to finish)")
+    console.print(summary_table(existing_manifest(args.run)))
+    console.print(Results.load(args.run))
     return 0
 
 

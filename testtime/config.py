@@ -128,8 +128,21 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> RunConfig:
-    """Read a YAML config (or the defaults when `path` is None) and apply "dotted.key=value" overrides."""
+def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = (), *,
+                settings: typing.Mapping[str, typing.Any] | None = None) -> RunConfig:
+    """Read a YAML config (or the defaults when `path` is None), then apply typed `settings` and text overrides.
+
+    Args:
+        path: a YAML file of RunConfig fields.
+        overrides: "dotted.key=value" strings; each value is read as YAML (`--set sampling.top_p=0.95`).
+        settings: dotted key -> Python value, applied as they are, before `overrides` (the CLI's typed flags:
+            `--name 2024` is the string "2024").
+
+    Every value is type-checked against its field; unknown keys are refused with the valid ones.
+
+    Example:
+        load_config("configs/default.yaml", ["engine.max_num_seqs=512"], settings={"sampling.n": 64})
+    """
     data: dict = {}
     if path is not None:
         p = Path(path)
@@ -143,6 +156,8 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
             raise UserError(f"config file {p} is not valid YAML{at}: {getattr(e, 'problem', e)}") from None
         if not isinstance(data, dict):
             raise UserError(f"config file {p} must hold a mapping of settings, got {type(data).__name__}")
+    for key, value in (settings or {}).items():
+        _put(data, key, value, key)
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
@@ -151,14 +166,19 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             value = raw
-        node = data
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise UserError(f"override {item!r}: {part} is not a section")
-        node[leaf] = value
+        _put(data, key, value, item)
     return build(RunConfig, data, "")
+
+
+def _put(data: dict, key: str, value, item: str) -> None:
+    """Set `data[a][b]...` for the dotted `key`, creating sections."""
+    node = data
+    *parents, leaf = key.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise UserError(f"override {item!r}: {part} is not a section")
+    node[leaf] = value
 
 
 def build(cls, data, where: str):

@@ -15,8 +15,10 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -24,6 +26,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 from testtime.errors import UserError
 
@@ -178,21 +181,44 @@ def convert_gguf(gguf: Path, out_dir: Path) -> None:
 
 @dataclass(frozen=True)
 class ModelFacts:
-    """What compute accounting needs to know about a model (Kaplan et al. 2020, section 2.1)."""
+    """One description of a model: what compute accounting needs (Kaplan et al. 2020, section 2.1), read from its
+    config.json by `from_folder`, plus what the analyzer's catalog adds (name, training tokens D, source).
+
+    Example:
+        ModelFacts.from_folder(resolve("smollm2-135m")).d_attn          # 576
+        lookup("smollm2-135m").with_overrides({"training_tokens": 4e12})  # a catalog entry, D changed
+    """
 
     params: int
     """All parameters (embeddings included, tied ones counted once)."""
     non_embedding_params: int
-    """N in C ~ 2N per token: parameters less token (and position) embeddings."""
+    """N in C ~ 2N per token: parameters less token (and position) embeddings (Kaplan et al.'s N)."""
     n_layers: int
+    """Transformer blocks (config num_hidden_layers)."""
     d_model: int
+    """Residual width (config hidden_size)."""
     n_heads: int
+    """Query heads (config num_attention_heads)."""
     n_kv_heads: int
+    """Key/value heads (config num_key_value_heads); fewer than n_heads means grouped-query attention."""
     head_dim: int
+    """Width of one attention head (config head_dim, else d_model // n_heads)."""
     vocab_size: int
+    """Rows of the embedding matrix (config vocab_size)."""
     context: int
-    """Maximum positions the model was configured for."""
+    """Maximum positions the model was configured for (config max_position_embeddings)."""
     architecture: str
+    """The transformers class (config architectures[0]), e.g. "LlamaForCausalLM"."""
+    name: str | None = None
+    """Hugging Face repo id (or the name it was looked up by); None when read from a bare folder."""
+    training_tokens: float | None = None
+    """Pretraining tokens D, as published; None when unknown (a config.json does not say)."""
+    source: str | None = None
+    """Where the figures come from."""
+    d_ff: int | None = None
+    """MLP inner width (config intermediate_size)."""
+    tied_embeddings: bool | None = None
+    """Whether the output head shares the input embedding (config tie_word_embeddings)."""
 
     @property
     def d_attn(self) -> int:
@@ -218,6 +244,65 @@ class ModelFacts:
                    head_dim=cfg.get("head_dim") or d_model // n_heads, vocab_size=vocab,
                    context=cfg.get("max_position_embeddings", 0),
                    architecture=(cfg.get("architectures") or [cfg.get("model_type", "?")])[0])
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> "ModelFacts":
+        """A copy with some fields replaced, e.g. from a run config's `model_card:` mapping.
+
+        Args:
+            overrides: field name -> new value; numbers may come as strings ("2e12"), as YAML hands them over.
+
+        Returns:
+            The new ModelFacts; this one is unchanged.
+
+        Raises:
+            UserError: an unknown field, a value of the wrong type, or a size that is not a positive number.
+
+        Example:
+            lookup("qwen2.5-0.5b").with_overrides({"training_tokens": 20e12, "context": 4096})
+        """
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        changes = {}
+        for key, value in overrides.items():
+            if key not in fields:
+                raise UserError(f"unknown model card field {key!r}; known: {', '.join(fields)}")
+            changes[key] = _coerce(key, value, fields[key].type)
+        new = dataclasses.replace(self, **changes)
+        for f in _POSITIVE:
+            value = getattr(new, f)
+            if f in changes and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+                raise UserError(f"model card {self.name!r}: {f} must be a positive number; got {value!r}")
+        if new.non_embedding_params > new.params:
+            raise UserError(f"model card {self.name!r}: non_embedding_params exceeds params")
+        return new
+
+
+_POSITIVE = ("params", "non_embedding_params", "training_tokens", "n_layers", "d_model", "n_heads", "n_kv_heads",
+             "head_dim", "vocab_size", "context")
+"""Fields an override must set to a positive number."""
+
+
+def _coerce(key: str, value: Any, annotation: str) -> Any:
+    # Annotations are strings here (from __future__ import annotations); YAML may hand us 2e12 as a string.
+    if value is None and "None" in annotation:
+        return None
+    if annotation.startswith("str"):
+        if isinstance(value, str):
+            return value
+    elif annotation.startswith("bool"):
+        if isinstance(value, bool):
+            return value
+    elif annotation.startswith(("int", "float")):
+        try:
+            number = float(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
+        except ValueError:
+            number = None
+        if number is not None:
+            if annotation.startswith("int"):
+                if math.isfinite(number) and number == int(number):
+                    return int(number)
+            else:
+                return number
+    raise UserError(f"model card field {key} must be {annotation.removesuffix(' | None')}; got {value!r}")
 
 
 def _count_params(folder: Path) -> int | None:

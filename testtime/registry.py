@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from testtime.errors import UserError
 
-KINDS = ("benchmark", "strategy", "scorer", "sampler", "model")
+KINDS = ("benchmark", "strategy", "scorer", "sampler")
 
 _REGISTRY: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
 
@@ -84,5 +84,5 @@ def construct(kind: str, name: str, cls: Any, kwargs: dict, settings) -> Any:
 def _populate(kind: str) -> None:
     # Importing the package runs its @register decorators; light packages only (no engines).
     package = {"benchmark": "benchmarks", "strategy": "strategies", "scorer": "strategies",
-               "sampler": "testtime.samplers", "model": "testtime.models"}[kind]
+               "sampler": "testtime.samplers"}[kind]
     importlib.import_module(package)

@@ -77,6 +77,30 @@ class Completion:
         return self.logprob / count
 
 
+# ---- tokenizer helpers: the one place the chat template is applied (engines and scorers alike) -------------------
+
+def chat_text(tokenizer, user: str, assistant: str | None = None) -> str:
+    """The conversation in the model's chat template; with `assistant=None`, open for the assistant's turn.
+    Without a chat template: the user text as it is, or the two texts separated by a blank line."""
+    if getattr(tokenizer, "chat_template", None):   # a tokenizer attribute, not a sampler probe
+        messages = [{"role": "user", "content": user}]
+        if assistant is not None:
+            messages.append({"role": "assistant", "content": assistant})
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=assistant is None)
+    return user if assistant is None else user + "\n\n" + assistant
+
+
+def encode(tokenizer, text: str) -> list[int]:
+    """Token ids of `text`; special tokens (BOS) are added only when no chat template wrote them already."""
+    return tokenizer.encode(text, add_special_tokens=not getattr(tokenizer, "chat_template", None))
+
+
+def single_token(tokenizer, text: str) -> int | None:
+    """The id of `text` if it is exactly one token (without BOS), else None."""
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    return ids[0] if len(ids) == 1 else None
+
+
 def continuation_ids(tokenizer, context: str, continuation: str) -> tuple[list[int], int]:
     """Token ids of `context` + `continuation` and where the continuation starts.
 

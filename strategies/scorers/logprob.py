@@ -14,7 +14,13 @@ from testtime.registry import register
 @dataclass(frozen=True)
 class LogprobScorer:
     name: ClassVar[str] = "logprob"
-    stored: ClassVar[bool] = True
+    reads_gold: ClassVar[bool] = False
+
+    def bind(self, engines=None) -> "LogprobScorer":
+        return self   # nothing to load: the sampler returned the logprobs
 
     def score(self, problem, completions: Sequence) -> list[float]:
         return [c.mean_logprob if c.mean_logprob is not None else -math.inf for c in completions]
+
+    def flops(self, problem, completions: Sequence) -> None:
+        return None

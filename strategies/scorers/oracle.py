@@ -1,10 +1,14 @@
-"""Gold correctness as a score: best-of-n by oracle is pass@k, the coverage upper bound of any selector."""
+"""Gold correctness as a score: best-of-n by oracle is pass@k, the coverage upper bound of any selector.
+
+Every pool holds it as the score "oracle" (from the stored `correct` column), so nothing is computed or stored for
+it; strategies that rank or vote by it are marked as reading the gold answer (upper bounds, not choices)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
+from testtime.errors import UserError
 from testtime.registry import register
 
 
@@ -12,7 +16,8 @@ from testtime.registry import register
 @dataclass(frozen=True)
 class OracleScorer:
     name: ClassVar[str] = "oracle"
-    stored: ClassVar[bool] = False  # derived from the stored `correct` column
+    reads_gold: ClassVar[bool] = True
 
-    def score(self, problem, completions: Sequence) -> list[float]:
-        raise NotImplementedError("oracle scores come from the stored `correct` column")
+    def bind(self, engines=None):
+        raise UserError("the oracle scorer cannot guide a search: its score is the gold correctness of finished "
+                        "samples; use prm or self_verify as the step scorer")

@@ -13,21 +13,21 @@ steps scores NaN. Each sample costs one prefill of the PRM over the formatted se
 
 Example:
     prm = ProcessRewardScorer(model="Qwen/Qwen2.5-Math-PRM-7B", trust_remote_code=True, aggregate="min")
-    prm.score(problem, completions)       # one score in [0, 1] per completion
+    prm.bind(engines).score(problem, completions)       # one score in [0, 1] per completion
     split_steps("a\\n\\nb")                # ["a", "b"]
     aggregate([0.9, 0.5, 0.8], "min")    # 0.5
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 from dataclasses import dataclass
 from typing import ClassVar, Sequence
 
-from testtime.samplers import transformers_models as hf
 from testtime.errors import UserError
+from testtime.flops import prefill_flops
 from testtime.registry import register
+from testtime.sampler import Engines, PositionLogits, chat_text, encode, single_token
 
 STYLES = {"separator": "<extra_0>", "tags": "ки"}
 AGGREGATES = ("min", "last", "prod", "mean")
@@ -52,7 +52,7 @@ def aggregate(step_scores: Sequence[float], how: str) -> float:
 @dataclass(frozen=True)
 class ProcessRewardScorer:
     name: ClassVar[str] = "prm"
-    stored: ClassVar[bool] = True
+    reads_gold: ClassVar[bool] = False
     model: str | None = None
     """The PRM: built-in name, local folder or Hugging Face repo id (config `scorer_model`)."""
     style: str = "separator"
@@ -82,65 +82,54 @@ class ProcessRewardScorer:
         if self.batch_size < 1 or not self.step_sep:
             raise UserError("prm: batch_size must be >= 1 and step_sep non-empty")
 
-    def bind(self, sampler=None) -> None:
+    def bind(self, engines: Engines) -> "_Bound":
         """Load the PRM now (before sampling), so a bad name fails early; the policy is not used."""
-        self._hf()
+        if not self.model:
+            raise UserError("prm needs a process reward model: set scorer_model to a folder or Hugging Face repo id")
+        return _Bound(self, engines.position_scorer(self.model, causal_lm=self.style == "tags",
+                                                    batch_size=self.batch_size,
+                                                    trust_remote_code=self.trust_remote_code))
+
+
+@dataclass(frozen=True)
+class _Bound:
+    config: ProcessRewardScorer
+    prm: PositionLogits
 
     def score(self, problem, completions: Sequence) -> list[float]:
-        return [aggregate(s, self.aggregate) for s in self.step_scores(problem, completions)]
+        return [aggregate(s, self.config.aggregate) for s in self.step_scores(problem, completions)]
 
     def step_scores(self, problem, completions: Sequence) -> list[list[float]]:
         """Each sample's step scores in [0, 1], one per step, in order."""
-        import torch
-
-        prm = self._hf()
-        seqs, where = self._sequences(prm, problem, completions)
-        out: list[list[float]] = []
-        for start, batch in hf.chunks(seqs, self.batch_size):
-            ids, mask = hf.pad_right(batch, hf.pad_id_of(prm), prm.device)
-            pos = where[start:start + len(batch)]
-            with torch.no_grad():
-                if self.style == "separator":
-                    logits = prm.model(input_ids=ids, attention_mask=mask)[0].float()   # [B, L, labels]
-                    probs = logits.softmax(-1)[..., self.good_label] if logits.shape[-1] > 1 else logits[..., 0].sigmoid()
-                    out += [probs[b, p].tolist() for b, p in enumerate(pos)]
-                else:
-                    out += self._tag_probs(prm, ids, mask, pos)
-        return out
+        seqs, where = self._sequences(problem, completions)
+        if not seqs:
+            return []
+        if self.config.style == "separator":
+            rows = self.prm.position_logits(seqs, where)
+            return [[_good_probability(v, self.config.good_label) for v in row] for row in rows]
+        tok = self.prm.tokenizer
+        good, bad = single_token(tok, self.config.good_token), single_token(tok, self.config.bad_token)
+        if good is None or bad is None:
+            raise UserError(f"prm: good_token {self.config.good_token!r} and bad_token {self.config.bad_token!r} "
+                            "must each be one token of the PRM's tokenizer")
+        rows = self.prm.position_logits(seqs, where, [good, bad])
+        return [[_softmax(v)[0] for v in row] for row in rows]
 
     def flops(self, problem, completions: Sequence) -> list[float]:
-        prm = self._hf()
-        return hf.flops_per_sample(prm.facts, [len(s) for s in self._sequences(prm, problem, completions)[0]])
+        """One prefill of the PRM over each formatted sample."""
+        return [float(prefill_flops(self.prm.facts, len(s))) for s in self._sequences(problem, completions)[0]]
 
-    def _tag_probs(self, prm: hf.HFModel, ids, mask, pos: list[list[int]]) -> list[list[float]]:
-        import torch
-
-        tok = prm.tokenizer
-        good, bad = hf.single_token(tok, self.good_token), hf.single_token(tok, self.bad_token)
-        if good is None or bad is None:
-            raise UserError(f"prm: good_token {self.good_token!r} and bad_token {self.bad_token!r} must each be "
-                            "one token of the PRM's tokenizer")
-        keep = sorted({p for row in pos for p in row}) or [0]
-        # Only the tag positions need logits: a [B, L, vocab] tensor would be gigabytes for long solutions.
-        if "logits_to_keep" in inspect.signature(prm.model.forward).parameters:
-            logits = prm.model(input_ids=ids, attention_mask=mask, logits_to_keep=torch.tensor(keep)).logits
-            column = {p: i for i, p in enumerate(keep)}
-        else:
-            logits = prm.model(input_ids=ids, attention_mask=mask).logits
-            column = {p: p for p in keep}
-        pair = logits[..., [good, bad]].float().softmax(-1)[..., 0]   # [B, kept]
-        return [[float(pair[b, column[p]]) for p in row] for b, row in enumerate(pos)]
-
-    def _sequences(self, prm: hf.HFModel, problem, completions: Sequence) -> tuple[list[list[int]], list[list[int]]]:
+    def _sequences(self, problem, completions: Sequence) -> tuple[list[list[int]], list[list[int]]]:
         """Token ids per sample and the positions of its step tags (one per step)."""
-        tok, tag = prm.tokenizer, self.step_tag or STYLES[self.style]
+        cfg, tok = self.config, self.prm.tokenizer
+        tag = cfg.step_tag or STYLES[cfg.style]
         tag_id = tok.encode(tag, add_special_tokens=False)[-1]   # as Math-Shepherd: the tag's last token
         seqs, where = [], []
         for c in completions:
             # The tag marks our step ends only: any copy of it in the texts is removed first.
-            steps = [s.replace(tag, "") for s in split_steps(c.text, self.step_sep)]
-            if self.style == "separator":
-                ids = hf.encode(tok, hf.chat_text(tok, problem.prompt.replace(tag, ""), "".join(s + tag for s in steps)))
+            steps = [s.replace(tag, "") for s in split_steps(c.text, cfg.step_sep)]
+            if cfg.style == "separator":
+                ids = encode(tok, chat_text(tok, problem.prompt.replace(tag, ""), "".join(s + tag for s in steps)))
             else:
                 text = problem.prompt.replace(tag, "") + " " + "\n".join(f"{s} {tag}" for s in steps)
                 ids = tok.encode(text)   # plain text with BOS, as Math-Shepherd was trained
@@ -152,8 +141,15 @@ class ProcessRewardScorer:
             where.append(pos)
         return seqs, where
 
-    def _hf(self) -> hf.HFModel:
-        if not self.model:
-            raise UserError("prm needs a process reward model: set scorer_model to a folder or Hugging Face repo id")
-        auto = "AutoModelForTokenClassification" if self.style == "separator" else "AutoModelForCausalLM"
-        return hf.cached(self, lambda: hf.load(self.model, auto, trust_remote_code=self.trust_remote_code))
+
+def _softmax(v: Sequence[float]) -> list[float]:
+    m = max(v)
+    e = [math.exp(x - m) for x in v]
+    return [x / sum(e) for x in e]
+
+
+def _good_probability(label_logits: Sequence[float], good_label: int) -> float:
+    """P(good) at a step tag: softmax over the labels, or the sigmoid of a single logit."""
+    if len(label_logits) > 1:
+        return _softmax(label_logits)[good_label]
+    return 1.0 / (1.0 + math.exp(-label_logits[0]))

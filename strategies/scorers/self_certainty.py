@@ -27,6 +27,7 @@ from typing import ClassVar, Sequence
 import numpy as np
 
 from testtime.registry import register
+from testtime.sampler import Engines
 
 DEFAULT_VOCAB = 32_000
 """V when neither `vocab_size` nor a bound sampler's tokenizer gives one (a Llama-2/Mistral-sized vocabulary)."""
@@ -40,23 +41,32 @@ _MIN_TAIL = 1e-7
 @dataclass(frozen=True)
 class SelfCertaintyScorer:
     name: ClassVar[str] = "self_certainty"
-    stored: ClassVar[bool] = True
+    reads_gold: ClassVar[bool] = False
     vocab_size: int | None = None
-    """V, the policy's vocabulary size; None: from the bound sampler's tokenizer, else DEFAULT_VOCAB."""
+    """V, the policy's vocabulary size; None: from the policy's tokenizer, else DEFAULT_VOCAB."""
 
-    def bind(self, sampler) -> None:
+    def bind(self, engines: Engines) -> "_Bound":
         """Take V from the policy's tokenizer when `vocab_size` is not set."""
-        tokenizer = getattr(sampler, "tokenizer", None)
-        if self.vocab_size is None and tokenizer is not None:
-            object.__setattr__(self, "_bound_vocab", len(tokenizer))  # frozen: the field stays None (as configured)
+        return _Bound(self.vocab_size or engines.policy.vocab_size or DEFAULT_VOCAB)
 
     def score(self, problem, completions: Sequence) -> list[float]:
-        V = self.vocab_size or getattr(self, "_bound_vocab", DEFAULT_VOCAB)
+        """Scores with `vocab_size` (or DEFAULT_VOCAB), without a policy."""
+        return _Bound(self.vocab_size or DEFAULT_VOCAB).score(problem, completions)
+
+
+@dataclass(frozen=True)
+class _Bound:
+    vocab_size: int
+
+    def score(self, problem, completions: Sequence) -> list[float]:
         out = []
         for c in completions:
             tokens = c.top_logprobs or tuple((lp,) for lp in c.token_logprobs)
-            out.append(self_certainty(tokens, V) if tokens else math.nan)
+            out.append(self_certainty(tokens, self.vocab_size) if tokens else math.nan)
         return out
+
+    def flops(self, problem, completions: Sequence) -> None:
+        return None   # read from the logprobs the sampler returned
 
 
 def token_kl_from_uniform(top_logprobs: Sequence[float], vocab_size: int) -> float:

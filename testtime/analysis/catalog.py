@@ -1,4 +1,5 @@
-"""A small catalog of open models with their published size N, training tokens D and architecture.
+"""A small catalog of open models with their published size N, training tokens D and architecture, each a
+`testtime.models.ModelFacts` (the one model description) with its name, training tokens and source filled in.
 
 The architecture figures are those of each model's `config.json` on the Hugging Face Hub; `params` is the exact
 parameter count those figures give (it matches the Hub's safetensors count), and `non_embedding_params` leaves out
@@ -15,122 +16,67 @@ Example:
     card = lookup("smollm2-135m")
     training_flops(card)                                   # 6 * 134.5e6 * 2e12 = 1.6e21
     card.with_overrides({"training_tokens": 4e12})
-    law_loss(card, Chinchilla())
+    law_loss(card, CHINCHILLA)
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any, Mapping
 
 from testtime.errors import UserError
+from testtime.models import ModelFacts
 
 
-@dataclass(frozen=True)
-class ModelCard:
-    name: str
-    """Hugging Face repo id (or the name it was looked up by)."""
-    params: int
-    """All parameters, embeddings included (tied embeddings counted once)."""
-    non_embedding_params: int
-    """Parameters without the token embedding and untied output head (Kaplan et al.'s N)."""
-    training_tokens: float
-    """Pretraining tokens D, as published."""
-    n_layers: int
-    """Transformer blocks (config num_hidden_layers)."""
-    d_model: int
-    """Residual width (config hidden_size)."""
-    n_heads: int
-    """Query heads (config num_attention_heads)."""
-    n_kv_heads: int
-    """Key/value heads (config num_key_value_heads); fewer than n_heads means grouped-query attention."""
-    context: int
-    """Maximum context in tokens (config max_position_embeddings)."""
-    source: str
-    """Where the figures come from."""
-    d_ff: int | None = None
-    """MLP inner width (config intermediate_size)."""
-    vocab_size: int | None = None
-    """Rows of the embedding matrix (config vocab_size)."""
-    tied_embeddings: bool | None = None
-    """Whether the output head shares the input embedding (config tie_word_embeddings)."""
+def training_flops(card: ModelFacts) -> float:
+    """Training compute C = 6 N D with N = all parameters and D = pretraining tokens.
 
-    def __post_init__(self) -> None:
-        for f in ("params", "non_embedding_params", "training_tokens", "n_layers", "d_model", "n_heads",
-                  "n_kv_heads", "context"):
-            value = getattr(self, f)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise UserError(f"model card {self.name!r}: {f} must be a positive number; got {value!r}")
-        if self.non_embedding_params > self.params:
-            raise UserError(f"model card {self.name!r}: non_embedding_params exceeds params")
+    Args:
+        card: a catalog entry (or any ModelFacts with training_tokens).
 
-    def with_overrides(self, overrides: Mapping[str, Any]) -> "ModelCard":
-        """A copy with some fields replaced, e.g. from a config's `model_overrides:` mapping.
+    Returns:
+        FLOPs.
 
-        Args:
-            overrides: field name -> new value; unknown names and wrong types raise UserError.
-
-        Example:
-            lookup("qwen2.5-0.5b").with_overrides({"training_tokens": 20e12, "context": 4096})
-        """
-        fields = {f.name: f for f in dataclasses.fields(self)}
-        changes = {}
-        for key, value in overrides.items():
-            if key not in fields:
-                raise UserError(f"unknown model card field {key!r}; known: {', '.join(fields)}")
-            changes[key] = _coerce(key, value, fields[key].type)
-        return dataclasses.replace(self, **changes)
+    Raises:
+        UserError: the card has no training tokens.
+    """
+    return 6.0 * card.params * _tokens(card)
 
 
-def _coerce(key: str, value: Any, annotation: str) -> Any:
-    # Annotations are strings here (from __future__ import annotations); YAML may hand us 2e12 as a string.
-    if value is None and "None" in annotation:
-        return None
-    if annotation.startswith("str"):
-        if isinstance(value, str):
-            return value
-    elif annotation.startswith("bool"):
-        if isinstance(value, bool):
-            return value
-    elif annotation.startswith(("int", "float")):
-        try:
-            number = float(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
-        except ValueError:
-            number = None
-        if number is not None:
-            if annotation.startswith("int"):
-                if number == int(number):
-                    return int(number)
-            else:
-                return number
-    raise UserError(f"model card field {key} must be {annotation}; got {value!r}")
-
-
-def training_flops(card: ModelCard) -> float:
-    """Training compute C = 6 N D with N = all parameters and D = pretraining tokens."""
-    return 6.0 * card.params * card.training_tokens
-
-
-def law_loss(card: ModelCard, law) -> float:
+def law_loss(card: ModelFacts, law) -> float:
     """The final pretraining loss `law` predicts for this model: N in the law's own convention (Kaplan's N excludes
-    embeddings; Chinchilla's includes them), D = the card's training tokens."""
-    n = card.non_embedding_params if getattr(law, "non_embedding", False) else card.params
-    return law.loss(n, card.training_tokens)
+    embeddings; Chinchilla's includes them), D = the card's training tokens.
+
+    Args:
+        card: a catalog entry (or any ModelFacts with training_tokens).
+        law: one of `testtime.analysis.laws.LAWS`.
+
+    Returns:
+        Loss in the law's own units (nats per token on its data set).
+    """
+    n = card.non_embedding_params if law.non_embedding else card.params
+    return law.loss(n, _tokens(card))
+
+
+def _tokens(card: ModelFacts) -> float:
+    if card.training_tokens is None:
+        raise UserError(f"model {card.name!r}: training tokens D unknown; give them as model_card: "
+                        "{training_tokens: ...} in the run config")
+    return card.training_tokens
 
 
 def _card(repo: str, L: int, d: int, h: int, kv: int, ff: int, vocab: int, tied: bool, qkv_bias: bool,
-          tokens: float, context: int, source: str) -> ModelCard:
+          tokens: float, context: int, source: str) -> ModelFacts:
     """Build a card from config.json figures of a Llama-style decoder (GQA attention, SwiGLU MLP, RMSNorm)."""
     hd = d // h
     attn = d * h * hd + 2 * d * kv * hd + h * hd * d + ((h + 2 * kv) * hd if qkv_bias else 0)
     block = attn + 3 * d * ff + 2 * d  # q,k,v,o (+ biases) + gate, up, down + two RMSNorms
     emb = vocab * d
     body = L * block + d  # + final norm
-    return ModelCard(
+    return ModelFacts(
         name=repo, params=body + emb * (1 if tied else 2), non_embedding_params=body, training_tokens=tokens,
-        n_layers=L, d_model=d, n_heads=h, n_kv_heads=kv, context=context, source=source, d_ff=ff,
+        n_layers=L, d_model=d, n_heads=h, n_kv_heads=kv, head_dim=hd, context=context, source=source, d_ff=ff,
         vocab_size=vocab, tied_embeddings=tied,
+        architecture="Qwen2ForCausalLM" if repo.startswith("Qwen/") else "LlamaForCausalLM",
     )
 
 
@@ -161,7 +107,7 @@ _CARDS = [
     _card("meta-llama/Llama-3.2-3B", 28, 3072, 24, 8, 8192, 128256, True, False, 9e12, 131072, _LLAMA32),
 ]
 
-CATALOG: dict[str, ModelCard] = {card.name: card for card in _CARDS}
+CATALOG: dict[str, ModelFacts] = {card.name: card for card in _CARDS}
 """Repo id -> card, plus a short lower-case alias per model ("smollm2-135m", "qwen2.5-coder-1.5b", "llama-3-8b",
 "llama-3.2-1b", ...). Aliases return the card under its repo id, so `card.name` can be handed to a sampler."""
 CATALOG.update({card.name.split("/")[1].lower().replace("meta-llama-3", "llama-3"): card for card in _CARDS})
@@ -169,7 +115,7 @@ CATALOG.update({card.name.split("/")[1].lower().replace("meta-llama-3", "llama-3
 _INSTRUCT_SUFFIXES = ("-instruct", "-chat", "-it")
 
 
-def lookup(name: str) -> ModelCard:
+def lookup(name: str) -> ModelFacts:
     """The card of a model by repo id or short name (case-insensitive); "-Instruct" variants map to their base.
 
     Args:

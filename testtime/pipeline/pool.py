@@ -32,7 +32,7 @@ class Pool:
     prefill_flops: np.ndarray
     """[P] float: FLOPs of one prefill of the problem's prompt (shared by its samples)."""
     scores: dict[str, np.ndarray] = field(default_factory=dict)
-    """Scorer name -> [P, N] float score per sample (higher is better)."""
+    """Scorer name -> [P, N] float score per sample (higher is better); "oracle" (the correctness) is always there."""
     answers: tuple[tuple[str | None, ...], ...] = ()
     """[P][N] extracted answer strings, for display and weighted votes."""
     score_flops: np.ndarray | None = None
@@ -45,6 +45,8 @@ class Pool:
         shape = self.correct.shape
         if self.score_flops is None:
             object.__setattr__(self, "score_flops", np.zeros(shape))
+        # The gold correctness is a score like any other (the oracle scorer's): best-of-n by it is pass@k.
+        object.__setattr__(self, "scores", {**self.scores, "oracle": self.correct.astype(float)})
         for name in ("answer_ids", "output_tokens", "decode_flops", "score_flops"):
             if getattr(self, name).shape != shape:
                 raise ValueError(f"pool.{name} has shape {getattr(self, name).shape}, expected {shape}")

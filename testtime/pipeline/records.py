@@ -90,6 +90,20 @@ class SampleRecord:
     extra: dict[str, Any] = field(default_factory=dict)
     """A generation strategy's own fields (budget, thinking_tokens, steps, score_flops, ...), one column each."""
 
+    @classmethod
+    def from_row(cls, row: dict) -> "SampleRecord":
+        """The record of a flat row (as `to_row` writes it, or a stored sample read back)."""
+        fixed = {k: row.get(k) for k in SAMPLE_COLUMNS}
+        rest = {k: v for k, v in row.items() if k not in SAMPLE_COLUMNS}
+        lps = fixed["token_logprobs"]
+        fixed["token_logprobs"] = tuple(float(x) for x in lps) if lps is not None else None
+        return cls(**fixed, scores={k.removeprefix("score_"): v for k, v in rest.items()
+                                    if k.startswith("score_") and k != "score_flops"},
+                   scorer_flops={k.removeprefix("scorer_flops_"): v for k, v in rest.items()
+                                 if k.startswith("scorer_flops_")},
+                   extra={k: v for k, v in rest.items() if not k.startswith(("score_", "scorer_flops_"))
+                          or k == "score_flops"})
+
     def to_row(self) -> dict:
         """The flat Parquet row: the fixed columns, then score_<name>, scorer_flops_<name> and the extra fields."""
         row = {f: getattr(self, f) for f in SAMPLE_COLUMNS}

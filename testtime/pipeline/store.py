@@ -3,8 +3,10 @@
     runs/<run name>/
         manifest.json                 config, sample key, versions, hardware, model facts, engine, timings, status
         samples/part-<time>-<n>.parquet   all n samples of one or more finished problems
-        gold.parquet                  per problem: the model's log-probability of the gold answer (analysis)
-        results.json, results.csv     strategy x budget table (rewritten at the end of every run)
+        gold.parquet                  per problem: the model's log-probability of the gold answer
+        summary.parquet, results.json, results.csv   what the analyzer reads (testtime.pipeline.records),
+                                      rewritten at the end of every run
+        engine.log                    the engine's own log lines
 
 Every file is written to a temporary name and renamed into place (atomic on POSIX), and a part only ever holds
 problems whose samples are all there. So after `kill -9` the directory holds whole problems only; re-running the
@@ -13,48 +15,45 @@ compaction (many parts -> one, then delete) safe to interrupt too.
 
 Example:
     store = Store.open("runs/gsm8k-smollm2-135m-n64-1a2b3c4d", config)
-    store.append(rows)             # list of dicts, one per sample (columns: SAMPLE_COLUMNS + score_<name>)
+    store.append(records)          # SampleRecords of whole problems, one part
     store.done()                   # problem ids already sampled
     pool = store.pool(problem_ids)
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
-import os
 import time
 import uuid
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from testtime.errors import UserError
+from testtime.files import atomic_write, write_json
 from testtime.pipeline.pool import Pool
-
-SAMPLE_COLUMNS = (
-    "run_id", "model", "benchmark", "group", "problem_id", "sample_index", "strategy", "prompt_tokens", "output_tokens",
-    "text", "finish_reason", "answer", "answer_id", "correct", "logprob_sum", "logprob_mean", "token_logprobs",
-    "prefill_flops", "decode_flops",
-)
+from testtime.pipeline.records import SAMPLE_COLUMNS, SUMMARY_COLUMNS, SampleRecord, read_manifest, sample_columns
+from testtime.sampler import Completion
 
 _TYPES = {
     "sample_index": pa.int32(), "prompt_tokens": pa.int32(), "output_tokens": pa.int32(), "answer_id": pa.int32(),
     "correct": pa.bool_(), "logprob_sum": pa.float64(), "logprob_mean": pa.float64(),
     "token_logprobs": pa.list_(pa.float32()), "prefill_flops": pa.float64(), "decode_flops": pa.float64(),
 }
+POOL = "sample"
+"""The group of the pool's samples; a generation strategy's samples at one budget have their own group."""
 
 
-def write_json(path: Path, data: dict) -> None:
-    """Write JSON atomically: a temporary file in the same folder, fsynced, then renamed over `path`."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def generation_group(strategy, budget: int) -> str:
+    """The group of a generation strategy's samples at `budget`: its name, a digest of its settings (so changing
+    them never reuses old samples) and the budget."""
+    digest = hashlib.sha1(json.dumps(dataclasses.asdict(strategy), sort_keys=True).encode()).hexdigest()[:8]
+    return f"{strategy.name}-{digest}@{budget}"
 
 
 class Store:
@@ -85,40 +84,31 @@ class Store:
     # ---- manifest -----------------------------------------------------------------------------------------------
 
     def manifest(self) -> dict | None:
-        path = self.path / "manifest.json"
-        if not path.is_file():
-            return None
-        try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError:
-            raise UserError(f"{path} is not valid JSON; the run directory is damaged (delete it to start over)")
+        return read_manifest(self.path)
 
     def update_manifest(self, **fields) -> dict:
         """Merge `fields` into manifest.json (atomically) and return the result."""
         manifest = self.manifest() or {}
         manifest.update(fields)
-        self.path.mkdir(parents=True, exist_ok=True)
         write_json(self.path / "manifest.json", manifest)
         return manifest
 
     # ---- samples ------------------------------------------------------------------------------------------------
 
-    def append(self, rows: Sequence[dict]) -> None:
-        """Write rows (all samples of whole problems) as one new part, atomically."""
-        if not rows:
+    def append(self, records: Sequence[SampleRecord]) -> None:
+        """Write the records (all samples of whole problems) as one new part, atomically."""
+        if not records:
             return
+        rows = [r.to_row() for r in records]
         columns = {}
-        for name in dict.fromkeys([*SAMPLE_COLUMNS, *rows[0]]):
+        for name in sample_columns(rows):
             values = [r.get(name) for r in rows]
             columns[name] = pa.array(values, type=_TYPES.get(name) or _column_type(name, values))
-        table = pa.table(columns)
-        self.samples_dir.mkdir(parents=True, exist_ok=True)
+        self._write_part(pa.table(columns))
+
+    def _write_part(self, table: pa.Table) -> None:
         name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
-        tmp = self.samples_dir / f".{name}.tmp"
-        pq.write_table(table, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, self.samples_dir / name)
+        atomic_write(self.samples_dir / name, lambda tmp: pq.write_table(table, tmp))
 
     def parts(self) -> list[Path]:
         return sorted(self.samples_dir.glob("part-*.parquet"))
@@ -137,7 +127,7 @@ class Store:
         df = df.drop_duplicates(key, keep="last").sort_values(key)
         return pa.Table.from_pandas(df, preserve_index=False)
 
-    def done(self, group: str = "sample") -> set[str]:
+    def done(self, group: str = POOL) -> set[str]:
         """Problem ids whose samples of `group` are stored ("sample": the pool; "<strategy>@<budget>": a
         generation strategy's samples at one budget)."""
         out = set()
@@ -159,12 +149,7 @@ class Store:
             table = pa.Table.from_pandas(table, preserve_index=False)
         table = pa.table({c: table[c].cast(_TYPES[c] if c in _TYPES else _small(table[c].type))
                           for c in table.column_names})
-        name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
-        tmp = self.samples_dir / f".{name}.tmp"
-        pq.write_table(table, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, self.samples_dir / name)
+        self._write_part(table)
         for p in parts:
             p.unlink()
 
@@ -176,6 +161,12 @@ class Store:
         path = self.path / "gold.parquet"
         return pq.read_table(path) if path.is_file() else None
 
+    def without_gold(self, problem_ids: Sequence[str]) -> list[str]:
+        """The problems among `problem_ids` whose gold-answer likelihood is not stored yet."""
+        gold = self.gold()
+        have = set(gold.column("problem_id").to_pylist()) if gold is not None else set()
+        return [p for p in problem_ids if p not in have]
+
     def add_gold(self, rows: Sequence[dict]) -> None:
         """Add per-problem gold likelihoods (a problem already there is replaced); one atomic rewrite."""
         if not rows:
@@ -186,14 +177,9 @@ class Store:
             ids = {r["problem_id"] for r in rows}
             keep = [i for i, pid in enumerate(old.column("problem_id").to_pylist()) if pid not in ids]
             new = pa.concat_tables([old.take(keep), new.cast(old.schema)])
-        self.path.mkdir(parents=True, exist_ok=True)
-        tmp = self.path / f".gold.{uuid.uuid4().hex}.tmp"
-        pq.write_table(new, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path / "gold.parquet")
+        atomic_write(self.path / "gold.parquet", lambda tmp: pq.write_table(new, tmp))
 
-    def pool(self, problem_ids: Sequence[str] | None = None, group: str = "sample") -> Pool:
+    def pool(self, problem_ids: Sequence[str] | None = None, group: str = POOL) -> Pool:
         """The stored samples of `group` as a Pool, rows in `problem_ids` order (default: all, sorted)."""
         df = self.table().to_pandas()
         df = df[df["group"] == group]
@@ -226,6 +212,87 @@ class Store:
                     output_tokens=grid("output_tokens", int), prompt_tokens=grid("prompt_tokens", int)[:, 0],
                     decode_flops=grid("decode_flops"), prefill_flops=grid("prefill_flops")[:, 0], scores=scores,
                     score_flops=score_flops, scorer_flops=scorer_flops, answers=tuple(tuple(a if isinstance(a, str) else None for a in row) for row in answers))
+
+
+    # ---- scores added later, and the per-problem summary --------------------------------------------------------
+
+    def unscored(self, problem_ids: Sequence[str], names: Sequence[str]) -> dict[str, set[str]]:
+        """Scorer name -> pool problems among `problem_ids` that have no score from it (the column missing, or NaN
+        for the whole problem): scorers named after the pool was sampled."""
+        if not self.parts():
+            return {}
+        df = self.table().to_pandas()
+        df = df[(df["group"] == POOL) & df["problem_id"].isin(set(problem_ids))]
+        out = {}
+        for name in names:
+            col = f"score_{name}"
+            if col not in df.columns:
+                missing = set(df["problem_id"])
+            else:
+                missing = set(df.groupby("problem_id")[col].apply(lambda v: v.isna().all()).loc[lambda m: m].index)
+            if missing:
+                out[name] = missing
+        return out
+
+    def add_scores(self, todo: dict[str, set[str]],
+                   score: Callable[[str, str, list[Completion]], tuple[list[float], list[float] | None]],
+                   on_problem: Callable[[int, int], None] = lambda k, of: None) -> None:
+        """Score stored pool samples without re-sampling: for each scorer name and problem id in `todo`,
+        `score(name, problem_id, completions)` returns (scores, FLOPs per sample or None); then every sample is
+        rewritten with the new columns (one atomic part)."""
+        import pandas as pd
+
+        df = self.table().to_pandas()
+        total, k = sum(len(v) for v in todo.values()), 0
+        for name, pids in todo.items():
+            col = f"score_{name}"
+            if col not in df.columns:
+                df[col] = float("nan")
+            for pid in sorted(pids):
+                rows = df.index[(df["group"] == POOL) & (df["problem_id"] == pid)]
+                scores, flops = score(name, pid, [_completion(df.loc[r]) for r in rows])
+                df.loc[rows, col] = [float(v) for v in scores]
+                if flops is not None:
+                    df.loc[rows, f"scorer_flops_{name}"] = [float(v) for v in flops]
+                k += 1
+                on_problem(k, total)
+        self.rewrite(pd.DataFrame(df))
+
+    def summary(self, problem_ids: Sequence[str]):
+        """Per pool problem: sample counts, the samples' mean-logprob sums and counts (all, correct), and the gold
+        answer's likelihood (NaN when not read): the DataFrame of records.SUMMARY_COLUMNS the analyzer reads."""
+        import pandas as pd
+
+        df = self.table(["group", "problem_id", "sample_index", "correct", "logprob_mean"]).to_pandas()
+        df = df[(df["group"] == POOL) & df["problem_id"].isin(set(problem_ids))]
+        lp = pd.to_numeric(df["logprob_mean"], errors="coerce")
+        ok = df["correct"].astype(bool)
+        frame = pd.DataFrame({"problem_id": df["problem_id"], "correct": ok, "lp": lp, "lp_ok": lp.where(ok)})
+        g = frame.groupby("problem_id", sort=False)
+        out = pd.DataFrame({"samples": g.size(), "correct_samples": g["correct"].sum(),
+                            "logprob_mean_sum": g["lp"].sum(), "logprob_mean_count": g["lp"].count(),
+                            "logprob_mean_sum_correct": g["lp_ok"].sum(),
+                            "logprob_mean_count_correct": g["lp_ok"].count()}).reset_index()
+        gold = self.gold()
+        gold = gold.to_pandas() if gold is not None else pd.DataFrame(
+            columns=["problem_id", "gold_tokens", "gold_logprob_sum", "gold_logprob_mean"])
+        out = out.merge(gold[["problem_id", "gold_tokens", "gold_logprob_sum", "gold_logprob_mean"]],
+                        on="problem_id", how="left")
+        order = {pid: i for i, pid in enumerate(problem_ids)}
+        out = out.sort_values("problem_id", key=lambda c: c.map(order)).reset_index(drop=True)
+        for col in ("gold_tokens", "gold_logprob_sum", "gold_logprob_mean"):
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+        return out[list(SUMMARY_COLUMNS)]
+
+
+def _completion(row) -> Completion:
+    """A stored sample as the Completion a scorer reads."""
+    lps = row.get("token_logprobs")
+    lps = tuple(float(x) for x in lps) if lps is not None else ()
+    lp = row.get("logprob_sum")
+    return Completion(text=row["text"], n_tokens=int(row["output_tokens"]), prompt_tokens=int(row["prompt_tokens"]),
+                      logprob=None if lp is None or lp != lp else float(lp), finish_reason=row.get("finish_reason"),
+                      token_logprobs=lps)
 
 
 def _read(path: Path, columns: list[str] | None) -> pa.Table:

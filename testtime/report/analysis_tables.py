@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from rich.table import Table
 
-from testtime.analysis.analyze import Analysis
+from testtime.analysis import Analysis, label
 
 TITLES = {
     "models": "models (N, D and training compute 6ND from the catalog)",
@@ -19,7 +19,8 @@ TITLES = {
     "fits": "accuracy vs inference FLOPs: chosen curve (held-out error) and parameters with 95% bootstrap CIs "
             "(* at an edge of its search range: not pinned down by the data)",
     "exchange": "iso-accuracy exchange rate: inference FLOPs the smaller model needs to match the larger one's n=1",
-    "frontier": "compute-optimal frontier (accuracy vs inference FLOPs per problem; oracle scorers left out)",
+    "frontier": "compute-optimal frontier (accuracy vs inference FLOPs per problem; strategies that read the "
+                "gold answer left out)",
     "signal": "pass/fail vs continuous signals: log-probability of the gold answer (nats, mean over problems) and "
               "the samples' mean token logprob",
 }
@@ -38,6 +39,15 @@ def _pct(x) -> str:
     return "-" if x is None or not np.isfinite(x) else f"{x:.1%}"
 
 
+def _count(x) -> str:
+    return "-" if pd.isna(x) else f"{int(x)}"
+
+
+def _strategies(df: pd.DataFrame) -> list[str]:
+    # "strategy (scorer)", or the strategy alone when it ranks by nothing
+    return [label(s, c) for s, c in zip(df["strategy"], df["scorer"])]
+
+
 def _n(df: pd.DataFrame) -> list[str]:
     # Generation strategies report n=1 at every thinking budget; the budget is what varies.
     budget = df["budget"] if "budget" in df else [np.nan] * len(df)
@@ -54,7 +64,7 @@ def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
         "N (params)": models["params"].map(fmt_num), "D (tokens)": models["training_tokens"].map(fmt_num),
         "6ND (FLOPs)": models["training_flops"].map(fmt_num), "note": models["catalog_note"]})
     out["results"] = pd.DataFrame({
-        "model": t["model"], "benchmark": t["benchmark"], "strategy": t["strategy"], "scorer": t["scorer"], "n": _n(t),
+        "model": t["model"], "benchmark": t["benchmark"], "strategy": _strategies(t), "n": _n(t),
         "accuracy (95% CI)": [f"{_pct(a)} ({_pct(lo)}-{_pct(hi)})" for a, lo, hi in
                               zip(t["accuracy"], t["ci_low"], t["ci_high"])],
         "tokens/problem": t["tokens_per_problem"].map(lambda x: "-" if not np.isfinite(x) else f"{x:,.0f}"),
@@ -70,14 +80,14 @@ def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
                                + (f" [{fmt_num(ci[k][0])}, {fmt_num(ci[k][1])}]" if k in ci else "")
                                for k, v in f.estimator.params_.items())
             form, mae = f.form, fmt_num(f.selection[0]["heldout_mae"]) if f.selection else "-"
-        rows.append({"model": f.model, "benchmark": f.benchmark, "strategy": f.strategy, "scorer": f.scorer,
+        rows.append({"model": f.model, "benchmark": f.benchmark, "strategy": label(f.strategy, f.scorer),
                      "curve": form, "held-out MAE": mae, "parameters [95% CI]": params})
     out["fits"] = pd.DataFrame(rows)
     e = analysis.exchange
     if not e.empty:
         ex = pd.DataFrame({
             "small -> large (benchmark)": e["small"] + " -> " + e["large"] + " (" + e["benchmark"] + ")",
-            "strategy": e["strategy"] + e["scorer"].map(lambda s: "" if s == "none" else f" ({s})"),
+            "strategy": _strategies(e),
             "target: large n=1": e["target_accuracy"].map(_pct),
             "small needs FLOPs (x large) [CI]": [
                 "-" if not np.isfinite(a) else
@@ -92,14 +102,14 @@ def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
         out["exchange"] = ex
     f = analysis.frontier
     out["frontier"] = pd.DataFrame({
-        "benchmark": f["benchmark"], "model": f["model"], "strategy": f["strategy"], "scorer": f["scorer"],
-        "n": _n(f), "accuracy": f["accuracy"].map(_pct),
+        "benchmark": f["benchmark"], "model": f["model"], "strategy": _strategies(f), "n": _n(f),
+        "accuracy": f["accuracy"].map(_pct),
         "FLOPs/problem": f["flops_per_problem"].map(fmt_num)})
     s = analysis.signal
     out["signal"] = pd.DataFrame({
         "run": s["run"], "model": s["model_name"], "benchmark": s["benchmark"],
         "single-sample accuracy": s["accuracy"].map(_pct),
-        "correct / samples": [f"{c} / {n}" for c, n in zip(s["correct_samples"], s["samples"])],
+        "correct / samples": [f"{_count(c)} / {_count(n)}" for c, n in zip(s["correct_samples"], s["samples"])],
         "gold logprob (per token)": [f"{fmt_num(a)} ({fmt_num(b)})" for a, b in
                                      zip(s["gold_logprob"], s["gold_logprob_per_token"])],
         "P(gold)": s["gold_prob"].map(fmt_num),

@@ -13,7 +13,8 @@ import html
 import time
 from pathlib import Path
 
-from testtime.analysis.analyze import Analysis
+from testtime.analysis import Analysis
+from testtime.files import write_bytes, write_text
 from testtime.report.plots import figures, png_bytes
 from testtime.report.analysis_tables import TITLES, sections
 
@@ -25,8 +26,8 @@ h2{margin-top:1.5em;font-size:1.15em}.note{color:#555;font-size:13px}"""
 _CAPTIONS = {
     "accuracy": "Accuracy (95% bootstrap CI over problems) vs inference FLOPs per problem; lines are the fitted "
                 "curves, shaded their 95% bootstrap bands.",
-    "frontier": "Every model x strategy x budget; hollow points use an oracle scorer (upper bounds); the black "
-                "step line is the Pareto frontier of the others.",
+    "frontier": "Every model x strategy x budget; hollow points read the gold answer (oracle strategies: upper "
+                "bounds); the black step line is the Pareto frontier of the others.",
     "total_compute": "Training + Q x inference FLOPs per query: dashed, the smaller model with the samples it needs "
                      "to match the larger model's single sample (solid); dotted, the break-even volume Q*.",
 }
@@ -53,15 +54,20 @@ def html_report(analysis: Analysis, images: dict[str, bytes], title: str = "test
 
 
 def write_report(analysis: Analysis, out: str | Path, title: str = "testtime analysis") -> list[Path]:
-    """Write PNGs, CSV and Parquet tables, and report.html (the PNGs embedded) under `out`; return the paths."""
+    """Write PNGs, CSV and Parquet tables, and report.html (the PNGs embedded) under `out`, each atomically.
+
+    Args:
+        analysis: what `testtime.analysis.analyze` returned.
+        out: folder (created if missing).
+        title: the page's title.
+
+    Returns:
+        The paths written, report.html last.
+    """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     written = analysis.save_tables(out)
     images = {}
     for name, fig in figures(analysis).items():
         images[name] = png_bytes(fig)
-        (out / f"{name}.png").write_bytes(images[name])
-        written.append(out / f"{name}.png")
-    page = out / "report.html"
-    page.write_text(html_report(analysis, images, title), encoding="utf-8")
-    return [*written, page]
+        written.append(write_bytes(out / f"{name}.png", images[name]))
+    return [*written, write_text(out / "report.html", html_report(analysis, images, title))]

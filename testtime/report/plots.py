@@ -7,21 +7,20 @@ no display needed, safe in threads and on headless machines.
 
 Example:
     result = analyze(["runs/a", "runs/b"], compare=True)
-    for name, fig in figures(result).items():
-        save_png(fig, f"analysis/{name}.png")
+    pngs = {name: png_bytes(fig) for name, fig in figures(result).items()}
 """
 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from testtime.analysis.analyze import ORACLE_SCORERS, Analysis, curve_points
+from testtime.analysis import Analysis, curve_points, label
+from testtime.analysis.runs import matches, series
 
 
 def _axes(n: int, title: str) -> tuple[Figure, list]:
@@ -32,8 +31,8 @@ def _axes(n: int, title: str) -> tuple[Figure, list]:
     return fig, axes
 
 
-def _label(model: str, strategy: str, scorer: str) -> str:
-    return f"{model} · {strategy}" + ("" if scorer == "none" else f" ({scorer})")
+def _label(model: str, strategy: str, scorer: str | None) -> str:
+    return f"{model} · {label(strategy, scorer)}"
 
 
 def accuracy_figure(table: pd.DataFrame, fits=()) -> Figure:
@@ -43,14 +42,14 @@ def accuracy_figure(table: pd.DataFrame, fits=()) -> Figure:
     benches = list(dict.fromkeys(table["benchmark"]))
     fig, axes = _axes(len(benches), "accuracy vs inference compute")
     for ax, bench in zip(axes, benches):
-        for (model, strategy, scorer), g in table[table["benchmark"] == bench].groupby(
-                ["model", "strategy", "scorer"], sort=False):
+        for (model, strategy, scorer), g in series(table[table["benchmark"] == bench],
+                                                   ["model", "strategy", "scorer"]):
             g = g.sort_values("flops_per_problem")
             yerr = np.clip([g["accuracy"] - g["ci_low"], g["ci_high"] - g["accuracy"]], 0, None)
             bars = ax.errorbar(g["flops_per_problem"], g["accuracy"], yerr=yerr, fmt="o", ms=4, capsize=2,
                                label=_label(model, strategy, scorer))
             c = curves[(curves["model"] == model) & (curves["benchmark"] == bench) & (curves["strategy"] == strategy)
-                       & (curves["scorer"] == scorer)]
+                       & matches(curves["scorer"], scorer)]
             if len(c):
                 color = bars.lines[0].get_color()
                 ax.plot(c["flops_per_problem"], c["accuracy_fit"], color=color, lw=1.2, alpha=0.9)
@@ -102,8 +101,8 @@ def frontier_figure(table: pd.DataFrame, front: pd.DataFrame) -> Figure:
     fig, axes = _axes(len(benches), "compute-optimal frontier")
     for ax, bench in zip(axes, benches):
         b = table[table["benchmark"] == bench]
-        for (model, strategy, scorer), g in b.groupby(["model", "strategy", "scorer"], sort=False):
-            oracle = scorer in ORACLE_SCORERS
+        for (model, strategy, scorer), g in series(b, ["model", "strategy", "scorer"]):
+            oracle = bool(g["oracle"].any())
             ax.scatter(g["flops_per_problem"], g["accuracy"], s=22, label=_label(model, strategy, scorer),
                        facecolors="none" if oracle else None,
                        edgecolors="C7" if oracle else None, marker="o")
@@ -165,11 +164,3 @@ def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
-
-
-def save_png(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
-    """Write the figure as a PNG and return its path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(png_bytes(fig, dpi))
-    return path

@@ -4,7 +4,8 @@
     hf    transformers `generate` (slow; for models or machines vLLM does not support)
     fake  scripted completions for tests (FakeSampler)
 
-`auto` picks vllm when it imports, else hf.
+`auto` picks vllm when it imports, else hf. Scorers get their models through `engines_for(policy)`
+(testtime.samplers.engines).
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ register_lazy("sampler", "vllm", "testtime.samplers.vllm:VLLMSampler")
 register_lazy("sampler", "hf", "testtime.samplers.hf:HFSampler")
 register_lazy("sampler", "fake", "testtime.samplers.fake:FakeSampler")
 
-BACKENDS = ("auto", "vllm", "hf", "fake")
-
-
 def pick_backend(backend: str) -> str:
     """Resolve "auto" to the best installed engine."""
     if backend == "auto":
@@ -31,6 +29,13 @@ def pick_backend(backend: str) -> str:
 def load(backend: str, model_path: Path, engine, *, seed: int = 0):
     """Build the sampler for `backend` over the model folder `model_path` with EngineConfig `engine`."""
     return get("sampler", pick_backend(backend))(model_path=model_path, engine=engine, seed=seed)
+
+
+def engines_for(policy):
+    """Where the run's model-based scorers get their models (testtime.sampler.Engines), around the policy."""
+    from testtime.samplers.engines import LocalEngines
+
+    return LocalEngines(policy)
 
 
 def fake_facts():

@@ -26,8 +26,13 @@ class FakeSampler:
         self.answers = answers
         self.delay = float(os.environ.get("TESTTIME_FAKE_DELAY", "0"))
 
+    vocab_size = None   # no tokenizer
+
     def describe(self) -> dict:
         return {"backend": "fake", "seed": self.seed}
+
+    def close(self) -> None:
+        pass
 
     def stream(self, prompts: Sequence[str], sampling: Sampling | Sequence[Sampling], *, raw: bool = False
                ) -> Iterator[tuple[int, list[Completion]]]:

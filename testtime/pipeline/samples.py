@@ -1,0 +1,66 @@
+"""One problem's completions -> SampleRecords: graded, grouped into answer classes, scored, and costed in FLOPs.
+
+Example:
+    records = to_records(problem, completions, job=Job(POOL, []), bench=bench, facts=facts,
+                         scorers={"logprob": LogprobScorer()}, run_id="r", model="smollm2-135m")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from benchmarks.base import Benchmark, Problem
+from benchmarks.grading import group_answers
+from testtime.flops import decode_flops, prefill_flops
+from testtime.models import ModelFacts
+from testtime.pipeline.records import SampleRecord
+from testtime.pipeline.store import POOL
+from testtime.sampler import Completion
+
+
+@dataclass
+class Job:
+    """One set of samples to produce: the pool (group POOL), or a generation strategy's samples at one budget."""
+
+    group: str
+    todo: list[Problem]
+    strategy: object = None
+    budget: int | None = None
+
+
+def answer_ids(problem: Problem, answers: Sequence[str | None]) -> list[int]:
+    """Vote classes: the choice index for multiple choice, math-verify equivalence classes otherwise; -1 for none."""
+    if problem.choices:
+        return [problem.choices.index(a) if a in problem.choices else -1 for a in answers]
+    return group_answers(answers)
+
+
+def to_records(problem: Problem, completions: Sequence[Completion], *, job: Job, bench: Benchmark,
+               facts: ModelFacts, scorers: dict, run_id: str, model: str) -> list[SampleRecord]:
+    """The stored records of one problem's completions. Pool samples get every stored scorer's score and FLOPs;
+    a generation strategy's samples get the logprob score only (its own scorer's spend comes in `extra`)."""
+    grades = [bench.grade(problem, c.text) for c in completions]
+    ids = answer_ids(problem, [g.answer for g in grades])
+    prefill = float(prefill_flops(facts, completions[0].prompt_tokens)) if completions else 0.0
+    use = scorers if job.group == POOL else {k: v for k, v in scorers.items() if k == "logprob"}
+    scores = {name: s.score(problem, completions) for name, s in use.items()}
+    # Scorers that run a model report the FLOPs of their passes per sample; only strategies ranking by them pay.
+    spent = {name: f for name, s in use.items() if (f := s.flops(problem, completions)) is not None}
+    records = []
+    for k, (c, g) in enumerate(zip(completions, grades)):
+        extra = dict(c.extra)
+        decode = float(decode_flops(facts, c.prompt_tokens, c.n_tokens))
+        if "decode_segments" in extra:   # a search: its generated segments, each at its own context position
+            decode = float(sum(decode_flops(facts, start, t) for start, t in extra.pop("decode_segments")))
+        if "search_score_flops" in extra:
+            extra["score_flops"] = extra.pop("search_score_flops")
+        records.append(SampleRecord(
+            run_id=run_id, model=model, benchmark=bench.name, group=job.group, problem_id=problem.id,
+            sample_index=k, strategy=job.strategy.name if job.strategy else POOL, prompt_tokens=c.prompt_tokens,
+            output_tokens=c.n_tokens, text=c.text, finish_reason=c.finish_reason, answer=g.answer, answer_id=ids[k],
+            correct=bool(g.correct), logprob_sum=c.logprob, logprob_mean=c.mean_logprob,
+            token_logprobs=c.token_logprobs or None, prefill_flops=prefill, decode_flops=decode,
+            scores={name: float(v[k]) for name, v in scores.items()},
+            scorer_flops={name: float(v[k]) for name, v in spent.items()}, extra=extra))
+    return records
