@@ -1,5 +1,6 @@
 """The analyzer against known answers: planted curves, closed-form break-even volumes, a hand-computed exchange
-rate, a non-dominated frontier, degenerate data; and `analyze` / `compare` end to end on two fake-backend runs."""
+rate, a non-dominated frontier, degenerate data, a hand-made per-problem summary; and `analyze` / `compare` end to
+end on two fake-backend runs."""
 
 import json
 
@@ -8,12 +9,13 @@ import pandas as pd
 import pytest
 
 from conftest import DATA, cli
-from testtime.analysis.analyze import (analyze, break_even_queries, continuous_metric, exchange_rates, fit_curve, fit_curves,
-                              frontier, load_runs, total_compute)
-from testtime.analysis.catalog import lookup, training_flops
+from testtime.analysis import (analyze, break_even_queries, continuous_metric, exchange_rates, fit_curve, fit_curves,
+                               frontier, load_runs, lookup, model_facts, total_compute, training_flops)
 from testtime.analysis.curves import log_sigmoid
 from testtime.errors import UserError
+from testtime.pipeline.records import SUMMARY_COLUMNS
 from testtime.pipeline.store import Store
+from testtime.report.html import write_report
 
 SMALL, LARGE = "smollm2-135m", "qwen2.5-coder-0.5b"
 
@@ -27,14 +29,38 @@ def series(strategy, scorer, flops, acc, ns=None, half_ci=0.05):
              "flops_per_problem": f, "flops_per_problem_naive": f, "problems": 50} for n, f, a in zip(ns, flops, acc)]
 
 
-def make_run(path, model, rows, benchmark="gsm8k", facts=None):
-    """A hand-built run directory: a manifest and results.json, no samples."""
+def make_run(path, model, rows, benchmark="gsm8k", facts=None, summary=None):
+    """A hand-built run directory: a manifest, results.json and (given rows) summary.parquet, no samples."""
     path.mkdir(parents=True)
     manifest = {"run_id": path.name, "status": "complete", "model_facts": facts or {},
                 "config": {"model": model, "benchmark": benchmark, "sampling": {"n": 8}}}
     (path / "manifest.json").write_text(json.dumps(manifest))
     (path / "results.json").write_text(json.dumps({"rows": rows}))
+    if summary is not None:
+        pd.DataFrame(summary, columns=SUMMARY_COLUMNS).to_parquet(path / "summary.parquet", index=False)
     return path
+
+
+# Three problems of four samples each, written out sample by sample so the summary's sums can be checked against
+# the per-sample means the analyzer used to take: (correct, mean token logprob) per sample, gold log-probability.
+SAMPLES = {"p1": ([True, True, False, False], [-0.2, -0.4, -0.6, -0.8]),
+           "p2": ([True, False, False, False], [-0.5, -1.0, -1.5, np.nan]),
+           "p3": ([False, False, False, False], [-1.0, -1.1, -1.2, -1.1])}
+GOLD = {"p1": (2, -1.0), "p2": (1, -2.0), "p3": (np.nan, np.nan)}   # (tokens, total logprob); p3 not read
+
+
+def summary_rows(samples=SAMPLES, gold=GOLD):
+    """summary.parquet rows as the runner writes them: per problem, counts and sums of non-NaN logprobs."""
+    rows = []
+    for pid, (ok, lp) in samples.items():
+        ok, lp = np.array(ok), np.array(lp)
+        tokens, total = gold[pid]
+        rows.append({"problem_id": pid, "samples": len(ok), "correct_samples": int(ok.sum()),
+                     "logprob_mean_sum": np.nansum(lp), "logprob_mean_count": int(np.isfinite(lp).sum()),
+                     "logprob_mean_sum_correct": np.nansum(lp[ok]),
+                     "logprob_mean_count_correct": int(np.isfinite(lp[ok]).sum()),
+                     "gold_tokens": tokens, "gold_logprob_sum": total, "gold_logprob_mean": total / tokens})
+    return rows
 
 
 def one_line_error(res, *needles):
@@ -100,7 +126,7 @@ def test_degenerate_data_gives_a_clear_user_error(acc, needle):
 
 def test_a_degenerate_series_is_reported_not_raised(tmp_path):
     good = series("best_of_n", "logprob", [1e10, 2e10, 4e10, 8e10], [0.2, 0.3, 0.35, 0.4])
-    run = make_run(tmp_path / "r", SMALL, good + series("majority_vote", "none", [1e10, 2e10, 4e10, 8e10], [0] * 4))
+    run = make_run(tmp_path / "r", SMALL, good + series("majority_vote", None, [1e10, 2e10, 4e10, 8e10], [0] * 4))
     result = analyze([run], n_boot=20)
     by = {f.strategy: f for f in result.fits}
     assert by["best_of_n"].estimator is not None
@@ -184,7 +210,7 @@ def test_unknown_model_gets_nan_and_a_note(tmp_path):
 
 def test_frontier_is_non_dominated_and_covers_every_point():
     rng = np.random.default_rng(1)
-    rows = [{"benchmark": b, "model": m, "strategy": s, "scorer": "oracle" if s == "pass_at_k" else "none", "n": n,
+    rows = [{"benchmark": b, "model": m, "strategy": s, "scorer": None, "oracle": s == "pass_at_k", "n": n,
              "flops_per_problem": float(rng.choice([1, 2, 4]) * 1e10 * n), "accuracy": float(rng.uniform(0, 0.8)),
              "training_flops": 1e21}
             for b in ("gsm8k", "math500") for m in ("a", "b", "c") for s in ("majority_vote", "pass_at_k")
@@ -193,7 +219,7 @@ def test_frontier_is_non_dominated_and_covers_every_point():
     front = frontier(table)
     assert "pass_at_k" not in set(front["strategy"])
     for bench, f in front.groupby("benchmark"):
-        pts = table[(table["benchmark"] == bench) & (table["scorer"] != "oracle")]
+        pts = table[(table["benchmark"] == bench) & ~table["oracle"]]
         assert np.all(np.diff(f["accuracy"]) > 0) and np.all(np.diff(f["flops_per_problem"]) >= 0)
         for _, p in f.iterrows():  # nothing beats a frontier point on both axes
             better = (pts["flops_per_problem"] <= p["flops_per_problem"]) & (pts["accuracy"] >= p["accuracy"])
@@ -206,18 +232,96 @@ def test_frontier_is_non_dominated_and_covers_every_point():
 
 # ---- loading, errors -----------------------------------------------------------------------------------------------
 
-def test_load_errors_are_one_clear_line(tmp_path, fake_runs):
+def test_load_errors_are_one_clear_line(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         load_runs([tmp_path / "nowhere"])
     with pytest.raises(UserError, match="not a testtime run directory"):
         load_runs([tmp_path])
+    run = make_run(tmp_path / "r", SMALL, series("best_of_n", "logprob", [1e10, 2e10], [0.2, 0.3]))
+    with pytest.raises(UserError, match="given twice"):
+        load_runs([run, run])
     unfinished = tmp_path / "unfinished"
     unfinished.mkdir()
-    (unfinished / "manifest.json").write_text((fake_runs[0] / "manifest.json").read_text())
+    (unfinished / "manifest.json").write_text((run / "manifest.json").read_text())
     with pytest.raises(UserError, match="has no results yet"):
         load_runs([unfinished])
     with pytest.raises(UserError, match="at least two models"):
-        analyze([fake_runs[0]], compare=True)
+        analyze([run], compare=True)
+
+
+def test_scorer_none_and_oracle_from_results_old_and_new(tmp_path):
+    # Files written before `oracle` existed spell "no scorer" as "none" and mark pass@k by its "oracle" scorer.
+    old = series("majority_vote", "none", [1e10, 2e10], [0.2, 0.3]) + series("pass_at_k", "oracle", [1e10, 2e10],
+                                                                                [0.4, 0.6])
+    new = [{**r, "scorer": None, "oracle": r["strategy"] == "pass_at_k"} for r in old]
+    for name, rows in (("old", old), ("new", new)):
+        table = load_runs([make_run(tmp_path / name, SMALL, rows)])
+        by = table.drop_duplicates("strategy").set_index("strategy")
+        assert by.loc["majority_vote", "scorer"] is None and not by.loc["majority_vote", "oracle"]
+        assert by.loc["pass_at_k", "oracle"]
+        assert set(frontier(table)["strategy"]) == {"majority_vote"}
+    fits = fit_curves(table, n_boot=0)   # a series without scorer is fitted, not dropped by groupby
+    assert [(f.strategy, f.scorer) for f in fits] == [("majority_vote", None), ("pass_at_k", None)]
+
+
+# ---- (e) the continuous signal, the report --------------------------------------------------------------------------
+
+def test_continuous_metric_from_a_hand_made_summary(tmp_path):
+    run = make_run(tmp_path / "r", SMALL, series("best_of_n", "logprob", [1e10], [0.3]), summary=summary_rows())
+    row = continuous_metric([run]).iloc[0]
+    # By hand: 3 of 12 samples right; correct samples' logprobs -0.2, -0.4, -0.5; 11 non-NaN logprobs summing to
+    # -9.4; gold read for p1 (-1.0 over 2 tokens) and p2 (-2.0 over 1 token).
+    assert (row["run"], row["model_name"], row["benchmark"], row["note"]) == ("r", SMALL, "gsm8k", "")
+    assert (row["samples"], row["correct_samples"], row["gold_problems"]) == (12, 3, 2)
+    assert row["accuracy"] == pytest.approx(0.25)
+    assert row["mean_logprob_correct"] == pytest.approx(-1.1 / 3)
+    assert row["mean_logprob_all"] == pytest.approx(-9.4 / 11)
+    assert row["gold_logprob"] == pytest.approx(-1.5)
+    assert row["gold_logprob_per_token"] == pytest.approx((-0.5 - 2.0) / 2)
+    assert row["gold_prob"] == pytest.approx((np.exp(-1.0) + np.exp(-2.0)) / 2)
+    # The same figures as the per-sample means the analyzer took before the summary existed.
+    ok = np.concatenate([np.array(c) for c, _ in SAMPLES.values()])
+    lp = pd.Series(np.concatenate([np.array(v) for _, v in SAMPLES.values()]))
+    assert row["accuracy"] == ok.mean()
+    assert row["mean_logprob_correct"] == pytest.approx(lp[ok].mean(), rel=1e-12)
+    assert row["mean_logprob_all"] == pytest.approx(lp.mean(), rel=1e-12)
+
+
+def test_continuous_metric_without_gold_is_nan(tmp_path):
+    gold = {pid: (np.nan, np.nan) for pid in SAMPLES}
+    run = make_run(tmp_path / "r", SMALL, series("best_of_n", "logprob", [1e10], [0.3]),
+                   summary=summary_rows(gold=gold))
+    row = continuous_metric([run]).iloc[0]
+    assert row["gold_problems"] == 0 and np.isnan(row["gold_logprob"]) and np.isnan(row["gold_prob"])
+    assert row["correct_samples"] == 3 and row["note"] == ""
+
+
+def test_continuous_metric_without_summary_is_nan_with_a_note(tmp_path):
+    rows = series("best_of_n", "logprob", [1e10, 2e10, 4e10, 8e10], [0.2, 0.3, 0.35, 0.4])
+    run = make_run(tmp_path / "r", SMALL, rows)
+    row = continuous_metric([run]).iloc[0]
+    assert all(np.isnan(row[c]) for c in ("samples", "accuracy", "gold_logprob", "mean_logprob_all"))
+    assert "summary.parquet" in row["note"] and "python -m testtime run" in row["note"]
+    assert any("summary.parquet" in note for note in analyze([run], n_boot=0).notes)
+
+
+def test_report_from_hand_made_runs_is_complete_and_atomic(tmp_path):
+    small = make_run(tmp_path / "s", SMALL, series("best_of_n", "logprob", [1e10, 2e10, 4e10, 8e10],
+                                                   [0.20, 0.30, 0.45, 0.50])
+                     + series("pass_at_k", None, [1e10, 2e10, 4e10, 8e10], [0.2, 0.4, 0.6, 0.7]),
+                     summary=summary_rows())
+    large = make_run(tmp_path / "l", LARGE, series("best_of_n", "logprob", [1.5e10, 3e10, 6e10, 1.2e11],
+                                                   [0.40, 0.48, 0.55, 0.60]), summary=summary_rows())
+    result = analyze([small, large], compare=True, queries=1e9, n_boot=10)
+    out = tmp_path / "out"
+    paths = write_report(result, out)
+    assert {p.name for p in out.iterdir()} == {p.name for p in paths}   # no temporary files left behind
+    for name in ("accuracy", "frontier", "total_compute", "signal"):
+        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("points", "fits", "curves", "frontier", "exchange", "signal"):
+        assert len(pd.read_parquet(out / f"{name}.parquet")) > 0
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 4 and "best_of_n (logprob)" in page and ">None<" not in page
 
 
 # ---- on fake-backend runs ------------------------------------------------------------------------------------------
@@ -233,29 +337,22 @@ def test_fake_runs_load_into_one_row_per_key(fake_runs):
     assert (table["flops_per_problem"] > 0).all() and (table["tokens_per_problem"] > 0).all()
 
 
-def test_continuous_metric_reads_the_gold_likelihood_and_the_samples(fake_runs):
+def test_continuous_metric_matches_the_samples_and_gold(fake_runs):
+    # The runner's summary.parquet gives the same figures as the samples and gold likelihoods themselves.
     sig = continuous_metric(fake_runs).set_index("run")
     df = Store(fake_runs[0]).table().to_pandas()
     df = df[df["group"] == "sample"] if "group" in df else df
     row = sig.loc[SMALL]
-    assert row["correct_samples"] == df["correct"].sum() > 0
+    assert row["correct_samples"] == df["correct"].sum() > 0 and row["samples"] == len(df)
+    assert row["accuracy"] == pytest.approx(df["correct"].mean())
     assert row["mean_logprob_correct"] == pytest.approx(df.loc[df["correct"], "logprob_mean"].mean())
+    assert row["mean_logprob_all"] == pytest.approx(df["logprob_mean"].mean())
     gold = Store(fake_runs[0]).gold().to_pandas()
     assert row["gold_problems"] == len(gold) == 20
     assert row["gold_logprob"] == pytest.approx(gold["gold_logprob_sum"].mean())
     assert row["gold_logprob_per_token"] == pytest.approx(gold["gold_logprob_mean"].mean())
     assert row["gold_prob"] == pytest.approx(np.exp(gold["gold_logprob_sum"]).mean())
     assert row["gold_logprob"] < 0 and 0 < row["gold_prob"] < 1
-
-
-def test_continuous_metric_without_gold_file_is_nan(fake_runs, tmp_path):
-    import shutil
-
-    run = tmp_path / "old"
-    shutil.copytree(fake_runs[0], run)
-    (run / "gold.parquet").unlink()
-    row = continuous_metric([run]).iloc[0]
-    assert row["gold_problems"] == 0 and np.isnan(row["gold_logprob"]) and row["correct_samples"] > 0
 
 
 def test_cli_compare_writes_report_plots_and_tables(fake_runs, tmp_path):
@@ -285,12 +382,10 @@ def test_cli_analyze_default_out_and_bad_input(fake_runs, tmp_path):
 
 
 def test_model_card_overrides_from_the_run_config():
-    from testtime.analysis.analyze import _facts
-
-    base = _facts("smollm2-135m", {})
-    more = _facts("smollm2-135m", {}, {"training_tokens": 4e12})
+    base = model_facts("smollm2-135m", {})
+    more = model_facts("smollm2-135m", {}, {"training_tokens": 4e12})
     assert more["training_tokens"] == 4e12 and more["training_flops"] == pytest.approx(2 * base["training_flops"])
-    mine = _facts("my-org/my-model", {}, {"params": 1e9, "training_tokens": 2e12})
+    mine = model_facts("my-org/my-model", {}, {"params": 1e9, "training_tokens": 2e12})
     assert mine["training_flops"] == pytest.approx(6 * 1e9 * 2e12)
     with pytest.raises(UserError, match="unknown model card field"):
-        _facts("smollm2-135m", {}, {"tokens": 1})
+        model_facts("smollm2-135m", {}, {"tokens": 1})

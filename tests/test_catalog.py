@@ -137,3 +137,27 @@ def test_card_is_frozen():
     with pytest.raises(Exception):
         lookup("smollm2-135m").params = 1
     assert isinstance(lookup("smollm2-135m"), ModelFacts)
+
+
+def test_catalog_entries_are_model_facts_that_flops_can_use():
+    # One model description: a catalog entry carries what FLOPs need (head_dim, architecture) besides N and D.
+    from testtime.flops import forward_flops_per_token
+
+    card = lookup("qwen2.5-coder-0.5b")
+    assert (card.head_dim, card.d_attn, card.architecture) == (64, 896, "Qwen2ForCausalLM")
+    assert lookup("smollm2-135m").architecture == "LlamaForCausalLM"
+    assert forward_flops_per_token(card, 0) == 2 * card.non_embedding_params
+
+
+def test_facts_read_from_a_folder_have_no_training_tokens(tmp_path):
+    import json
+
+    cfg = {"architectures": ["LlamaForCausalLM"], "hidden_size": 64, "num_attention_heads": 4,
+           "num_hidden_layers": 2, "vocab_size": 100, "max_position_embeddings": 128}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    facts = ModelFacts.from_folder(tmp_path)
+    assert facts.training_tokens is None and facts.name is None
+    with pytest.raises(UserError, match="training tokens D unknown"):
+        training_flops(facts)
+    mine = facts.with_overrides({"training_tokens": "1e9"})
+    assert training_flops(mine) == pytest.approx(6 * facts.params * 1e9)

@@ -121,3 +121,39 @@ def test_progress_counts_in_flight_tokens_for_rate_and_eta(monkeypatch):
     assert p.eta == pytest.approx((3 * 600 - 1400) / 200.0)
     p.engine_tokens = lambda: 1 / 0          # a failing counter never breaks the run
     assert p.live_tokens == 600 and p.eta is not None
+
+
+def test_name_flag_is_a_typed_string(data_dir, tmp_path):
+    """`--name 2024` names the run "2024" (flags are typed values, not YAML text); `--name null` is the name "null"."""
+    for name in ("2024", "null"):
+        res = cli("run", "--backend", "fake", "--data-dir", data_dir, "--limit", 2, "--n", 2, "--output-dir",
+                  tmp_path, "--name", name)
+        assert res.returncode == 0, res.stderr
+        assert (tmp_path / name / "results.json").is_file()
+
+
+def test_show_and_analyze_print_the_same_results_table(data_dir, tmp_path):
+    """One loader (pipeline.records.Results) behind `show RUN` and `analyze RUN`: the same table in both."""
+    assert cli("run", "--backend", "fake", "--data-dir", data_dir, "--limit", 3, "--n", 4, "--output-dir", tmp_path,
+               "--name", "r").returncode == 0
+    show = cli("show", tmp_path / "r")
+    analyze = cli("analyze", tmp_path / "r", "--n-boot", 0, "--out", tmp_path / "a")
+    assert show.returncode == 0 and analyze.returncode == 0, analyze.stderr
+    table = show.stdout[show.stdout.index("best_of_n by logprob"):]
+    table = table[:table.index("pass_at_k")]
+    assert table.strip() and table in analyze.stdout
+
+
+def test_readme_python_api_example_runs(tmp_path):
+    """The README's Python API example runs as written (from the repository root)."""
+    import re
+    import shutil
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"## Python API.*?```python\n(.*?)```", text, re.S).group(1)
+    try:
+        res = subprocess.run([sys.executable, "-c", block], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        assert "api-demo" in res.stdout and "ResultRow(strategy='best_of_n'" in res.stdout
+    finally:
+        shutil.rmtree(ROOT / "runs" / "api-demo", ignore_errors=True)

@@ -245,7 +245,7 @@ def test_self_verify_with_transformers(smollm):
 
 
 def test_self_verify_needs_a_verifier():
-    with pytest.raises(UserError, match="fake backend cannot verify its own samples; set scorer_model"):
+    with pytest.raises(UserError, match="fake backend cannot read next-token logprobs .* set scorer_model"):
         SelfVerifyScorer().bind(LocalEngines(FakeSampler()))
 
 

@@ -103,3 +103,17 @@ def test_strategy_specs():
 def test_budgets_beyond_pool_rejected():
     with pytest.raises(UserError, match="budgets must lie in 1..4"):
         evaluate(pool_of(np.zeros((1, 4), bool)), [make_strategy("pass_at_k")], budgets=[8])
+
+
+def test_unknown_settings_are_refused_with_the_valid_ones(tmp_path):
+    """Strategy and scorer settings are checked against their dataclass fields before anything is written, also for
+    strategies or scorers not run this time."""
+    from testtime.config import RunConfig
+    from testtime.pipeline.runner import Plan
+
+    with pytest.raises(UserError, match="no setting 'n_drawz'; settings: n_draws, scorer, seed, weight"):
+        Plan.of(RunConfig(strategy_options={"weighted_majority": {"n_drawz": 10}}))
+    with pytest.raises(UserError, match="no setting 'vocab'; settings: vocab_size"):
+        Plan.of(RunConfig(scorer_options={"self_certainty": {"vocab": 10}}))
+    plan = Plan.of(RunConfig(strategies=("best_of_n:oracle", "majority_vote", "weighted_majority:self_certainty")))
+    assert set(plan.scorers) == {"logprob", "self_certainty"}   # the oracle is in every pool: nothing to store

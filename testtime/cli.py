@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run directories")
     p.add_argument("--out", type=Path, help="output folder (default: analysis/<name>-<time> beside the first run)")
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap refits per curve (CIs and bands)")
-    p.set_defaults(func=cmd_analyze)
+    p.set_defaults(func=cmd_analyze, queries=None, extrapolate=False)
 
     p = sub.add_parser("compare", help="analyze across models: iso-accuracy exchange rate, break-even queries")
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run directories of two or more models")
@@ -224,10 +224,14 @@ def _analysis(args, console, *, compare: bool) -> int:
 
     from testtime.analysis.analyze import analyze
     from testtime.report.analysis_tables import analysis_tables
+    from testtime.pipeline.records import Results
     from testtime.report.html import write_report
 
-    result = analyze(args.runs, compare=compare, queries=getattr(args, "queries", None),
-                     extrapolate=getattr(args, "extrapolate", False), n_boot=args.n_boot)
+    result = analyze(args.runs, compare=compare, queries=args.queries, extrapolate=args.extrapolate,
+                     n_boot=args.n_boot)
+    for path in args.runs:   # each run's own results, the very tables `show` prints (one loader)
+        for table in Results.load(path).tables(title=f"{Path(path).name}: "):
+            console.print(table)
     for table in analysis_tables(result):
         console.print(table)
     names = "-vs-".join(p.resolve().name for p in args.runs)

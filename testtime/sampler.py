@@ -234,7 +234,8 @@ class Engines(Protocol):
         ...
 
 
-def require(obj: object, capability: type, *, what: str, backend: str, needed_by: str):
+def require(obj: object, capability: type, *, what: str, backend: str, needed_by: str,
+            fix: str = "use a backend that can (vllm, hf)"):
     """`obj` if it implements the runtime-checkable protocol `capability`, else a one-line UserError.
 
     Example:
@@ -243,5 +244,4 @@ def require(obj: object, capability: type, *, what: str, backend: str, needed_by
     """
     if isinstance(obj, capability):
         return obj
-    raise UserError(f"the {backend} backend cannot {what} ({capability.__name__}), which {needed_by} needs; "
-                    "use a backend that can (vllm, hf)")
+    raise UserError(f"the {backend} backend cannot {what} ({capability.__name__}), which {needed_by} needs; {fix}")

@@ -23,7 +23,7 @@ from testtime.pipeline.records import Results
 
 KEY = ["model", "benchmark", "strategy", "scorer"]
 """One series of the table: a strategy (with its scorer) of one model on one benchmark."""
-NUMERIC = ["n", "budget", "accuracy", "ci_low", "ci_high", "mc_stderr", "tokens_per_problem", "flops_per_problem",
+_NUMERIC = ["n", "budget", "accuracy", "ci_low", "ci_high", "mc_stderr", "tokens_per_problem", "flops_per_problem",
            "flops_per_problem_naive", "problems", "samples_per_problem"]
 
 
@@ -70,7 +70,7 @@ def _load_run(path: Path) -> pd.DataFrame:
     results = Results.load(path)
     cfg = results.config
     df = results.to_pandas()
-    for col in NUMERIC:
+    for col in _NUMERIC:
         df[col] = pd.to_numeric(df[col], errors="coerce")
     df["scorer"] = df["scorer"].astype(object).where(df["scorer"].notna(), None)
     df["oracle"] = df["oracle"].astype(bool)

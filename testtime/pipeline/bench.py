@@ -21,8 +21,8 @@ def bench(args, console) -> dict:
     from rich.table import Table
 
     default = Path("configs/default.yaml")  # its engine settings and data directory, when run from the repo
-    cfg: RunConfig = load_config(default if default.is_file() else None,
-                                 [f"model={args.model}", f"benchmark={args.benchmark}", "backend=vllm", *args.set])
+    cfg: RunConfig = load_config(default if default.is_file() else None, args.set,
+                                 settings={"model": args.model, "benchmark": args.benchmark, "backend": "vllm"})
     if args.n < 1 or args.prompts < 1 or args.max_tokens < 1 or args.repeats < 1:
         from testtime.errors import UserError
 

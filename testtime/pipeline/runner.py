@@ -54,6 +54,10 @@ class Plan:
         names = {"logprob", cfg.scorer} | {s.scorer for s in plan.selection if s.scorer is not None}
         plan.scorers = {n: s for n in sorted(names) if not (s := make_scorer(n, cfg)).reads_gold}
         plan.step_scorers = {g.name: make_scorer(g.scorer, cfg) for g in plan.generation if g.scorer is not None}
+        for name in cfg.strategy_options:   # settings of strategies not run this time are checked all the same
+            make_strategy(name, cfg.scorer, cfg.strategy_options)
+        for name in cfg.scorer_options:
+            make_scorer(name, cfg)
         return plan
 
     def jobs(self, cfg: RunConfig, store: Store, problems: Sequence[Problem]) -> list[Job]:
@@ -98,6 +102,9 @@ class Session:
             self.sample(jobs, len(problems))
             if ungolded and isinstance(self.sampler, ContinuationLogprobs):
                 self.gold([p for p in problems if p.id in set(ungolded)])
+            elif ungolded:   # optional: the run goes on without it, and says so where the analyzer looks
+                self.store.update_manifest(gold_likelihood=f"not read: the {self.sampler.describe().get('backend')} "
+                                                            "backend cannot read prompt logprobs")
         finally:
             self.sampler.close()
 

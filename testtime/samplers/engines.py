@@ -17,7 +17,7 @@ import importlib.util
 from typing import Any, Callable
 
 from testtime.errors import UserError
-from testtime.sampler import NextTokenLogprobs, PositionLogits, Sampler, SequenceClassifier
+from testtime.sampler import NextTokenLogprobs, PositionLogits, Sampler, SequenceClassifier, require
 from testtime.samplers.hf import HFSampler
 from testtime.samplers.transformers_models import TransformersClassifier, TransformersLM, TransformersPositions
 from testtime.samplers.vllm import VLLMSampler
@@ -43,10 +43,9 @@ class LocalEngines:
                                                           trust_remote_code=trust_remote_code))
         if isinstance(self.policy, HFSampler):   # its model, batched at the verifier's batch size
             return self._once(("policy-lm", batch_size), lambda: TransformersLM(self.policy.loaded, batch_size))
-        if isinstance(self.policy, NextTokenLogprobs):
-            return self.policy
-        raise UserError(f"the {self.policy.describe().get('backend')} backend cannot verify its own samples; set "
-                        "scorer_model (a model folder or repo id) or run the policy with the vllm or hf backend")
+        return require(self.policy, NextTokenLogprobs, what="read next-token logprobs",
+                       backend=self.policy.describe().get("backend", "?"), needed_by="a verifier on the policy",
+                       fix="set scorer_model (a model folder or repo id) or run the policy with the vllm or hf backend")
 
     def classifier(self, model: str, *, engine: str = "auto", batch_size: int = 8, memory_share: float = 0.2,
                    max_model_len: int | None = None, trust_remote_code: bool = False) -> SequenceClassifier:
