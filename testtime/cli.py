@@ -222,17 +222,17 @@ def cmd_compare(args, console) -> int:
 def _analysis(args, console, *, compare: bool) -> int:
     import time
 
-    from testtime.analysis.analyze import analyze
+    from testtime.analysis import analyze
     from testtime.report.analysis_tables import analysis_tables
     from testtime.pipeline.records import Results
     from testtime.report.html import write_report
 
     result = analyze(args.runs, compare=compare, queries=args.queries, extrapolate=args.extrapolate,
                      n_boot=args.n_boot)
-    for path in args.runs:   # each run's own results, the very tables `show` prints (one loader)
-        for table in Results.load(path).tables(title=f"{Path(path).name}: "):
-            console.print(table)
-    for table in analysis_tables(result):
+    for path in args.runs:   # each run's own results: the tables `show` prints, from the same loader
+        console.print(f"[bold]{path}[/]")
+        console.print(Results.load(path))
+    for table in analysis_tables(result, omit=("results",)):   # the HTML report keeps the all-runs table
         console.print(table)
     names = "-vs-".join(p.resolve().name for p in args.runs)
     name = f"{args.command}-{names[:80]}-{time.strftime('%Y%m%d-%H%M%S')}"

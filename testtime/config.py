@@ -85,7 +85,7 @@ class RunConfig:
     """Settings per scorer name, e.g. {prm: {aggregate: min, style: tags}, self_verify: {question: "..."}}."""
     model_card: dict = field(default_factory=dict)
     """Catalog figures of the model to override or supply for the analyzer, e.g. {training_tokens: 4e12} (fields of
-    testtime.analysis.catalog.ModelCard); a model not in the catalog needs {params: ..., training_tokens: ...}."""
+    testtime.models.ModelFacts); a model not in the catalog needs {params: ..., training_tokens: ...}."""
     output_dir: str = "runs"
     """Parent folder of run directories."""
     name: str | None = None

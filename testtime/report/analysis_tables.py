@@ -7,6 +7,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import pandas as pd
 from rich.table import Table
@@ -118,10 +120,13 @@ def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
     return {k: v for k, v in out.items() if not v.empty}
 
 
-def analysis_tables(analysis: Analysis) -> list[Table]:
-    """One rich Table per section, then the notes (catalog gaps, series that could not be fitted)."""
+def analysis_tables(analysis: Analysis, omit: Sequence[str] = ()) -> list[Table]:
+    """One rich Table per section (but those named in `omit`), then the notes (catalog gaps, series that could not
+    be fitted)."""
     tables = []
     for name, df in sections(analysis).items():
+        if name in omit:
+            continue
         table = Table(title=TITLES[name], title_justify="left")
         for col in df.columns:
             table.add_column(str(col), overflow="fold")
