@@ -103,26 +103,6 @@ def test_every_example_config_builds(path):
         assert cfg.budgets
 
 
-def test_progress_counts_in_flight_tokens_for_rate_and_eta(monkeypatch):
-    """A wide batch finishes its problems in a burst at the end: rate and ETA come from the engine's token count
-    (in-flight included), not from finished problems alone."""
-    from testtime.pipeline import runner
-
-    clock = [100.0]
-    monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])
-    engine = [50]
-    p = runner.Progress(total=4)
-    p.engine_tokens, p.tokens_cap = (lambda: engine[0]), 1000.0
-    p.start_sampling()                       # the engine had generated 50 tokens before: not this run's
-    clock[0], engine[0] = 110.0, 2050        # 10 s later: 2000 tokens in flight, nothing finished
-    assert p.live_tokens == 2000 and p.tokens_per_s == pytest.approx(200.0)
-    assert p.eta == pytest.approx((4 * 1000 - 2000) / 200.0)   # the cap per problem before any finishes
-    p.done, p.tokens = 1, 600                # one problem finished with 600 tokens; 1400 still in flight
-    assert p.eta == pytest.approx((3 * 600 - 1400) / 200.0)
-    p.engine_tokens = lambda: 1 / 0          # a failing counter never breaks the run
-    assert p.live_tokens == 600 and p.eta is not None
-
-
 def test_name_flag_is_a_typed_string(data_dir, tmp_path):
     """`--name 2024` names the run "2024" (flags are typed values, not YAML text); `--name null` is the name "null"."""
     for name in ("2024", "null"):

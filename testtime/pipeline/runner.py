@@ -29,7 +29,10 @@ from testtime.pipeline.samples import Job, to_records
 from testtime.pipeline.store import POOL, Store, generation_group
 from testtime.registry import construct, get
 from testtime.sampler import ContinuationLogprobs, EngineProgress
+from testtime.samplers.logs import engine_logs_to
 
+ENGINE_LOG = "engine.log"
+"""Where the engine stack's output goes (vLLM, transformers, torch, C/C++ kernels, progress bars)."""
 # The assistant turn the gold answer is read after: the benchmarks ask for the final answer in \boxed{}.
 GOLD_PREFIX = "The final answer is $\\boxed{"
 
@@ -83,7 +86,10 @@ def run(cfg: RunConfig, *, reporter: Reporter | None = None) -> Results:
     unscored = store.unscored(ids, list(plan.scorers)) if plan.selection else {}
     ungolded = store.without_gold(ids) if cfg.gold_likelihood else []
     if any(j.todo for j in jobs) or unscored or ungolded:
-        Session(cfg, store, bench, plan, reporter).work(problems, jobs, unscored, ungolded)
+        with engine_logs_to(store.path / ENGINE_LOG):   # the engine's own output, off the screen
+            Session(cfg, store, bench, plan, reporter).work(problems, jobs, unscored, ungolded)
+    else:
+        reporter.phase("nothing to sample", f"{len(problems) * len(jobs)} resumed")
     return finish(cfg, store, plan, ids, reporter)
 
 
@@ -114,7 +120,7 @@ class Session:
 
     def load(self, problems: Sequence[Problem]) -> None:
         cfg, t0 = self.cfg, time.monotonic()
-        self.reporter.phase("loading model")
+        self.reporter.phase("loading model", f"engine log: {self.store.path / ENGINE_LOG}")
         # The fake backend needs no weights: a built-in name borrows SmolLM2-135M's facts for FLOPs.
         fake_builtin = cfg.backend == "fake" and cfg.model in models.BUILTINS
         path = None if fake_builtin else models.resolve(cfg.model)

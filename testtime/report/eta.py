@@ -6,20 +6,26 @@ so the ETA read 0:00 for the whole of a 128-problem run. Instead:
 
 1. **Lengths.** A Kaplan-Meier estimate of the sequence-length distribution: finished sequences are events, running
    ones are censored (each will be at least as long as it is now), and a sequence that reached max_tokens is
-   censored there (its own length would have been longer). Past the longest length seen, the hazard of the last
-   observed stretch goes on (a constant-hazard tail); with no ending seen yet, everything runs to max_tokens.
+   censored there (its own length would have been longer). Past the longest length seen, the rate at which the
+   last observed stretch ended goes on, falling as 1/length (a power-law tail: survivors far past the rest, often
+   repetition loops, tend to keep going); with no ending seen yet, everything runs to max_tokens.
 2. **Work.** Every running sequence gets a remaining length and every waiting one a length, at evenly spread
    quantiles of that distribution (conditional on the length so far, capped at its max_tokens). List-scheduling
    them on the engine's slots gives the decode steps left (the batch's longest tail) and the tokens left.
 3. **Time.** A decode step over b running sequences costs alpha + beta * b seconds: alpha is the fixed cost (reading
    the weights: what a GPU batch mostly pays), beta the per-sequence compute (what a CPU batch mostly pays). Then
    time left = alpha * steps + beta * tokens. The split is fitted to the observed (running, tokens/s) pairs once the
-   running count has varied; before that it is half and half, which is never below half the truth in either regime.
+   running count has varied; before that it is half and half, which (given the work left) is never below half the
+   truth in either regime.
 
 Example:
     est = EtaEstimator(sequences=128, max_tokens=512)
-    est.observe(61.0, tokens=7_800, finished=[40, 95], running=[(61, 512)] * 126, queued=[])
-    est.eta()     # seconds left, or None before the first token
+    est.observe(30.0, tokens=3_840, finished=[], running=[(30, 512)] * 128, queued=[])
+    est.observe(61.0, tokens=7_800, finished=[40, 55], running=[(61, 512)] * 126, queued=[])
+    est.eta()     # seconds left (~440: the rest may run to 512), or None before tokens flow
+
+Tested against simulated engines (wide and narrow batches, GPU-like and CPU-like step costs) and recorded vLLM
+traces in tests/test_progress.py.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ GOLDEN = (math.sqrt(5) - 1) / 2   # a low-discrepancy step: any run of consecuti
 
 def survival(finished: Sequence[int], running: Sequence[int], *, max_tokens: int, horizon: int) -> np.ndarray:
     """S[l] = P(length > l) for l = 0..horizon: Kaplan-Meier over finished lengths (events; those at or past
-    `max_tokens` are censored there) and running lengths (censored), with a constant-hazard tail past the data."""
+    `max_tokens` are censored there) and running lengths (censored), with a power-law tail past the data."""
     size = horizon + 2
     ends = np.asarray(finished, dtype=np.int64)
     capped = ends >= max_tokens
@@ -82,11 +88,14 @@ class EtaEstimator:
         sequences: sequences this sampling will produce in all (problems left x samples per problem).
         max_tokens: the cap of sequences not yet given to the engine.
         window_s: the tokens/s that prices a step is measured over this many recent seconds.
+        segment_s: the step cost's dependence on the running count is fitted over segments this long.
         prior_share: the per-sequence share of a step's cost until the running count varies enough to fit it.
     """
 
-    def __init__(self, *, sequences: int, max_tokens: int, window_s: float = 30.0, prior_share: float = 0.5):
-        self.sequences, self.max_tokens, self.window_s, self.prior_share = sequences, max_tokens, window_s, prior_share
+    def __init__(self, *, sequences: int, max_tokens: int, window_s: float = 30.0, segment_s: float = 3.0,
+                 prior_share: float = 0.5):
+        self.sequences, self.max_tokens, self.prior_share = sequences, max_tokens, prior_share
+        self.window_s, self.segment_s = window_s, segment_s
         self.history: deque[tuple[float, int, int]] = deque()   # (t, tokens, running)
         self.segments: list[tuple[float, float, float]] = []      # (seconds, mean running, seconds per step)
         self._seg_start: tuple[float, int, float] | None = None   # (t, tokens, running x seconds)
@@ -98,6 +107,11 @@ class EtaEstimator:
         """One snapshot at `t` seconds: tokens generated so far, lengths of finished sequences, (tokens so far,
         max_tokens) of running ones, max_tokens of queued ones."""
         b = len(running)
+        self.snapshot = (list(finished), list(running), list(queued))
+        if tokens <= 0:
+            return   # the first step (every prompt's prefill) can take seconds: rates start at the first token
+        if len(self.history) == 1 and tokens == self.history[0][1]:
+            self.history.clear()   # and the first decode step after it too: rates start when tokens move on
         if self.history:
             t0, tok0, b0 = self.history[-1]
             if t <= t0:
@@ -107,14 +121,13 @@ class EtaEstimator:
         while len(self.history) > 2 and self.history[1][0] <= t - self.window_s:
             self.history.popleft()
         self.slots = max(self.slots, b)
-        self.snapshot = (list(finished), list(running), list(queued))
 
     def _segment(self, t: float, tokens: int, busy: float) -> None:
-        # ~10 s segments of (mean running, seconds per step) for fitting the step cost; a step decodes one token of
-        # every running sequence, so steps = tokens / mean running.
+        # Segments of a few seconds: (mean running, seconds per step) for fitting the step cost; a step decodes one
+        # token of every running sequence, so steps = tokens / mean running.
         start = self._seg_start or (self.history[-1][0], self.history[-1][1], 0.0)
         t0, tok0, area = start[0], start[1], start[2] + busy
-        if t - t0 < 10.0:
+        if t - t0 < self.segment_s:
             self._seg_start = (t0, tok0, area)
             return
         self._seg_start = (t, tokens, 0.0)
@@ -165,10 +178,11 @@ class EtaEstimator:
         return steps, int(remaining.sum() + waiting.sum())
 
     def eta(self) -> float | None:
-        """Seconds left; None until tokens flow."""
+        """Seconds left; None until tokens flow, or when the engine holds more sequences than `sequences` (a
+        generation strategy's extra requests), where finished problems tell more."""
         tokens_per_s, b = self.rate()
-        if tokens_per_s <= 0 or b <= 0:
-            return None
+        if tokens_per_s <= 0 or b <= 0 or sum(map(len, self.snapshot)) > self.sequences:
+            return None   # no rate yet, or more sequences than this sampling asks for: not a picture of it
         steps, tokens = self.work()
         step_s = b / tokens_per_s
         w = self.per_sequence_share(b)

@@ -63,8 +63,9 @@ class Progress:
             return head
         resumed = f" ({self.resumed} resumed)" if self.resumed else ""
         acc = f"{self.correct / self.samples:.1%}" if self.samples else "-"
-        return (f"{head}: {self.done}/{self.total} problems{resumed}, {self.samples:,} samples, {self.tokens:,} tokens, "
-                f"{self.tokens_per_s:,.0f} tok/s, ETA {fmt_duration(self.eta)}, sample acc. {acc}")
+        return (f"{head}: {self.done}/{self.total} problems{resumed}, {self.samples:,} samples, "
+                f"{self.tokens:,} tokens, {self.tokens_per_s:,.0f} tok/s, ETA {fmt_duration(self.eta)}, "
+                f"sample acc. {acc}")
 
     def __rich__(self) -> Table:
         table = Table(title=self.phase + (f" ({self.detail})" if self.detail else ""), title_justify="left")
@@ -102,6 +103,7 @@ class LiveProgress:
         self._sampling_t0: float | None = None
         self._reported_tokens = 0
         self._lock = threading.Lock()
+        self._poll_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="testtime-progress", daemon=True)
         self._last_line = self.started
@@ -130,7 +132,7 @@ class LiveProgress:
         with self._lock:
             changed = name != self.progress.phase
             self.progress = replace(self.progress, phase=name, detail=detail)
-        if changed and not self.live:
+        if changed and not self.live and name != "sampling":   # start_sampling announces sampling, with counts
             self._print()
 
     def start_sampling(self, *, total: int, resumed: int, samples_per_problem: int, max_tokens: int,
@@ -145,6 +147,8 @@ class LiveProgress:
             self.engine, self._base, self._sampling_t0 = engine, base, self.clock()
             self.estimator = EtaEstimator(sequences=(total - resumed) * samples_per_problem, max_tokens=max_tokens)
             self.progress = replace(self.progress, total=total, resumed=resumed, done=resumed)
+        if not self.live:
+            self._print()
 
     def problem_done(self, *, samples: int, tokens: int, correct: int) -> None:
         with self._lock:
@@ -162,26 +166,32 @@ class LiveProgress:
 
     def poll(self) -> Progress:
         """Read the engine, update the estimates and return the reading (the thread calls this every poll_s)."""
+        with self._poll_lock:   # the thread and a phase change may both poll; the estimator is not shared
+            return self._poll()
+
+    def _poll(self) -> Progress:
         now = self.clock()
         with self._lock:
             engine, est, t0, base = self.engine, self.estimator, self._sampling_t0, self._base
+            sampling = self.progress.phase == "sampling"
         live = None
-        if engine is not None and est is not None and t0 is not None:
+        if sampling and engine is not None and est is not None and t0 is not None:
             try:
                 finished, running, queued = engine.sequences()
                 tokens = engine.tokens_generated() - base[0]
                 est.observe(now - t0, tokens=tokens, finished=finished[base[1]:], running=running, queued=queued)
-                live = (tokens, est.rate()[0], est.eta())
+                live = (tokens, est.rate()[0] or tokens / max(now - t0, 1e-9), est.eta())
             except Exception:   # never let a failing count break a run: fall back to finished problems
                 with self._lock:
                     self.engine = None
         with self._lock:
             p = self.progress
-            if t0 is not None:
+            if sampling and t0 is not None:
                 t, new, left = now - t0, p.done - p.resumed, p.total - p.done
                 tokens, rate, eta = live or (self._reported_tokens, self._reported_tokens / max(t, 1e-9), None)
                 if eta is None and new > 0:
                     eta = t / new * left
+                eta = 0.0 if left <= 0 else eta
                 p = replace(p, tokens=max(tokens, self._reported_tokens), tokens_per_s=rate, eta=eta)
             self.progress = p = replace(p, elapsed=now - self.started)
         return p
@@ -192,6 +202,6 @@ class LiveProgress:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.poll_s):
-            self.poll()
-            if not self.live and self.clock() - self._last_line >= self.every_s:
+            p = self.poll()
+            if not self.live and p.phase != "done" and self.clock() - self._last_line >= self.every_s:
                 self._print()

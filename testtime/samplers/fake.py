@@ -25,6 +25,7 @@ class FakeSampler:
         self.script = script or {}
         self.answers = answers
         self.delay = float(os.environ.get("TESTTIME_FAKE_DELAY", "0"))
+        self._finished: list[int] = []   # lengths of the completions made, for progress displays
 
     vocab_size = None   # no tokenizer
 
@@ -48,6 +49,14 @@ class FakeSampler:
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+    def tokens_generated(self) -> int:
+        """Tokens of the completions made so far (testtime.sampler.EngineProgress)."""
+        return sum(self._finished)
+
+    def sequences(self) -> tuple[list[int], list[tuple[int, int]], list[int]]:
+        """Lengths of the completions made so far; nothing is ever running (testtime.sampler.EngineProgress)."""
+        return list(self._finished), [], []
 
     def continuation_logprobs(self, prompts: Sequence[str], continuations: Sequence[str], *, prefix: str = ""
                               ) -> list[list[float]]:
@@ -81,4 +90,5 @@ class FakeSampler:
             out.append(Completion(text=text, n_tokens=n_tokens, prompt_tokens=prompt_tokens, logprob=sum(lps),
                                   finish_reason="stop" if n_tokens == wanted else "length", token_logprobs=lps,
                                   stop_string=hit))
+        self._finished.extend(c.n_tokens for c in out)
         return out

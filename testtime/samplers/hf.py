@@ -36,6 +36,9 @@ class HFSampler:
         self.facts = ModelFacts.from_folder(Path(model_path))
         self.loaded = Loaded(model=self.model, tokenizer=self.tokenizer, facts=self.facts, device=self.device)
         self.batch = max(1, engine.max_num_seqs or 64)
+        # For progress displays: lengths of finished samples; caps of those in the generate call now running.
+        self._finished: list[int] = []
+        self._running: list[int] = []
 
     def describe(self) -> dict:
         import transformers
@@ -90,8 +93,10 @@ class HFSampler:
                               top_k=sampling.top_k if sampling.top_k > 0 else 0)
             if sampling.stop:
                 kwargs.update(stop_strings=list(sampling.stop), tokenizer=self.tokenizer)
+            self._running = [sampling.max_tokens] * k
             with torch.no_grad():
                 gen = self.model.generate(**enc, **kwargs)
+            self._running = []
             # Logprobs of the sampled tokens under the sampling distribution (after temperature / top-p), as vLLM.
             scores = self.model.compute_transition_scores(gen.sequences, gen.scores, normalize_logits=True)
             eos = set(_as_list(self.model.generation_config.eos_token_id)) | {self.tokenizer.eos_token_id}
@@ -111,6 +116,7 @@ class HFSampler:
                 out.append(Completion(text=text_out, n_tokens=n_tokens, prompt_tokens=prompt_len,
                                       logprob=sum(token_lps), finish_reason=finish, token_logprobs=token_lps,
                                       stop_string=hit))
+                self._finished.append(n_tokens)
         return out
 
     def continuation_logprobs(self, prompts: Sequence[str], continuations: Sequence[str], *, prefix: str = ""
@@ -129,6 +135,16 @@ class HFSampler:
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def tokens_generated(self) -> int:
+        """Tokens of the samples finished so far; `generate` shows none before it returns
+        (testtime.sampler.EngineProgress)."""
+        return sum(self._finished)
+
+    def sequences(self) -> tuple[list[int], list[tuple[int, int]], list[int]]:
+        """Finished lengths, and the samples of the running `generate` call at 0 tokens of their max_tokens
+        (testtime.sampler.EngineProgress)."""
+        return list(self._finished), [(0, cap) for cap in self._running], []
 
 
 def _as_list(x) -> list:
