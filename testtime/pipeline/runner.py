@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,14 +81,23 @@ def run(cfg: RunConfig, *, reporter: Reporter | None = None) -> Results:
     bench = benchmarks.load(cfg.benchmark, data_dir=cfg.data_dir)
     problems = benchmarks.select(bench.problems(), limit=cfg.limit, seed=cfg.subset_seed)
     plan = Plan.of(cfg)
+    models.check(cfg.model)
     store = Store.open(Path(cfg.output_dir) / cfg.run_name(), cfg.sample_key())
     jobs = plan.jobs(cfg, store, problems)
     ids = [p.id for p in problems]
     unscored = store.unscored(ids, list(plan.scorers)) if plan.selection else {}
     ungolded = store.without_gold(ids) if cfg.gold_likelihood else []
     if any(j.todo for j in jobs) or unscored or ungolded:
-        with engine_logs_to(store.path / ENGINE_LOG):   # the engine's own output, off the screen
-            Session(cfg, store, bench, plan, reporter).work(problems, jobs, unscored, ungolded)
+        fresh, new_parent = not store.path.exists(), not store.path.parent.exists()
+        try:
+            with engine_logs_to(store.path / ENGINE_LOG):   # the engine's own output, off the screen
+                Session(cfg, store, bench, plan, reporter).work(problems, jobs, unscored, ungolded)
+        except UserError:
+            if fresh and store.manifest() is None:   # refused before anything was stored: leave nothing behind
+                shutil.rmtree(store.path, ignore_errors=True)
+                if new_parent:
+                    shutil.rmtree(store.path.parent, ignore_errors=True)
+            raise
     else:
         reporter.phase("nothing to sample", f"{len(problems) * len(jobs)} resumed")
     return finish(cfg, store, plan, ids, reporter)

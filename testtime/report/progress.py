@@ -107,6 +107,7 @@ class LiveProgress:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="testtime-progress", daemon=True)
         self._last_line = self.started
+        self._last_text = ""
         # stderr stays unredirected: engine output written there must reach fd 2 (and so the engine log), not the
         # screen above the table. The table is rebuilt at each refresh so elapsed time ticks between events.
         self.live = Live(console=self.console, refresh_per_second=2, get_renderable=self.read,
@@ -123,7 +124,7 @@ class LiveProgress:
         self._thread.join(timeout=5)
         if self.live:
             self.live.__exit__(*exc)
-        elif self.progress.phase != "done":
+        elif self.progress.phase != "done" and self.poll().line() != self._last_text:
             self._print()   # where an interrupted or failed run stood
 
     # ---- the Reporter protocol (called from the runner's thread) -------------------------------------------------
@@ -198,7 +199,8 @@ class LiveProgress:
 
     def _print(self) -> None:
         self._last_line = self.clock()
-        self.console.print(self.poll().line(), highlight=False, soft_wrap=True)
+        self._last_text = self.poll().line()
+        self.console.print(self._last_text, highlight=False, soft_wrap=True)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.poll_s):
