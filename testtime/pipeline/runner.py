@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import benchmarks
 from benchmarks.base import Problem
@@ -88,19 +89,24 @@ def run(cfg: RunConfig, *, reporter: Reporter | None = None) -> Results:
     unscored = store.unscored(ids, list(plan.scorers)) if plan.selection else {}
     ungolded = store.without_gold(ids) if cfg.gold_likelihood else []
     if any(j.todo for j in jobs) or unscored or ungolded:
-        fresh, new_parent = not store.path.exists(), not store.path.parent.exists()
-        try:
-            with engine_logs_to(store.path / ENGINE_LOG):   # the engine's own output, off the screen
-                Session(cfg, store, bench, plan, reporter).work(problems, jobs, unscored, ungolded)
-        except UserError:
-            if fresh and store.manifest() is None:   # refused before anything was stored: leave nothing behind
-                shutil.rmtree(store.path, ignore_errors=True)
-                if new_parent:
-                    shutil.rmtree(store.path.parent, ignore_errors=True)
-            raise
+        with nothing_left_if_refused(store), engine_logs_to(store.path / ENGINE_LOG):   # engine output off screen
+            Session(cfg, store, bench, plan, reporter).work(problems, jobs, unscored, ungolded)
     else:
         reporter.phase("nothing to sample", f"{len(problems) * len(jobs)} resumed")
     return finish(cfg, store, plan, ids, reporter)
+
+
+@contextmanager
+def nothing_left_if_refused(store: Store) -> Iterator[None]:
+    """A new run directory refused (UserError: e.g. a model not available offline) before its manifest was written
+    is removed again, with the output folder if it was made for it: bad input leaves nothing behind."""
+    fresh, new_parent = not store.path.exists(), not store.path.parent.exists()
+    try:
+        yield
+    except UserError:
+        if fresh and store.manifest() is None:
+            shutil.rmtree(store.path if not new_parent else store.path.parent, ignore_errors=True)
+        raise
 
 
 class Session:
