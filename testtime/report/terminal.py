@@ -1,46 +1,15 @@
-"""Terminal output with rich: the accuracy-vs-budget tables and a run's summary (live progress is in
-testtime.report.progress).
+"""A run's summary for the terminal (`testtime show`). Results render themselves (`console.print(Results.load(run))`,
+testtime.pipeline.records); live progress is testtime.report.progress.
 
 Example:
-    for table in result_tables(rows): console.print(table)
+    console.print(summary_table(existing_manifest("runs/<run>")))
 """
 
 from __future__ import annotations
 
-from itertools import groupby
-from typing import Sequence
-
 from rich.table import Table
 
 from testtime.report.progress import fmt_duration
-
-
-def fmt_flops(x: float) -> str:
-    return f"{x:.3g}" if x < 1e4 else f"{x:.2e}"
-
-
-def result_tables(rows: Sequence[dict], title: str = "") -> list[Table]:
-    """One table per (strategy, scorer): n | accuracy (95% CI) | tokens/problem | FLOPs/problem."""
-    tables = []
-    for (strategy, scorer), group in groupby(rows, key=lambda r: (r["strategy"], r["scorer"])):
-        group = list(group)
-        by = f" by {scorer}" if scorer not in ("none", "oracle") or strategy == "best_of_n" else ""
-        budgets = group[0].get("budget") is not None
-        if budgets:
-            k = group[0].get("samples_per_problem", "?")
-            by += f", {k} sample{'' if k == 1 else 's'} per budget"
-        table = Table(title=f"{title}{strategy}{by}  ({group[0]['problems']} problems)", title_justify="left")
-        table.add_column(group[0].get("budget_unit") or "thinking budget" if budgets else "n", justify="right")
-        table.add_column("accuracy (95% CI)", justify="right")
-        table.add_column("tokens/problem", justify="right")
-        table.add_column("FLOPs/problem", justify="right")
-        for r in group:
-            acc = f"{r['accuracy']:.1%} ({r['ci_low']:.1%}-{r['ci_high']:.1%})"
-            if r.get("mc_stderr"):
-                acc += f" ±{r['mc_stderr']:.2%} MC"  # MC error is often < 0.05%: one decimal would print ±0.0%
-            table.add_row(str(r["budget"] if budgets else r["n"]), acc, f"{r['tokens_per_problem']:,.0f}", fmt_flops(r["flops_per_problem"]))
-        tables.append(table)
-    return tables
 
 
 def summary_table(manifest: dict) -> Table:
