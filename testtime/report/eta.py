@@ -15,8 +15,16 @@ so the ETA read 0:00 for the whole of a 128-problem run. Instead:
 3. **Time.** A decode step over b running sequences costs alpha + beta * b seconds: alpha is the fixed cost (reading
    the weights: what a GPU batch mostly pays), beta the per-sequence compute (what a CPU batch mostly pays). Then
    time left = alpha * steps + beta * tokens. The split is fitted to the observed (running, tokens/s) pairs once the
-   running count has varied; before that it is half and half, which (given the work left) is never below half the
-   truth in either regime.
+   running count has varied, over the last couple of minutes only: a step also slows as contexts grow, and over a
+   whole run, where the batch shrinks while contexts grow, that slowdown would read as a fixed cost. Before the
+   count varies (a wide batch may hold every slot until its queue is empty: most of the run) the split is the
+   engine's hint (testtime.sampler.EngineProgress.compute_bound). A CPU is compute-bound, so 0.9 per-sequence:
+   half and half there priced the many cheap steps of a draining batch like full ones and read 2-3x long in the
+   second half of the default run; the 0.1 left keeps a tail of a few long sequences from costing nothing. With
+   no hint it is half and half, which (given the work left) is never below half the truth in either regime.
+4. **Warm-up.** Rates (and the fit) start once the first batch is in: while the running count still climbs and
+   nothing has finished, each step carries a chunk of the prompts' prefill (the default run on 2 CPU cores spends
+   ~55 s admitting its 512 prompts, ~10 s a step), and pricing the run at that rate read 4-5x long at one minute.
 
 Example:
     est = EtaEstimator(sequences=128, max_tokens=512)
@@ -38,6 +46,7 @@ from typing import Sequence
 import numpy as np
 
 GOLDEN = (math.sqrt(5) - 1) / 2   # a low-discrepancy step: any run of consecutive quantiles is spread evenly
+COMPUTE_BOUND_SHARE = 0.9         # the prior per-sequence share of a step's cost where the engine is compute-bound
 
 
 def survival(finished: Sequence[int], running: Sequence[int], *, max_tokens: int, horizon: int) -> np.ndarray:
@@ -88,16 +97,20 @@ class EtaEstimator:
         sequences: sequences this sampling will produce in all (problems left x samples per problem).
         max_tokens: the cap of sequences not yet given to the engine.
         window_s: the tokens/s that prices a step is measured over this many recent seconds.
-        segment_s: the step cost's dependence on the running count is fitted over segments this long.
-        prior_share: the per-sequence share of a step's cost until the running count varies enough to fit it.
+        segment_s: the step cost's dependence on the running count is fitted over segments this long,
+        fit_s: and over the last fit_s seconds only.
+        compute_bound: the engine's hint (testtime.sampler.EngineProgress): True where a step's time grows with its
+            batch (a CPU), False where it is mostly fixed (a GPU), None if unknown. It sets the per-sequence share of
+            a step's cost until the running count varies enough to fit it.
     """
 
     def __init__(self, *, sequences: int, max_tokens: int, window_s: float = 30.0, segment_s: float = 3.0,
-                 prior_share: float = 0.5):
-        self.sequences, self.max_tokens, self.prior_share = sequences, max_tokens, prior_share
-        self.window_s, self.segment_s = window_s, segment_s
+                 fit_s: float = 120.0, compute_bound: bool | None = None):
+        self.sequences, self.max_tokens = sequences, max_tokens
+        self.prior_share = COMPUTE_BOUND_SHARE if compute_bound else 0.5
+        self.window_s, self.segment_s, self.fit_s = window_s, segment_s, fit_s
         self.history: deque[tuple[float, int, int]] = deque()   # (t, tokens, running)
-        self.segments: list[tuple[float, float, float]] = []      # (seconds, mean running, seconds per step)
+        self.segments: deque[tuple[float, float, float, float]] = deque()   # (end, seconds, mean running, s/step)
         self._seg_start: tuple[float, int, float] | None = None   # (t, tokens, running x seconds)
         self.slots = 0
         self.snapshot: tuple[list[int], list[tuple[int, int]], list[int]] = ([], [], [])
@@ -112,6 +125,10 @@ class EtaEstimator:
             return   # the first step (every prompt's prefill) can take seconds: rates start at the first token
         if len(self.history) == 1 and tokens == self.history[0][1]:
             self.history.clear()   # and the first decode step after it too: rates start when tokens move on
+        if b > self.slots and not finished:
+            self.history.clear()   # still admitting the first batch (its steps carry prefill): start over
+            self.segments.clear()
+            self._seg_start = None
         if self.history:
             t0, tok0, b0 = self.history[-1]
             if t <= t0:
@@ -133,7 +150,9 @@ class EtaEstimator:
         self._seg_start = (t, tokens, 0.0)
         if tokens > tok0 and area > 0:
             b = area / (t - t0)
-            self.segments.append((t - t0, b, b * (t - t0) / (tokens - tok0)))
+            self.segments.append((t, t - t0, b, b * (t - t0) / (tokens - tok0)))
+        while self.segments and self.segments[0][0] < t - self.fit_s:
+            self.segments.popleft()
 
     def rate(self) -> tuple[float, float]:
         """(tokens/s, mean running sequences) over the recent window; (0, 0) before two snapshots."""
@@ -149,7 +168,7 @@ class EtaEstimator:
         shrunk toward the prior while its range is narrow."""
         if len(self.segments) < 3:
             return self.prior_share
-        w, b, st = (np.array(x) for x in zip(*self.segments))
+        _, w, b, st = (np.array(x) for x in zip(*self.segments))
         spread = math.log(b.max() / max(b.min(), 1e-9))
         if spread < math.log(1.25):
             return self.prior_share

@@ -138,15 +138,17 @@ class LiveProgress:
 
     def start_sampling(self, *, total: int, resumed: int, samples_per_problem: int, max_tokens: int,
                        engine: EngineProgress | None) -> None:
-        base = (0, 0)
+        base, compute_bound = (0, 0), None
         if engine is not None:
             try:
                 base = (engine.tokens_generated(), len(engine.sequences()[0]))
+                compute_bound = engine.compute_bound
             except Exception:   # a display estimate must never break a run
                 engine = None
         with self._lock:
             self.engine, self._base, self._sampling_t0 = engine, base, self.clock()
-            self.estimator = EtaEstimator(sequences=(total - resumed) * samples_per_problem, max_tokens=max_tokens)
+            self.estimator = EtaEstimator(sequences=(total - resumed) * samples_per_problem, max_tokens=max_tokens,
+                                          compute_bound=compute_bound)
             self.progress = replace(self.progress, total=total, resumed=resumed, done=resumed)
         if not self.live:
             self._print()

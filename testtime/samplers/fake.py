@@ -50,6 +50,8 @@ class FakeSampler:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
+    compute_bound = None   # no engine: nothing to hint
+
     def tokens_generated(self) -> int:
         """Tokens of the completions made so far (testtime.sampler.EngineProgress)."""
         return sum(self._finished)

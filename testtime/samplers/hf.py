@@ -136,6 +136,11 @@ class HFSampler:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
+    @property
+    def compute_bound(self) -> bool:
+        """A decode step's time grows with its batch on a CPU (the ETA's hint, testtime.sampler.EngineProgress)."""
+        return self.device == "cpu"
+
     def tokens_generated(self) -> int:
         """Tokens of the samples finished so far; `generate` shows none before it returns
         (testtime.sampler.EngineProgress)."""

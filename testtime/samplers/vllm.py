@@ -126,6 +126,11 @@ class VLLMSampler:
         """This engine's share of accelerator memory (on CPU: of RAM)."""
         return float(self.kwargs["gpu_memory_utilization"])
 
+    @property
+    def compute_bound(self) -> bool:
+        """A decode step's time grows with its batch on a CPU (the ETA's hint, testtime.sampler.EngineProgress)."""
+        return self.on_cpu
+
     def chat_prompt(self, prompt: str) -> str:
         """The user message wrapped in the model's chat template (raw text when the model has none)."""
         return chat_text(self.tokenizer, prompt)
