@@ -155,15 +155,16 @@ class Session:
 
     def rescore(self, problems: dict[str, Problem], unscored: dict[str, set[str]]) -> None:
         """Score stored pool samples for scorers named after they were sampled, without re-sampling."""
-        self.reporter.phase("scoring stored samples (" + ", ".join(sorted(unscored)) + ")")
+        phase = "scoring stored samples (" + ", ".join(sorted(unscored)) + ")"
+        self.reporter.phase(phase)
         t0 = time.monotonic()
 
         def score(name, pid, completions):
             s = self.scorers[name]
             return s.score(problems[pid], completions), s.flops(problems[pid], completions)
 
-        self.store.add_scores(unscored, score, on_problem=lambda k, of: self.reporter.phase(
-            "scoring stored samples", f"{k}/{of} problems"))
+        self.store.add_scores(unscored, score,
+                              on_problem=lambda k, of: self.reporter.phase(phase, f"{k}/{of} problems"))
         self._timed("scoring_s", t0)
 
     def sample(self, jobs: list[Job], n_problems: int) -> None:
