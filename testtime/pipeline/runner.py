@@ -185,9 +185,9 @@ class Session:
                     records = to_records(job.todo[i], completions, job=job, bench=self.bench, facts=self.facts,
                                          scorers=self.scorers, run_id=self.store.path.name, model=cfg.model)
                     self.store.append(records)
-                    tokens += sum(r.output_tokens for r in records)
-                    finished += 1
-                    self.reporter.problem_done(samples=len(records), tokens=sum(r.output_tokens for r in records),
+                    spent = sum(r.output_tokens for r in records)
+                    tokens, finished = tokens + spent, finished + 1
+                    self.reporter.problem_done(samples=len(records), tokens=spent,
                                                correct=sum(r.correct for r in records))
         finally:
             t = self.timings

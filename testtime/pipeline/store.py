@@ -28,7 +28,7 @@ import json
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -60,6 +60,7 @@ class Store:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.samples_dir = self.path / "samples"
+        self._read_cache: tuple[tuple, pa.Table] | None = None
 
     @classmethod
     def open(cls, path: str | Path, sample_key: dict) -> "Store":
@@ -113,12 +114,22 @@ class Store:
     def parts(self) -> list[Path]:
         return sorted(self.samples_dir.glob("part-*.parquet"))
 
-    def table(self, columns: Iterable[str] | None = None) -> pa.Table:
-        """All stored samples, one row per (problem, sample), sorted; duplicates from interrupted compaction dropped."""
+    def table(self) -> pa.Table:
+        """All stored samples, one row per (problem, sample), sorted; duplicates from interrupted compaction dropped.
+
+        The whole table is kept until the parts change (a run reads it to find unscored samples, to score them,
+        to compact, for each pool and for the summary; parts are never modified in place, only added or removed)."""
         parts = self.parts()
         if not parts:
             return pa.table({c: pa.array([], type=_TYPES.get(c, pa.string())) for c in SAMPLE_COLUMNS})
-        tables = [_read(p, list(columns) if columns else None) for p in parts]
+        key = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in parts)
+        if self._read_cache is None or self._read_cache[0] != key:
+            self._read_cache = (key, self._read_parts(parts))
+        return self._read_cache[1]
+
+    @staticmethod
+    def _read_parts(parts: list[Path]) -> pa.Table:
+        tables = [_read(p, None) for p in parts]
         table = pa.concat_tables(tables, promote_options="permissive")
         df = table.to_pandas()
         key = ["group", "problem_id", "sample_index"]
@@ -263,7 +274,7 @@ class Store:
         answer's likelihood (NaN when not read): the DataFrame of records.SUMMARY_COLUMNS the analyzer reads."""
         import pandas as pd
 
-        df = self.table(["group", "problem_id", "sample_index", "correct", "logprob_mean"]).to_pandas()
+        df = self.table().select(["group", "problem_id", "sample_index", "correct", "logprob_mean"]).to_pandas()
         df = df[(df["group"] == POOL) & df["problem_id"].isin(set(problem_ids))]
         lp = pd.to_numeric(df["logprob_mean"], errors="coerce")
         ok = df["correct"].astype(bool)

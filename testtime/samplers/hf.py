@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from testtime.sampler import Completion, Sampling, chat_text, continuation_ids
-from testtime.samplers.transformers_models import Loaded, TransformersLM
+from testtime.samplers.transformers_models import Loaded
 from testtime.config import EngineConfig
 from testtime.models import ModelFacts
 
@@ -52,10 +52,6 @@ class HFSampler:
 
     def chat_prompt(self, prompt: str) -> str:
         return chat_text(self.tokenizer, prompt)
-
-    def next_token_logprobs(self, prompts: Sequence[Sequence[int]], token_ids: Sequence[int]) -> list[list[float]]:
-        """Next-token logprobs of `token_ids` after each tokenized prompt (testtime.sampler.NextTokenLogprobs)."""
-        return TransformersLM(self.loaded, batch_size=8).next_token_logprobs(prompts, token_ids)
 
     def close(self) -> None:
         """Drop the model now."""
