@@ -1,7 +1,8 @@
 """Command line: `python -m testtime {run,list,show,bench,laws,analyze,compare}`.
 
 Flags override the YAML config (`--config`, default configs/default.yaml when present), and `--set a.b=v` overrides
-any setting. Errors a user can fix print one line and exit 2; Ctrl-C keeps what was stored and exits 130.
+any setting. Errors a user can fix print one line and exit 2; a run that could not sample some problems (a server kept
+failing) exits 1 and resumes when run again; Ctrl-C keeps what was stored and exits 130.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args, console) or 0
     except UserError as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-        return 2
+        return getattr(e, "exit_code", 2)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted:[/] finished problems are stored; run the same command again to resume",
                   highlight=False, soft_wrap=True)
@@ -49,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scorer", help="scorer for best_of_n (default logprob)")
     p.add_argument("--budgets", type=_budgets, help="budgets for generation strategies: thinking tokens (budget_forcing, e.g. 64,128,256) or "
                         "candidates per step (beam_search, dvts, e.g. 4,8,16)")
-    p.add_argument("--backend", choices=("auto", "vllm", "hf", "fake"))
+    p.add_argument("--backend", choices=("auto", "vllm", "hf", "openai", "fake"),
+                   help="openai: a served model at endpoint.base_url (--set endpoint.base_url=http://HOST:PORT/v1)")
     p.add_argument("--temperature", type=float)
     p.add_argument("--top-p", type=float)
     p.add_argument("--max-tokens", type=int)

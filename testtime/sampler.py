@@ -111,6 +111,15 @@ def continuation_ids(tokenizer, context: str, continuation: str) -> tuple[list[i
     return ctx + tokenizer.encode(continuation, add_special_tokens=False), len(ctx)
 
 
+class ProblemsFailed(Exception):
+    """Raised by `Sampler.stream` after it has yielded every prompt it could: these prompts failed for good (a server
+    kept failing). The runner stores what finished, goes on, and exits non-zero; the same command resumes."""
+
+    def __init__(self, indices: Sequence[int], reason: str):
+        super().__init__(f"{len(indices)} prompts failed ({reason})")
+        self.indices, self.reason = list(indices), reason
+
+
 class Sampler(Protocol):
     """What every engine backend offers (vLLM, transformers, fake): chat formatting, token counting, sampling.
 
@@ -135,7 +144,8 @@ class Sampler(Protocol):
     def stream(self, prompts: Sequence[str], sampling: Sampling | Sequence[Sampling], *, raw: bool = False
                ) -> Iterator[tuple[int, list[Completion]]]:
         """Yield (prompt index, its `sampling.n` completions) as each prompt finishes, in completion order.
-        `sampling` is one Sampling for all prompts or one per prompt."""
+        `sampling` is one Sampling for all prompts or one per prompt. A backend whose requests can fail for good
+        (a server) yields the others, then raises ProblemsFailed."""
         ...
 
     def generate(self, prompts: Sequence[str], sampling: Sampling | Sequence[Sampling], *, raw: bool = False

@@ -22,7 +22,7 @@ import benchmarks
 from benchmarks.base import Problem
 from testtime import models, samplers
 from testtime.config import RunConfig
-from testtime.errors import UserError
+from testtime.errors import IncompleteRun, UserError
 from testtime.pipeline.evaluate import evaluate, evaluate_budgets, make_strategy
 from testtime.pipeline.events import NullReporter, Reporter
 from testtime.pipeline.provenance import provenance
@@ -30,7 +30,7 @@ from testtime.pipeline.records import Results, write_summary
 from testtime.pipeline.samples import Job, to_records
 from testtime.pipeline.store import POOL, Store, generation_group
 from testtime.registry import construct, get
-from testtime.sampler import ContinuationLogprobs, EngineProgress
+from testtime.sampler import ContinuationLogprobs, EngineProgress, ProblemsFailed
 from testtime.samplers.logs import engine_logs_to
 
 ENGINE_LOG = "engine.log"
@@ -127,6 +127,9 @@ class Session:
             elif ungolded:   # optional: the run goes on without it, and says so where the analyzer looks
                 self.store.update_manifest(gold_likelihood=f"not read: the {self.sampler.describe().get('backend')} "
                                                             "backend cannot read prompt logprobs")
+        except ProblemsFailed as e:   # scoring stored samples or reading gold answers, through a failing server
+            raise IncompleteRun(f"stopped: {e.reason}; every finished problem is stored; re-run the same command "
+                                "to resume") from None
         finally:
             self.sampler.close()
 
@@ -139,9 +142,10 @@ class Session:
         self.reporter.phase("loading model", f"engine log: {self.store.path / ENGINE_LOG}")
         # The fake backend needs no weights: a built-in name borrows SmolLM2-135M's facts for FLOPs.
         fake_builtin = cfg.backend == "fake" and cfg.model in models.BUILTINS
-        path = None if fake_builtin else models.resolve(cfg.model)
+        path = None if fake_builtin else models.resolve(cfg.model, weights=cfg.backend != "openai")
         self.facts = models.ModelFacts.from_folder(path) if path else samplers.fake_facts()
-        self.sampler = samplers.load(cfg.backend, path, cfg.engine, seed=cfg.sampling.seed or 0)
+        self.sampler = samplers.load(cfg.backend, path, cfg.engine, seed=cfg.sampling.seed or 0,
+                                     endpoint=cfg.endpoint)
         engines = samplers.engines_for(self.sampler)   # model-based scorers load their models now
         self.scorers = {n: s.bind(engines) for n, s in self.plan.scorers.items()}
         self.step_scorers = {n: s.bind(engines) for n, s in self.plan.step_scorers.items()}
@@ -174,6 +178,7 @@ class Session:
         self.reporter.start_sampling(total=total, resumed=total - left, samples_per_problem=cfg.sampling.n,
                                      max_tokens=cfg.sampling.max_tokens, engine=engine)
         t0, tokens, finished = time.monotonic(), 0, 0
+        failed: list[ProblemsFailed] = []
         try:
             for job in (j for j in jobs if j.todo):
                 if job.strategy is None:
@@ -181,20 +186,29 @@ class Session:
                 else:
                     stream = job.strategy.stream(self.sampler, job.todo, cfg.sampling, budget=job.budget,
                                                  scorer=self.step_scorers.get(job.strategy.name))
-                for i, completions in stream:
-                    records = to_records(job.todo[i], completions, job=job, bench=self.bench, facts=self.facts,
-                                         scorers=self.scorers, run_id=self.store.path.name, model=cfg.model)
-                    self.store.append(records)
-                    spent = sum(r.output_tokens for r in records)
-                    tokens, finished = tokens + spent, finished + 1
-                    self.reporter.problem_done(samples=len(records), tokens=spent,
-                                               correct=sum(r.correct for r in records))
+                stored = 0
+                try:
+                    for i, completions in stream:
+                        records = to_records(job.todo[i], completions, job=job, bench=self.bench, facts=self.facts,
+                                             scorers=self.scorers, run_id=self.store.path.name, model=cfg.model)
+                        self.store.append(records)
+                        spent = sum(r.output_tokens for r in records)
+                        tokens, finished, stored = tokens + spent, finished + 1, stored + 1
+                        self.reporter.problem_done(samples=len(records), tokens=spent,
+                                                   correct=sum(r.correct for r in records))
+                except ProblemsFailed as e:   # a server kept failing: the rest of the run goes on
+                    # A search strategy stops at its first failed step, so count what this job did not store.
+                    failed.append(ProblemsFailed(range(len(job.todo) - stored), e.reason))
         finally:
             t = self.timings
             t["sampling_s"] = round(t.get("sampling_s", 0) + time.monotonic() - t0, 2)
             t["sampled_tokens"] = t.get("sampled_tokens", 0) + tokens
             t["tokens_per_s"] = round(t["sampled_tokens"] / max(t["sampling_s"], 1e-9), 1)
             self.store.update_manifest(timings=t, status="sampled" if finished == left else "sampling")
+        if failed:
+            missing = sum(len(e.indices) for e in failed)
+            raise IncompleteRun(f"{missing} problem{'s' * (missing != 1)} not sampled ({failed[0].reason}); "
+                                "re-run the same command to resume")
 
     def gold(self, problems: Sequence[Problem]) -> None:
         self.reporter.phase("gold-answer likelihood")

