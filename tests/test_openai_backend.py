@@ -13,9 +13,9 @@ from fake_openai_server import Script, Server, answer_text, prompt_logprob, tiny
 from conftest import cli
 from testtime.config import EndpointConfig, load_config
 from testtime.errors import UserError
-from testtime.sampler import ContinuationLogprobs, NextTokenLogprobs, ProblemsFailed, Sampling, chat_text
+from testtime.sampler import (ContinuationLogprobs, NextTokenLogprobs, ProblemsFailed, Sampling, chat_text,
+                              seed_for)
 from testtime.samplers.openai import OpenAISampler, connect, public_url
-from testtime.samplers.vllm import seed_for
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +238,37 @@ def test_self_verify_without_prompt_logprobs_stops_before_sampling(server, model
     r = cli(*run_args(server, model_dir, tmp_path), "--data-dir", data_dir, "--strategy", "best_of_n:self_verify")
     assert r.returncode == 2 and "cannot read next-token logprobs" in r.stderr, r.stderr
     assert [b for b in server.script.requests if b["max_tokens"] == 64] == []
+
+
+def test_bench_compares_with_a_plain_client(server, model_dir, data_dir):
+    r = cli("bench", "--backend", "openai", "--model", model_dir, "--data-dir", data_dir, "--prompts", 4, "--n", 2,
+            "--max-tokens", 64, "--set", f"endpoint.base_url={server.url}")
+    assert r.returncode == 0, r.stderr
+    assert "ratio testtime / plain httpx:" in r.stdout and "plain httpx" in r.stdout
+    assert len([b for b in server.script.requests if b["max_tokens"] == 64]) == 4 * 2 * 2   # 2 rounds x 2 sides
+
+
+def test_driver_killed_with_sigkill_resumes(server, model_dir, data_dir, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    server.script.delay_s = 0.4
+    args = [sys.executable, "-m", "testtime", *map(str, run_args(server, model_dir, tmp_path)), "--data-dir",
+            str(data_dir)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    samples = tmp_path / "served" / "samples"
+    deadline = time.monotonic() + 60
+    while not (samples.is_dir() and list(samples.glob("part-*.parquet"))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kept = pd.read_parquet(samples)["problem_id"].nunique()
+    assert 1 <= kept < 5
+    server.script.delay_s = 0.02
+    r = cli(*run_args(server, model_dir, tmp_path), "--data-dir", data_dir)
+    assert r.returncode == 0, r.stderr
+    df = pd.read_parquet(samples)
+    assert df.groupby("problem_id").size().tolist() == [4] * 5
+    assert not df.duplicated(["problem_id", "sample_index"]).any()

@@ -70,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", default="runs")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("bench", help="throughput of testtime's sampler vs vLLM called directly")
+    p = sub.add_parser("bench", help="throughput of testtime's sampler vs a plain client of the same engine")
+    p.add_argument("--backend", choices=("vllm", "openai"), default="vllm",
+                   help="vllm: vs LLM.generate in-process; openai: vs a plain async client of the server at "
+                        "endpoint.base_url, at endpoint.max_concurrency")
     p.add_argument("--model", default="smollm2-135m")
     p.add_argument("--benchmark", default="gsm8k")
     p.add_argument("--data-dir")
@@ -78,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--max-tokens", type=int, default=64)
     p.add_argument("--repeats", type=int, default=1, help="measured rounds of each, alternating, after one warm-up round")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="engine settings, e.g. "
-                   "--set engine.max_num_seqs=512")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="engine or endpoint settings, "
+                   "e.g. --set engine.max_num_seqs=512, --set endpoint.base_url=http://127.0.0.1:8000/v1")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("laws", help="compute-optimal allocation under the training-compute scaling laws")

@@ -10,6 +10,7 @@ Backends live in `testtime/samplers/` and are the only modules that import an en
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol, Sequence, runtime_checkable
 
@@ -75,6 +76,12 @@ class Completion:
         if self.logprob is None or count == 0:
             return None
         return self.logprob / count
+
+
+def seed_for(seed: int, prompt: str) -> int:
+    """Per-request seed from the run seed and the (formatted) prompt: a problem's samples do not depend on its batch
+    or on the backend that sends it."""
+    return (seed * 1_000_003 + zlib.crc32(prompt.encode())) % (2**31 - 1)
 
 
 # ---- tokenizer helpers: the one place the chat template is applied (engines and scorers alike) -------------------

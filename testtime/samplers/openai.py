@@ -36,8 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from testtime.errors import UserError
 from testtime.models import ModelFacts
-from testtime.sampler import Completion, ProblemsFailed, Sampling, chat_text, continuation_ids
-from testtime.samplers.vllm import seed_for
+from testtime.sampler import Completion, ProblemsFailed, Sampling, chat_text, continuation_ids, seed_for
 
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 """Statuses worth retrying: timeouts, rate limits, and a server (or a router's replica) failing or restarting."""

