@@ -293,3 +293,19 @@ def test_recorded_vllm_replies_map_to_samples(name, finish, stop, tokenizer):
         assert c.n_tokens == len(choice["token_ids"]) and c.prompt_tokens == len(request["prompt"])
         lps = (choice["logprobs"] or {}).get("token_logprobs")
         assert c.logprob == (pytest.approx(sum(lps)) if lps else None)
+
+
+def test_generation_strategies_send_raw_continuations(server, model_dir, data_dir, tmp_path, tokenizer):
+    r = cli("run", "--backend", "openai", "--model", model_dir, "--limit", "2", "--n", "2", "--max-tokens", "64",
+            "--output-dir", tmp_path, "--name", "bf", "--strategy", "budget_forcing", "--budgets", "24,96",
+            "--data-dir", data_dir, "--set", f"endpoint.base_url={server.url}")
+    assert r.returncode == 0, r.stderr
+    df = pd.read_parquet(tmp_path / "bf" / "samples")
+    assert sorted(df.groupby("group").size()) == [4, 4]   # 2 problems x n=2 at each budget
+    # continuations are sent as the whole prefix, tokenized on the client, without a second chat template
+    heads = [b["prompt"] for b in server.script.requests if b["max_tokens"] > 1]
+    opened = tokenizer.encode("<|im_start|>user\n")
+    assert all(h[:len(opened)] == opened for h in heads)
+    assert sum(tokenizer.decode(h).count("<|im_start|>user") for h in heads) == len(heads)
+    # at budget 96 the scripted sample (48 tokens) stops early, so it is extended after the cue
+    assert any(tokenizer.decode(h).endswith("\n\nWait") for h in heads)
