@@ -116,16 +116,20 @@ class Client:
                 reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
             else:
                 if r.status_code == 200:
-                    return r.json()
-                reason = f"HTTP {r.status_code}: {error_message(r)}"
-                if r.status_code not in RETRY_STATUS:
-                    raise UserError(f"the server refused a request ({reason}); "
+                    try:
+                        return r.json()
+                    except ValueError:   # a proxy's error page, or a body cut short: worth another try
+                        reason = "HTTP 200 with a reply that is not JSON"
+                elif r.status_code in RETRY_STATUS:
+                    reason, wait = f"HTTP {r.status_code}: {error_message(r)}", _retry_after(r)
+                else:
+                    raise UserError(f"the server refused a request (HTTP {r.status_code}: {error_message(r)}); "
                                     + _refusal_hint(r.status_code))
-                wait = _retry_after(r)
             attempt += 1
             if attempt > self.cfg.max_retries:
                 raise RequestFailed(f"{reason} (after {attempt} tries)")
-            await asyncio.sleep(wait if wait is not None else min(30.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random()))
+            backoff = min(30.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random())   # jittered: replicas recover
+            await asyncio.sleep(wait if wait is not None else backoff)
             await self.healthy()
 
     async def healthy(self) -> None:
@@ -298,6 +302,9 @@ class OpenAISampler:
                 failed.append((i, str(reply)))
                 continue
             completions = to_completions(reply, len(encoded[i]), self.tokenizer)
+            if len(completions) != each[i].n:   # a problem is stored whole or not at all
+                failed.append((i, f"the server returned {len(completions)} of {each[i].n} samples"))
+                continue
             with self._lock:
                 self._finished.extend(c.n_tokens for c in completions)
             yield i, completions
@@ -332,8 +339,10 @@ class OpenAISampler:
                 done.put((i, await client.post("/completions", bodies[i])))
             except RequestFailed as e:
                 done.put((i, e))
-            except BaseException as e:   # UserError (refused) or a bug: the consumer re-raises it
-                done.put((i, e if isinstance(e, Exception) else RuntimeError(repr(e))))
+            except asyncio.CancelledError:   # the consumer stopped: nobody waits for this reply
+                raise
+            except Exception as e:   # UserError (refused) or a bug: the consumer re-raises it
+                done.put((i, e))
             finally:
                 with self._lock:
                     self._in_flight.pop(key, None)
