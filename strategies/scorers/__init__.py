@@ -11,9 +11,13 @@ selection strategy can use it later without re-running anything (protocols: stra
     orm      an outcome reward model's reward for (problem, sample) (needs scorer_model)
     prm      a process reward model's step scores, aggregated by min/last/prod/mean (needs scorer_model)
     self_verify  P("Yes") when a verifier (default: the policy) is asked whether the sample is correct
+    lowest_group_confidence, bottom_group_confidence, tail_confidence
+             DeepConf's confidence (Fu et al. 2025) from top-k logprobs: the least confident sliding window, the
+             mean of the bottom 10% of windows, the mean over the last tokens
 
 Model-based scorers (orm, prm, self_verify) load their model in `bind`, before sampling, and report the FLOPs of
 their forward passes per sample in `flops(problem, completions)` (None for the free ones).
 """
 
 from strategies.scorers import logprob, oracle, orm, prm, self_certainty, self_verify  # noqa: F401  (registers them)
+from strategies.scorers import confidence  # noqa: F401
