@@ -1,0 +1,44 @@
+"""pass@k forecasts on planted Beta pools: the exponent is recovered, and pass@N predicted from the first samples
+matches pass@N measured from all of them."""
+
+import numpy as np
+import pytest
+
+from testtime.analysis.forecast import BetaBinomial, forecast
+from testtime.errors import UserError
+
+
+def beta_pool(alpha, beta, P=1500, N=64, seed=0):
+    rng = np.random.default_rng(seed)
+    p = rng.beta(alpha, beta, P)
+    return rng.random((P, N)) < p[:, None]
+
+
+@pytest.mark.parametrize("alpha,beta", [(0.3, 3.0), (0.6, 8.0)])
+def test_planted_exponent_recovered(alpha, beta):
+    correct = beta_pool(alpha, beta)
+    fit = BetaBinomial(n_boot=60).fit(correct.sum(axis=1), correct.shape[1])
+    lo, hi = fit.ci_["alpha"]
+    assert lo <= alpha <= hi and hi - lo < 0.5 * alpha
+    # The power law: 1 - pass@k ~ k^(-alpha) far out.
+    k = np.array([1e4, 1e5])
+    slope = np.diff(np.log(1 - fit.pass_at_k(k))) / np.diff(np.log(k))
+    assert slope[0] == pytest.approx(-fit.params_["alpha"], rel=0.05)
+
+
+def test_forecast_from_the_first_samples_matches_measured():
+    correct = beta_pool(0.4, 4.0, P=800, seed=1)
+    table, facts = forecast(correct, first=8, n_boot=60)
+    row = table.set_index("k").loc[64]
+    assert row["beta_low"] <= row["measured"] <= row["beta_high"]
+    assert abs(row["beta"] - row["measured"]) < 0.05
+    assert facts["alpha_ci"][0] <= 0.4 <= facts["alpha_ci"][1]
+    assert np.isnan(table.set_index("k").loc[1024, "measured"]) and table["k"].max() == 1024
+    assert np.isfinite(table["brown"]).all()
+
+
+def test_nothing_to_fit_is_a_clear_error():
+    with pytest.raises(UserError, match="no problem has a correct sample"):
+        forecast(np.zeros((5, 16), bool), first=8)
+    with pytest.raises(UserError, match="forecast-from"):
+        forecast(np.ones((5, 16), bool), first=32)
