@@ -3,7 +3,8 @@
 The prompt asks for the final answer in \\boxed{}; `extract_answer` reads it back (with the usual fallbacks) and
 `grade` compares it with the gold answer through Math-Verify's parse/verify (HuggingFace Math-Verify 0.9,
 https://github.com/huggingface/Math-Verify). Choice letters are matched by `grade_choice`; `group_answers` gives
-the answer classes that majority voting counts.
+the answer classes that majority voting counts. Math-Verify is asked only about pairs whose values may be
+equal (answer_values.py): each distinct answer is parsed once, and the other pairs could not be equivalent.
 
 Example:
     grade(gold="0.5", response="so the answer is $\\boxed{\\frac{1}{2}}$.")   # Grade(answer="\\frac{1}{2}", correct=True)
@@ -22,6 +23,7 @@ import threading
 from decimal import Decimal, InvalidOperation
 from typing import Sequence
 
+from benchmarks.answer_values import Index, Values, may_equal
 from benchmarks.base import Grade
 
 TIMEOUT_S = 3
@@ -187,6 +189,24 @@ def _parse(answer: str) -> tuple:
 
 
 @functools.lru_cache(maxsize=65536)
+def _values(answer: str) -> Values:
+    """What of `answer`'s parse can equal another's (answer_values.py); worked out once per distinct answer."""
+    # Values are a few evalf calls; a second is plenty, and Math-Verify spends its own timeout on what it leaves.
+    return _guarded(Values.of, _parse(answer), fallback=Values.anything(), seconds=1)
+
+
+def _guarded(fn, *args, fallback, seconds: int = TIMEOUT_S):
+    # Under a timeout in the main thread (sympy can be slow); elsewhere only answers _parse deems safe get here.
+    if _timeout() is None:
+        return fn(*args)
+    mv, _ = _math_verify()
+    try:
+        return mv.utils.timeout(seconds)(fn)(*args)
+    except mv.errors.TimeoutException:
+        return fallback
+
+
+@functools.lru_cache(maxsize=65536)
 def _verify(gold: str, answer: str) -> bool:
     # Order matters to Math-Verify (the gold side decides, e.g., whether "(1,2)" is an interval or a tuple).
     # Cached: the same few answers (small integers, common fractions) recur across samples and problems.
@@ -200,6 +220,8 @@ def _verify(gold: str, answer: str) -> bool:
         return False
     if all(getattr(p[0], "is_Rational", False) for p in (parsed_gold, parsed)):
         return bool(parsed_gold[0] == parsed[0])  # exact, as Math-Verify would decide; floats still go to it
+    if not _guarded(may_equal, _values(gold), _values(answer), fallback=True):
+        return False  # values that differ: none of Math-Verify's checks could find them equal
     mv, _ = _math_verify()
     return bool(mv.verify(list(parsed_gold), list(parsed), timeout_seconds=_timeout()))
 
@@ -230,22 +252,32 @@ def equivalent(a: str, b: str) -> bool:
 def group_answers(answers: Sequence[str | None]) -> list[int]:
     """Answer class per answer: equivalent answers share an id, numbered 0..k-1 by first appearance; None -> -1.
 
-    Identical keys are grouped first, so Math-Verify only compares the few distinct answers with one
-    representative of each class found so far.
+    Each new distinct answer joins the first class whose first answer is equivalent to it, else starts one. Only
+    the classes it may equal (the same number, or values that answer_values.py cannot tell apart) are asked; the
+    others could not be equivalent, so the classes are those of asking every class in turn, without its quadratic
+    cost.
     """
     class_of_key: dict[str, int] = {}
     representatives: list[str] = []
+    index, by_number = Index(), {}
     ids = []
     for answer in answers:
         if answer is None:
             ids.append(-1)
             continue
-        key = _key(_clean(answer))
+        text = _clean(answer)
+        key = _key(text)
         if key not in class_of_key:
-            match = next((i for i, rep in enumerate(representatives) if equivalent(rep, answer)), None)
+            values, number = _values(text), _decimal(text)
+            candidates = index.candidates(values)
+            if number is not None and number in by_number:  # "-0" and "0": two keys, one number
+                candidates = sorted({*candidates, *by_number[number]})
+            match = next((i for i in candidates if equivalent(representatives[i], answer)), None)
             if match is None:
-                match = len(representatives)
+                match = index.add(values)
                 representatives.append(answer)
+                if number is not None:
+                    by_number.setdefault(number, []).append(match)
             class_of_key[key] = match
         ids.append(class_of_key[key])
     return ids

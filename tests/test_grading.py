@@ -1,13 +1,19 @@
 """Grading against known answers: extraction, Math-Verify equivalence, choice letters, answer classes."""
 
+import functools
+import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from benchmarks.base import Grade
-from benchmarks.grading import (choice_prompt, equivalent, extract_answer, extract_choice, grade, grade_choice,
-                                group_answers, math_prompt, number_text)
+from benchmarks.grading import (_clean, _decimal, _key, _math_verify, _parse, _timeout, choice_prompt, equivalent,
+                                extract_answer, extract_choice, grade, grade_choice, group_answers, math_prompt,
+                                number_text)
+
+VOTE_CLASSES = Path(__file__).parent / "data" / "vote_classes.json"
 
 GRADES = [  # gold, response, correct
     ("0.5", r"so $x = \boxed{\frac{1}{2}}$.", True),
@@ -144,3 +150,105 @@ def test_prompts():
     assert math_prompt("What is 1+1?").endswith(r"Put your final answer within \boxed{}.")
     prompt = choice_prompt("Pick one.", ["red", "blue"], "AB")
     assert "A) red\nB) blue" in prompt and r"\boxed{}" in prompt
+
+
+# ---- vote classes: the same as comparing each new answer with every class, as before issue 11 ------------------
+
+
+@functools.lru_cache(maxsize=65536)
+def pairwise_verify(gold: str, answer: str) -> bool:
+    """grading._verify before issue 11: Math-Verify on every pair that the exact checks leave."""
+    if _key(gold) == _key(answer):
+        return True
+    gold_number, number = _decimal(gold), _decimal(answer)
+    if gold_number is not None and number is not None:
+        return gold_number == number
+    parsed_gold, parsed = _parse(gold), _parse(answer)
+    if not parsed_gold or not parsed:
+        return False
+    if all(getattr(p[0], "is_Rational", False) for p in (parsed_gold, parsed)):
+        return bool(parsed_gold[0] == parsed[0])
+    mv, _ = _math_verify()
+    return bool(mv.verify(list(parsed_gold), list(parsed), timeout_seconds=_timeout()))
+
+
+def pairwise_group_answers(answers):
+    """group_answers before issue 11, the reference: each new distinct answer against every class in turn."""
+    class_of_key, representatives, ids = {}, [], []
+    for answer in answers:
+        if answer is None:
+            ids.append(-1)
+            continue
+        key = _key(_clean(answer))
+        if key not in class_of_key:
+            a = _clean(answer)
+            same = (i for i, rep in enumerate(representatives)
+                    if pairwise_verify(_clean(rep), a) or pairwise_verify(a, _clean(rep)))
+            match = next(same, None)
+            if match is None:
+                match = len(representatives)
+                representatives.append(answer)
+            class_of_key[key] = match
+        ids.append(class_of_key[key])
+    return ids
+
+
+TRICKY = [  # surface variants, near-equal floats, and answers that are equal to a third but not to each other
+    ["1/2", "0.5", r"\frac12", r"\dfrac{1}{2}", "0.50", r"\frac{2}{4}", "50\\%", "0.5000001", "0.500001", "0.49999"],
+    ["18", "18%", "0.18", r"18\%", "18.0", r"\$18", "18 dollars", "x = 18", "y = 18", "18.0000001", "1800%"],
+    ["1000", "1,000", "1000.0", "1,000.00", "10^3", r"10^{3}", r"1 \times 10^3", "999.9999999", "1e3"],
+    [r"\sqrt{2}", r"\frac{\sqrt{2}}{2}", "1.414214", "1.41421356", r"2^{1/2}", r"\sqrt{8}/2", "0.7071068",
+     r"\frac{1}{\sqrt{2}}", "1.4142"],
+    [r"\pi", "3.14159265", "3.14", r"\frac{22}{7}", "e", r"\text{e}", "2.718282", "E"],
+    ["x = 5", "5", "2x = 10", "x + 1 = 6", "y = 5", "x = 5.0", "5 = x", "x - 5 = 0", "x + 1 = x + 2",
+     "42 - x10 = 42 - x10", "y + 1 = y + 3", "x^2 = 25", "x = -5, x = 5"],
+    ["x+1", "1+x", "x + 1.0", "(x+1)", "y+1", "x + 2 - 1", r"\frac{2x+2}{2}", "x", r"\text{x}"],
+    ["(1, 2)", "(2, 1)", "[1, 2]", "1, 2", r"\{1, 2\}", "2, 1", "(1,2)", r"\left( 1, 2 \right)", "1 and 2"],
+    ["Evelyn", r"\text{Evelyn}", r"\text{evelyn}", "Navin", "not possible", r"\text{not possible}", "none"],
+    ["-0", "0", "0.0", "-0.0", "+0", "0.000001", "1e-7", "0.0000001"],
+    ["44 / 3 = 14%", "17 + 18 = 35", "20 + 1 = 12", "12", r"3 \times 4 = 12", "35", "14", "14%"],
+    ["1.5 hours", "90 minutes", "1.5", r"\frac{3}{2}", "3:2", "3/2", "1 1/2", r"1\frac{1}{2}"],
+    ["two-thirds of 60, which is 120", "120", "40", "two-thirds of 4, which matches the last solution", "the total "
+     "leftover of $11", "11", "to add: 10 + 11 = 21", "21", "T + 2 = 18", "16", "2 ledges * 2 = 4 ledges"],
+]
+
+
+@pytest.mark.parametrize("answers", TRICKY, ids=[t[0] for t in TRICKY])
+def test_vote_classes_match_pairwise_on_tricky_answers(answers):
+    assert group_answers(answers) == pairwise_group_answers(answers)
+    assert group_answers(answers[::-1]) == pairwise_group_answers(answers[::-1])  # the first equivalent class wins
+
+
+FORMS = [  # one family of values near 2, in the forms Math-Verify treats specially (percent, sets, intervals, ...)
+    "2", "2.0", r"\frac{4}{2}", "200\\%", r"2\%", "0.02", "x = 2", "2 = x", "y = 2", "2x = 4", "x - 2 = 0", "x^2 = 4",
+    r"\{2\}", "(2)", r"\text{2}", r"\sqrt{4}", "2.0000001", "2.00001", "[2, 3]", "(2, 3)", "2, 3", "3, 2",
+    r"2 < x < 3", "x > 2", r"x \in (2, 3)", "x = 2, y = 3", "x + 1 = x + 2", "y = y + 1", "e", r"\text{e}", "E",
+    "two", r"\text{two}", "2e", r"2\pi", r"(\sqrt{2})^2", r"\frac{\sqrt{8}}{\sqrt{2}}", r"2^1", "1 + 1 = 2", "2i",
+]
+
+
+def test_skipped_pairs_are_not_equivalent():
+    # may_equal may only skip pairs that Math-Verify (in either order) would not call equal.
+    from benchmarks.answer_values import may_equal
+    from benchmarks.grading import _values
+
+    forms = sorted({_clean(f) for f in FORMS})
+    wrong = [(a, b) for i, a in enumerate(forms) for b in forms[i + 1:]
+             if _parse(a) and _parse(b) and not may_equal(_values(a), _values(b))
+             and (pairwise_verify(a, b) or pairwise_verify(b, a))]
+    assert not wrong
+
+
+def _pools():
+    if not VOTE_CLASSES.is_file():
+        pytest.skip(f"{VOTE_CLASSES} missing: python scripts/bench_grading.py --write-fixture")
+    return json.loads(VOTE_CLASSES.read_text())
+
+
+@pytest.mark.parametrize("pool", ["stored", "synthetic"])
+def test_vote_classes_match_pairwise_on_pools(pool):
+    # Reference ids from the pairwise algorithm, recorded by scripts/bench_grading.py: the stored GSM8K pool's as
+    # the run stored them, the synthetic n = 256 pool's computed once (minutes, too slow for a unit test).
+    problems = _pools()[pool]
+    differ = [p["problem_id"] for p in problems if group_answers(p["answers"]) != p["ids"]]
+    assert not differ, differ
