@@ -130,12 +130,12 @@ def _measure(pool: list[dict], warmup: dict, algorithm: str) -> dict:
     if algorithm not in _warm:
         _warm.add(algorithm)
         group([grade(warmup["gold"], t)[0] for t in warmup["texts"]])
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     grades = [[grade(p["gold"], t) for t in p["texts"]] for p in pool]
     graded = time.perf_counter()
     ids = [group([a for a, _ in g]) for g in grades]
     grouped = time.perf_counter()
-    return dict(grade_s=graded - start, group_s=grouped - graded, ids=ids,
+    return dict(grade_s=graded - start, group_s=grouped - graded, cpu_s=time.process_time() - cpu, ids=ids,
                 answers=[[a for a, _ in g] for g in grades], correct=[[c for _, c in g] for g in grades])
 
 
@@ -156,7 +156,7 @@ def measure_parallel(pool: list[dict], warmup: dict, workers: int) -> dict:
         wall = time.perf_counter() - start
     merged = {k: sum((r[k] for r in parts), []) for k in ("ids", "answers", "correct")}
     share = sum(r["grade_s"] for r in parts) / max(1e-9, sum(r["grade_s"] + r["group_s"] for r in parts))
-    return dict(grade_s=wall * share, group_s=wall * (1 - share), **merged)
+    return dict(grade_s=wall * share, group_s=wall * (1 - share), cpu_s=sum(r["cpu_s"] for r in parts), **merged)
 
 
 def _warm_up(warmup: dict, ready) -> None:
@@ -191,7 +191,7 @@ def main():
     table = Table(title=f"grading + vote classes on {os.cpu_count()} cores (load before: "
                         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f})")
     for col in ("pool", "distinct / problem", "algorithm", "grading samples/s", "grouping samples/s",
-                "both samples/s", "problems with other classes", "other grades"):
+                "both samples/s", "both samples / CPU s", "problems with other classes", "other grades"):
         table.add_column(col, justify="right" if "/" in col or "other" in col else "left")
     results = {}
     for name, pool in pools.items():
@@ -212,10 +212,10 @@ def main():
                 a != b for x, y in zip(r["correct"], runs["before"]["correct"]) for a, b in zip(x, y)))
             table.add_row(name, f"{distinct:.0f}", algorithm, f"{samples / r['grade_s']:.0f}",
                           f"{samples / r['group_s']:.0f}", f"{samples / (r['grade_s'] + r['group_s']):.0f}",
-                          differ, regraded)
+                          f"{samples / r['cpu_s']:.0f}", differ, regraded)
     load = os.getloadavg()
-    table.caption = f"load after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; " \
-                    "'after' rows compare with 'before' (or with the stored run's classes)"
+    table.caption = f"load after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; per CPU s: what one free core would do " \
+                    "(other jobs share this machine); 'after' rows compare with 'before' (or the stored run's classes)"
     console.print(table)
     if args.write_fixture:
         fixture = {"stored": [], "synthetic": []}
