@@ -365,9 +365,13 @@ def test_cli_compare_writes_report_plots_and_tables(fake_runs, tmp_path):
     for name in ("points", "fits", "curves", "frontier", "exchange", "signal"):
         assert (out / f"{name}.csv").stat().st_size > 0
         assert len(pd.read_parquet(out / f"{name}.parquet")) > 0
-    assert len(pd.read_parquet(out / "points.parquet")) == len(load_runs(fake_runs))
+    # Every results.json row is a point, re-evaluated on the shared problems; the pool answers more strategies.
+    points, results = pd.read_parquet(out / "points.parquet"), load_runs(fake_runs)
+    key = lambda df: set(zip(df["run"], df["strategy"], df["scorer"].fillna("-"), df["n"]))  # noqa: E731
+    assert key(results) <= key(points) and len(points) > len(results)
     page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 4 and "<table" in page and "src='http" not in page
+    pngs = [p.stem for p in out.glob("*.png")]
+    assert page.count("data:image/png;base64,") == len(pngs) >= 4 and "<table" in page and "src='http" not in page
 
 
 def test_cli_analyze_default_out_and_bad_input(fake_runs, tmp_path):
@@ -389,3 +393,82 @@ def test_model_card_overrides_from_the_run_config():
     assert mine["training_flops"] == pytest.approx(6 * 1e9 * 2e12)
     with pytest.raises(UserError, match="unknown model card field"):
         model_facts("smollm2-135m", {}, {"tokens": 1})
+
+
+# ---- plots that do not mislead; runs on different problems ---------------------------------------------------------
+
+def test_unreliable_fit_is_flagged_and_not_drawn():
+    from matplotlib.collections import PolyCollection
+
+    from testtime.analysis import curve_points
+    from testtime.report.plots import accuracy_figure
+
+    x = np.geomspace(1e10, 1e12, 7)
+    zigzag = pd.DataFrame(series("best_of_n", "logprob", x, [0.0, 0.3, 0.0, 0.4, 0.0, 0.5, 0.05], half_ci=0.01)
+                          ).assign(model=SMALL, benchmark="gsm8k", run="r", oracle=False)
+    (fit,) = fit_curves(zigzag, n_boot=100)
+    assert fit.unreliable and "wide" in fit.unreliable
+    curves = curve_points([fit])
+    assert curves["band_low"].between(0, 1).all() and curves["band_high"].between(0, 1).all()
+    bands = lambda fig: sum(isinstance(c, PolyCollection) for ax in fig.axes for c in ax.collections)  # noqa: E731
+    assert bands(accuracy_figure(zigzag, [fit])) == 0
+    fit.unreliable = None
+    assert bands(accuracy_figure(zigzag, [fit])) == 1
+
+
+@pytest.fixture(scope="module")
+def disjoint_runs(tmp_path_factory):
+    """Two fake-backend runs on svamp on different seeded subsets of 3 problems: they share none."""
+    if not DATA.is_dir():
+        pytest.skip(f"benchmark data not found at {DATA}")
+    root = tmp_path_factory.mktemp("disjoint")
+    for model, seed in ((SMALL, 1), (LARGE, 2)):
+        res = cli("run", "--backend", "fake", "--data-dir", DATA, "--benchmark", "svamp", "--limit", 3, "--n", 4,
+                  "--model", model, "--output-dir", root, "--name", model, "--set", f"subset_seed={seed}",
+                  timeout=120)
+        assert res.returncode == 0, res.stderr
+    return [root / SMALL, root / LARGE]
+
+
+def test_runs_sharing_no_problems_are_warned_and_never_joined(disjoint_runs):
+    from testtime.report.plots import figures
+
+    result = analyze(disjoint_runs, n_boot=20, forecast_from=None)
+    assert any("share no problems" in w for w in result.warnings)
+    assert int(result.overlap["shared"].iloc[0]) == 0
+    assert set(result.table["problem_set"]) == {"own"} and not result.signal["shared"].any()
+    figs = figures(result)
+    assert "warning" in figs["accuracy"]._suptitle.get_text()
+    if "signal" in figs:   # both models have catalogued sizes and gold likelihoods: no line joins their points
+        for ax in figs["signal"].axes:
+            assert all(line.get_linestyle() == "None" for line in ax.lines if len(line.get_xdata()) > 1)
+            assert any(c.has_yerr for c in ax.containers)
+            assert any("no shared problems" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_shared_problems_paired_cli_and_report(fake_runs, tmp_path):
+    out = tmp_path / "an"
+    res = cli("analyze", *fake_runs, "--out", out, "--n-boot", 30, "--forecast-from", 4,
+              "--paired", f"majority_vote@8/{SMALL}", f"majority_vote@8/{LARGE}", "--price-per-hour", 3)
+    assert res.returncode == 0, res.stderr
+    paired = pd.read_parquet(out / "paired.parquet")
+    asked = paired[paired["kind"] == "asked"].iloc[0]
+    assert asked["problems"] == 20 and asked["ci_low"] <= asked["difference"] <= asked["ci_high"]
+    points = pd.read_parquet(out / "points.parquet")
+    shared = points[points["problem_set"] == "shared"]
+    assert len(shared) and (shared["problems"] == 20).all()
+    assert ((shared["ci_low"] >= 0) & (shared["ci_high"] <= 1)).all()
+    assert (out / "allocation_summary.parquet").exists() and (out / "forecast.parquet").exists()
+    page = (out / "report.html").read_text()
+    assert "paired comparisons" in page and "compute-optimal allocation" in page
+
+
+def test_multiple_choice_pass_at_k_is_drawn_beside_chance():
+    from testtime.report.plots import accuracy_figure
+
+    x = np.geomspace(1e10, 1e11, 4)
+    t = pd.DataFrame(series("pass_at_k", None, x, [0.3, 0.45, 0.6, 0.7], ns=[1, 2, 4, 8])).assign(
+        model=SMALL, benchmark="mmlu_stem", run="r", oracle=True)
+    (ax,) = accuracy_figure(t).axes
+    (chance,) = [line for line in ax.lines if line.get_label().startswith("chance")]
+    assert np.allclose(chance.get_ydata(), 1 - 0.75 ** np.array([1, 2, 4, 8]))

@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run directories")
     p.add_argument("--out", type=Path, help="output folder (default: analysis/<name>-<time> beside the first run)")
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap refits per curve (CIs and bands)")
+    _analysis_options(p)
     p.set_defaults(func=cmd_analyze, queries=None, extrapolate=False)
 
     p = sub.add_parser("compare", help="analyze across models: iso-accuracy exchange rate, break-even queries")
@@ -102,8 +103,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extrapolate", action="store_true",
                    help="follow fitted curves beyond the measured budgets (results flagged 'extrapolated')")
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap refits per curve (CIs and bands)")
+    _analysis_options(p)
     p.set_defaults(func=cmd_compare)
     return parser
+
+
+def _analysis_options(p: argparse.ArgumentParser) -> None:
+    """The options analyze and compare share: paired comparisons, CI levels, allocation, forecast, cost."""
+    p.add_argument("--paired", nargs=2, action="append", default=[], metavar=("A", "B"),
+                   help="compare two cells on the same problems, e.g. --paired majority_vote@16 best_of_n@16 "
+                        "(cell: strategy[:scorer]@n[/model]); repeatable")
+    p.add_argument("--levels", choices=("both", "problems", "samples"), default="both",
+                   help="what the points' CIs resample: problems then samples (default), problems, or samples")
+    p.add_argument("--bins", type=int, default=3, help="difficulty bins of the compute-optimal allocation")
+    p.add_argument("--forecast-from", type=int, default=8, metavar="N1",
+                   help="fit the pass@k forecast on each problem's first N1 samples (0: no forecast)")
+    p.add_argument("--price-per-hour", type=float, help="dollars per device-hour: adds a dollars axis")
 
 
 def run_config(args):
@@ -233,7 +248,8 @@ def _analysis(args, console, *, compare: bool) -> int:
     from testtime.report.html import write_report
 
     result = analyze(args.runs, compare=compare, queries=args.queries, extrapolate=args.extrapolate,
-                     n_boot=args.n_boot)
+                     n_boot=args.n_boot, pairs=[tuple(p) for p in args.paired], levels=args.levels, bins=args.bins,
+                     forecast_from=args.forecast_from or None, price_per_hour=args.price_per_hour)
     for path in args.runs:   # each run's own results: the tables `show` prints, from the same loader
         console.print(f"[bold]{path}[/]")
         console.print(Results.load(path))

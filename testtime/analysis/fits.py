@@ -43,6 +43,9 @@ class CurveFit:
     """select_model's table: held-out error of every candidate family, best first."""
     error: str | None = None
     """Why there is no fit (degenerate data, too few budgets), else None."""
+    unreliable: str | None = None
+    """Why the fit should not be drawn or read (its band is far wider than the points' CIs, or it misses the held-out
+    budgets by more than they vary), else None. Plots draw no curve or band for it."""
 
     @property
     def key(self) -> tuple:
@@ -122,8 +125,39 @@ def fit_curves(table: pd.DataFrame, *, n_boot: int = 200, seed: int = 0) -> list
                 more="pass 4 or more --budgets" if generated else "sample more per problem (--n 8 gives 4 budgets)")
         except UserError as e:
             fit.error = str(e)
+        if fit.estimator is not None:
+            fit.unreliable = reliability(fit, g)
         fits.append(fit)
     return fits
+
+
+BAND_FACTOR = 2.0
+"""A fit whose 95% band, inside the measured range, is wider than this many times the widest CI of its points
+(and wider than BAND_FLOOR) is flagged unreliable: the data do not pin the curve down."""
+BAND_FLOOR = 0.1
+
+
+def reliability(fit: CurveFit, points: pd.DataFrame) -> str | None:
+    """Why `fit` is unreliable against its points (columns accuracy, ci_low, ci_high), else None.
+
+    Flags: the band (inside the measured range) much wider than the points' CIs, or a held-out error larger
+    than the points' CIs and 0.05 (the form does not extrapolate even one budget).
+
+    Example:
+        reliability(fit, table[(table.strategy == "best_of_n")])    # "band 0.85 wide vs CIs <= 0.03"
+    """
+    ci = (points["ci_high"] - points["ci_low"]).to_numpy(float)
+    widest = float(np.nanmax(ci)) if np.isfinite(ci).any() else 0.0
+    est = fit.estimator
+    if est.n_boot:
+        lo, hi = est.predict_band(np.geomspace(*fit.x_range, 50))
+        band = float(np.max(np.clip(hi, 0, 1) - np.clip(lo, 0, 1)))
+        if band > max(BAND_FLOOR, BAND_FACTOR * widest):
+            return f"band {band:.2f} wide vs point CIs <= {widest:.2f}"
+    mae = fit.selection[0]["heldout_mae"] if fit.selection else np.nan
+    if np.isfinite(mae) and mae > max(0.05, widest):
+        return f"misses the held-out budgets by {mae:.2f} (point CIs <= {widest:.2f})"
+    return None
 
 
 def fits_table(fits: Sequence[CurveFit]) -> pd.DataFrame:
@@ -133,23 +167,24 @@ def fits_table(fits: Sequence[CurveFit]) -> pd.DataFrame:
         fits: `fit_curves`' fits.
 
     Returns:
-        One row per (series, parameter): KEY, form, param, value, ci_low, ci_high, at_bound, heldout_mae, error;
-        a failed fit gets one row with its error.
+        One row per (series, parameter): KEY, form, param, value, ci_low, ci_high, at_bound, heldout_mae, error,
+        unreliable; a failed fit gets one row with its error.
     """
     rows = []
     for f in fits:
         head = dict(zip(KEY, f.key), form=f.form)
         if f.estimator is None:
             rows.append({**head, "param": None, "value": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-                         "at_bound": False, "heldout_mae": np.nan, "error": f.error})
+                         "at_bound": False, "heldout_mae": np.nan, "error": f.error, "unreliable": None})
             continue
         mae = f.selection[0]["heldout_mae"] if f.selection else np.nan
         for name, value in f.estimator.params_.items():
             lo, hi = f.estimator.ci_.get(name, (np.nan, np.nan))
             rows.append({**head, "param": name, "value": value, "ci_low": lo, "ci_high": hi,
-                         "at_bound": name in getattr(f.estimator, "at_bound_", ()), "heldout_mae": mae, "error": None})
+                         "at_bound": name in getattr(f.estimator, "at_bound_", ()), "heldout_mae": mae, "error": None,
+                         "unreliable": f.unreliable})
     return pd.DataFrame(rows, columns=[*KEY, "form", "param", "value", "ci_low", "ci_high", "at_bound", "heldout_mae",
-                                       "error"])
+                                       "error", "unreliable"])
 
 
 def curve_points(fits: Sequence[CurveFit], n: int = 100) -> pd.DataFrame:
@@ -160,7 +195,8 @@ def curve_points(fits: Sequence[CurveFit], n: int = 100) -> pd.DataFrame:
         n: log-spaced FLOPs per curve.
 
     Returns:
-        Rows of KEY, form, flops_per_problem, accuracy_fit, band_low, band_high (NaN bands without bootstrap).
+        Rows of KEY, form, flops_per_problem, accuracy_fit, band_low, band_high (NaN bands without bootstrap;
+        all clipped to [0, 1]), unreliable (the fit's flag, None when it may be drawn).
     """
     frames = []
     for f in fits:
@@ -169,6 +205,8 @@ def curve_points(fits: Sequence[CurveFit], n: int = 100) -> pd.DataFrame:
         x = np.geomspace(*f.x_range, n)
         lo, hi = f.estimator.predict_band(x) if f.estimator.n_boot else (np.full(n, np.nan),) * 2
         frames.append(pd.DataFrame({**dict(zip(KEY, f.key)), "form": f.form, "flops_per_problem": x,
-                                    "accuracy_fit": f.estimator.predict(x), "band_low": lo, "band_high": hi}))
-    cols = [*KEY, "form", "flops_per_problem", "accuracy_fit", "band_low", "band_high"]
+                                    "accuracy_fit": np.clip(f.estimator.predict(x), 0, 1),
+                                    "band_low": np.clip(lo, 0, 1), "band_high": np.clip(hi, 0, 1),
+                                    "unreliable": f.unreliable}))
+    cols = [*KEY, "form", "flops_per_problem", "accuracy_fit", "band_low", "band_high", "unreliable"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)

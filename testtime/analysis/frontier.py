@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 
-def frontier(table: pd.DataFrame, *, queries: float | None = None, include_oracles: bool = False) -> pd.DataFrame:
+def frontier(table: pd.DataFrame, *, queries: float | None = None, include_oracles: bool = False,
+             x: str = "flops_per_problem") -> pd.DataFrame:
     """The Pareto front of accuracy against compute per query, per benchmark.
 
     Args:
@@ -21,6 +22,7 @@ def frontier(table: pd.DataFrame, *, queries: float | None = None, include_oracl
         queries: when given, compute per query includes training amortised over that many queries
             (training_flops / queries + inference FLOPs); points with unknown training compute drop out.
         include_oracles: keep strategies that read the gold answer (pass@k): upper bounds, not choices.
+        x: the cost column: flops_per_problem, seconds_per_problem or dollars_per_problem (queries needs FLOPs).
 
     Returns:
         The frontier rows, cheapest first, with a compute_per_query column; strictly rising accuracy.
@@ -29,7 +31,9 @@ def frontier(table: pd.DataFrame, *, queries: float | None = None, include_oracl
         frontier(load_runs(["runs/a", "runs/b"]))
     """
     t = table if include_oracles else table[~table["oracle"].astype(bool)]
-    t = t.assign(compute_per_query=t["flops_per_problem"] + (0 if queries is None else t["training_flops"] / queries))
+    if queries is not None and x != "flops_per_problem":
+        raise ValueError("amortising training over queries needs the FLOPs axis")
+    t = t.assign(compute_per_query=t[x] + (0 if queries is None else t["training_flops"] / queries))
     t = t[np.isfinite(t["compute_per_query"]) & np.isfinite(t["accuracy"])]
     keep = []
     for _, b in t.groupby("benchmark", sort=False):

@@ -24,7 +24,7 @@ from testtime.pipeline.records import Results
 KEY = ["model", "benchmark", "strategy", "scorer"]
 """One series of the table: a strategy (with its scorer) of one model on one benchmark."""
 _NUMERIC = ["n", "budget", "accuracy", "ci_low", "ci_high", "mc_stderr", "tokens_per_problem", "flops_per_problem",
-           "flops_per_problem_naive", "problems", "samples_per_problem"]
+            "flops_per_problem_naive", "problems", "samples_per_problem"]
 
 
 def load_runs(paths: Sequence[str | Path]) -> pd.DataFrame:
@@ -38,7 +38,9 @@ def load_runs(paths: Sequence[str | Path]) -> pd.DataFrame:
         model_name, benchmark, then ResultRow's fields (strategy, scorer (None for none), n, accuracy, ci_low,
         ci_high, tokens_per_problem, flops_per_problem, flops_per_problem_naive, problems, mc_stderr, budget (a
         generation strategy's budget, else NaN), budget_unit, samples_per_problem, oracle), then run_path, params
-        (N), training_tokens (D), training_flops (6ND), catalog_note (why a fact is NaN, else "").
+        (N), training_tokens (D), training_flops (6ND), catalog_note (why a fact is NaN, else ""), device,
+        seconds_per_token and seconds_per_problem (`throughput`: the run's measured engine time per generated
+        token times the tokens per problem).
 
     Raises:
         UserError: no paths, a missing or repeated path, or a directory that is not a finished run.
@@ -82,7 +84,30 @@ def _load_run(path: Path) -> pd.DataFrame:
                         cfg.get("model_card") or {})
     for k, v in facts.items():
         df[k] = v
+    cost = throughput(results.manifest)
+    df["device"] = cost["device"]
+    df["seconds_per_token"] = cost["seconds_per_token"]
+    df["seconds_per_problem"] = df["tokens_per_problem"] * cost["seconds_per_token"]
     return df
+
+
+def throughput(manifest: dict) -> dict:
+    """The run's measured sampling cost: device (the engine's platform and the machine), and wall-clock seconds of
+    the engine per generated token (sampling time / sampled tokens, so prefill and batching are amortised in);
+    NaN when the run recorded no timings (the fake backend, or a run from before they existed).
+
+    Example:
+        throughput(existing_manifest("runs/gsm8k-smollm2-135m-n64"))   # {"device": "cpu (AMD EPYC, 2 cpus)", ...}
+    """
+    timings = manifest.get("timings") or {}
+    seconds, tokens = timings.get("sampling_s"), timings.get("sampled_tokens")
+    per_token = float(seconds) / float(tokens) if seconds and tokens else np.nan
+    engine, hw = manifest.get("engine") or {}, manifest.get("hardware") or {}
+    platform = engine.get("platform") or engine.get("backend") or "unknown"
+    gpus = hw.get("gpus") or []
+    where = (f"{len(gpus)} x {gpus[0]}" if gpus else
+             f"{hw.get('processor') or hw.get('machine') or '?'}, {hw.get('cpus', '?')} cpus")
+    return {"device": f"{platform} ({where})", "seconds_per_token": per_token}
 
 
 def model_facts(model: str, run_facts: dict, overrides: dict | None = None) -> dict:

@@ -20,11 +20,13 @@ import pandas as pd
 
 from testtime.pipeline.records import existing_manifest, load_summary
 
-COLUMNS = ["run", "model_name", "benchmark", "samples", "correct_samples", "accuracy", "gold_problems", "gold_logprob",
+COLUMNS = ["run", "model_name", "benchmark", "problems", "samples", "correct_samples", "accuracy", "accuracy_low",
+           "accuracy_high", "gold_problems", "gold_logprob", "gold_logprob_low", "gold_logprob_high",
            "gold_logprob_per_token", "gold_prob", "mean_logprob_correct", "mean_logprob_all", "note"]
 
 
-def continuous_metric(paths: Sequence[str | Path]) -> pd.DataFrame:
+def continuous_metric(paths: Sequence[str | Path], *, problems: dict | None = None, n_boot: int = 1000,
+                      seed: int = 0) -> pd.DataFrame:
     """Pass/fail accuracy beside the gold answer's likelihood and the samples' mean token logprob, per run.
 
     Figures are over the pool of plain samples (not a generation strategy's): `accuracy` is the mean correctness of
@@ -36,11 +38,16 @@ def continuous_metric(paths: Sequence[str | Path]) -> pd.DataFrame:
 
     Args:
         paths: run directories.
+        problems: benchmark -> the problem ids to use (the problems the runs share, so runs compare on the same
+            problems); a benchmark not in it uses all of a run's problems.
+        n_boot: bootstrap resamples of problems behind accuracy_low/high and gold_logprob_low/high (95%).
+        seed: bootstrap seed.
 
     Returns:
-        DataFrame, one row per run: run, model_name, benchmark, samples, correct_samples, accuracy, gold_problems,
-        gold_logprob, gold_logprob_per_token, gold_prob, mean_logprob_correct, mean_logprob_all, note. A run
-        evaluated before summary.parquet existed has NaN figures and a note saying how to add them.
+        DataFrame, one row per run: run, model_name, benchmark, problems (how many were used), samples,
+        correct_samples, accuracy with accuracy_low/high, gold_problems, gold_logprob with gold_logprob_low/high,
+        gold_logprob_per_token, gold_prob, mean_logprob_correct, mean_logprob_all, note. A run evaluated before
+        summary.parquet existed has NaN figures and a note saying how to add them.
 
     Example:
         continuous_metric(["runs/gsm8k-smollm2-135m-n64"]).iloc[0]["gold_logprob"]
@@ -57,8 +64,33 @@ def continuous_metric(paths: Sequence[str | Path]) -> pd.DataFrame:
                          "note": f"{run}: no per-problem summary (summary.parquet), so no continuous signal; run "
                                  "the same `python -m testtime run` command again to write it (no new sampling)"})
             continue
-        rows.append({**head, **_figures(summary), "note": ""})
+        keep = (problems or {}).get(head["benchmark"])
+        if keep is not None:
+            summary = summary[summary["problem_id"].isin(set(keep))]
+        if summary.empty:
+            rows.append({**head, **dict.fromkeys(COLUMNS[3:-1], np.nan), "problems": 0,
+                         "note": f"{run}: none of its problems is shared with the other runs on {head['benchmark']}"})
+            continue
+        rows.append({**head, **_figures(summary), **_intervals(summary, n_boot, seed), "problems": len(summary),
+                     "note": ""})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _intervals(s: pd.DataFrame, n_boot: int, seed: int) -> dict:
+    # Problems resampled: accuracy as pooled correct / samples, gold log-probability as the mean over problems.
+    out = dict.fromkeys(["accuracy_low", "accuracy_high", "gold_logprob_low", "gold_logprob_high"], np.nan)
+    if n_boot < 1:
+        return out
+    rows = np.random.default_rng(seed).integers(0, len(s), size=(n_boot, len(s)))
+    ok, n = s["correct_samples"].to_numpy(float), s["samples"].to_numpy(float)
+    acc = ok[rows].sum(axis=1) / np.maximum(n[rows].sum(axis=1), 1)
+    out["accuracy_low"], out["accuracy_high"] = np.quantile(acc, [0.025, 0.975])
+    gold = pd.to_numeric(s["gold_logprob_sum"], errors="coerce").to_numpy(float)
+    gold = gold[np.isfinite(gold)]
+    if len(gold):
+        means = gold[np.random.default_rng(seed + 1).integers(0, len(gold), size=(n_boot, len(gold)))].mean(axis=1)
+        out["gold_logprob_low"], out["gold_logprob_high"] = np.quantile(means, [0.025, 0.975])
+    return out
 
 
 def _figures(s: pd.DataFrame) -> dict:

@@ -16,10 +16,19 @@ from rich.table import Table
 from testtime.analysis import Analysis, label
 
 TITLES = {
-    "models": "models (N, D and training compute 6ND from the catalog)",
-    "results": "accuracy per model, strategy and budget",
+    "overlap": "problems per benchmark: cross-run figures use only the problems every run shares",
+    "models": "models (N, D and training compute 6ND from the catalog; measured device and engine time per token)",
+    "results": "accuracy per model, strategy and budget (95% CIs: resampling problems then each problem's samples, "
+               "and problems only)",
+    "paired": "paired comparisons on the same problems: difference A - B, 95% CI and p-value resampling problems "
+              "(two-level CI beside it)",
+    "allocation": "compute-optimal allocation by difficulty (cross-fitted on held-out halves): FLOPs to reach the "
+                  "baseline's best accuracy, and the multiplier with its 95% CI",
+    "allocation_choices": "what the compute-optimal rule (fitted on all problems) picks per difficulty bin at the "
+                          "largest compute",
+    "forecast": "pass@k forecast from the first n' samples per problem vs measured from all of them",
     "fits": "accuracy vs inference FLOPs: chosen curve (held-out error) and parameters with 95% bootstrap CIs "
-            "(* at an edge of its search range: not pinned down by the data)",
+            "(* at an edge of its search range: not pinned down by the data; unreliable fits are not drawn)",
     "exchange": "iso-accuracy exchange rate: inference FLOPs the smaller model needs to match the larger one's n=1",
     "frontier": "compute-optimal frontier (accuracy vs inference FLOPs per problem; strategies that read the "
                 "gold answer left out)",
@@ -56,21 +65,84 @@ def _n(df: pd.DataFrame) -> list[str]:
     return [f"{int(n)}" + ("" if pd.isna(b) else f" (budget {int(b)})") for n, b in zip(df["n"], budget)]
 
 
+def _ci(a, lo, hi) -> str:
+    return f"{_pct(a)} ({_pct(lo)}-{_pct(hi)})"
+
+
+def _col(df: pd.DataFrame, name: str) -> pd.Series:
+    return df[name] if name in df else pd.Series(np.nan, index=df.index)
+
+
 def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
     """Section name -> DataFrame of formatted strings, in reading order; empty sections left out."""
     t = analysis.table
     out = {}
+    o = analysis.overlap
+    if len(o):
+        out["overlap"] = pd.DataFrame({"benchmark": o["benchmark"], "runs": o["runs"], "shared problems": o["shared"],
+                                       "problems per run": o["detail"]})
     models = t.drop_duplicates(["run"])
     out["models"] = pd.DataFrame({
         "model": models["model"], "benchmark": models["benchmark"], "run": models["run"],
         "N (params)": models["params"].map(fmt_num), "D (tokens)": models["training_tokens"].map(fmt_num),
-        "6ND (FLOPs)": models["training_flops"].map(fmt_num), "note": models["catalog_note"]})
-    out["results"] = pd.DataFrame({
-        "model": t["model"], "benchmark": t["benchmark"], "strategy": _strategies(t), "n": _n(t),
-        "accuracy (95% CI)": [f"{_pct(a)} ({_pct(lo)}-{_pct(hi)})" for a, lo, hi in
-                              zip(t["accuracy"], t["ci_low"], t["ci_high"])],
-        "tokens/problem": t["tokens_per_problem"].map(lambda x: "-" if not np.isfinite(x) else f"{x:,.0f}"),
-        "FLOPs/problem": t["flops_per_problem"].map(fmt_num)})
+        "6ND (FLOPs)": models["training_flops"].map(fmt_num),
+        "device": _col(models, "device").fillna("-"),
+        "s/token": _col(models, "seconds_per_token").map(fmt_num), "note": models["catalog_note"]})
+    res = {"model": t["model"], "benchmark": t["benchmark"], "strategy": _strategies(t), "n": _n(t),
+           "problems": _col(t, "problems").map(_count),
+           "accuracy (95% CI)": [_ci(a, lo, hi) for a, lo, hi in zip(t["accuracy"], t["ci_low"], t["ci_high"])],
+           "CI resamples": _col(t, "ci_levels").fillna("problems"),
+           "CI, problems only": [_ci(a, lo, hi) if np.isfinite(lo) else "-" for a, lo, hi in
+                                 zip(t["accuracy"], _col(t, "ci1_low"), _col(t, "ci1_high"))],
+           "tokens/problem": t["tokens_per_problem"].map(lambda x: "-" if not np.isfinite(x) else f"{x:,.0f}"),
+           "FLOPs/problem": t["flops_per_problem"].map(fmt_num),
+           "s/problem": _col(t, "seconds_per_problem").map(fmt_num)}
+    if analysis.price_per_hour:
+        res[f"$/problem at ${analysis.price_per_hour:g}/h"] = _col(t, "dollars_per_problem").map(fmt_num)
+    out["results"] = pd.DataFrame(res)
+    p = analysis.paired
+    if len(p):
+        p = p.sort_values("kind", key=lambda k: k != "asked", kind="stable")
+        out["paired"] = pd.DataFrame({
+            "kind": p["kind"], "A": p["a"], "B": p["b"], "problems": p["problems"].map(_count),
+            "A - B (95% CI)": [f"{d:+.1%} ({lo:+.1%}, {hi:+.1%})" for d, lo, hi in
+                               zip(p["difference"], p["ci_low"], p["ci_high"])],
+            "p-value": p["p_value"].map(lambda v: f"{v:.3g}"),
+            "two-level CI": [f"({lo:+.1%}, {hi:+.1%})" for lo, hi in zip(p["ci2_low"], p["ci2_high"])]})
+    if analysis.allocations:
+        rows, picks = [], []
+        for a in analysis.allocations:
+            for _, r in a.summary.iterrows():
+                mult = ("not reached" if not np.isfinite(r["multiplier"]) else f"{r['multiplier']:.2f}x")
+                rows.append({"model": a.model, "benchmark": a.benchmark, "problems": a.problems,
+                             "bins by": "pass@1 (oracle)" if a.binning == "oracle" else f"mean {a.binning}",
+                             "baseline": r["baseline"], "target accuracy": _pct(r["target_accuracy"]),
+                             "baseline FLOPs": fmt_num(r["baseline_flops"]),
+                             "compute-optimal FLOPs": fmt_num(r["optimal_flops"]),
+                             "multiplier [95% CI]": f"{mult} [{r['multiplier_low']:.2f}, {r['multiplier_high']:.2f}]",
+                             "replicates reaching it": r["replicates_reached"]})
+            c = a.choices
+            if len(c):
+                top = c[c["level"] == c["level"].max()]
+                for _, r in top.iterrows():
+                    picks.append({"model": a.model, "bins by": a.binning, "bin": r["bin"],
+                                  "difficulty range": r["difficulty_range"], "problems": r["bin_problems"],
+                                  "choice": r["choice"], "bin accuracy (in-sample)": _pct(r["bin_accuracy"])})
+        out["allocation"] = pd.DataFrame(rows)
+        out["allocation_choices"] = pd.DataFrame(picks)
+    if analysis.forecasts:
+        rows = []
+        for run, f, facts in analysis.forecasts:
+            lo, hi = facts["alpha_ci"]
+            for _, r in f.iterrows():
+                rows.append({"model": f["model"].iloc[0], "fitted on": f"first {facts['first']} of {facts['samples']}",
+                             "k": int(r["k"]),
+                             "measured (95% CI)": "-" if not np.isfinite(r["measured"]) else
+                             _ci(r["measured"], r["measured_low"], r["measured_high"]),
+                             "beta-binomial [band]": _ci(r["beta"], r["beta_low"], r["beta_high"]),
+                             "Brown exp(a k^b) [band]": _ci(r["brown"], r["brown_low"], r["brown_high"]),
+                             "exponent alpha [CI]": f"{facts['alpha']:.3g} [{fmt_num(lo)}, {fmt_num(hi)}]"})
+        out["forecast"] = pd.DataFrame(rows)
     rows = []
     for f in analysis.fits:
         if f.estimator is None:
@@ -83,7 +155,9 @@ def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
                                for k, v in f.estimator.params_.items())
             form, mae = f.form, fmt_num(f.selection[0]["heldout_mae"]) if f.selection else "-"
         rows.append({"model": f.model, "benchmark": f.benchmark, "strategy": label(f.strategy, f.scorer),
-                     "curve": form, "held-out MAE": mae, "parameters [95% CI]": params})
+                     "curve": form, "held-out MAE": mae, "parameters [95% CI]": params,
+                     "drawn": "no: " + f.unreliable if getattr(f, "unreliable", None) else
+                     ("-" if f.estimator is None else "yes")})
     out["fits"] = pd.DataFrame(rows)
     e = analysis.exchange
     if not e.empty:
@@ -105,15 +179,18 @@ def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
     f = analysis.frontier
     out["frontier"] = pd.DataFrame({
         "benchmark": f["benchmark"], "model": f["model"], "strategy": _strategies(f), "n": _n(f),
-        "accuracy": f["accuracy"].map(_pct),
+        "accuracy (95% CI)": [_ci(a, lo, hi) for a, lo, hi in zip(f["accuracy"], f["ci_low"], f["ci_high"])],
         "FLOPs/problem": f["flops_per_problem"].map(fmt_num)})
     s = analysis.signal
     out["signal"] = pd.DataFrame({
-        "run": s["run"], "model": s["model_name"], "benchmark": s["benchmark"],
-        "single-sample accuracy": s["accuracy"].map(_pct),
+        "run": s["run"], "model": s["model_name"], "benchmark": s["benchmark"], "problems": s["problems"].map(_count),
+        "single-sample accuracy (95% CI)": [_ci(a, lo, hi) for a, lo, hi in
+                                            zip(s["accuracy"], s["accuracy_low"], s["accuracy_high"])],
         "correct / samples": [f"{_count(c)} / {_count(n)}" for c, n in zip(s["correct_samples"], s["samples"])],
-        "gold logprob (per token)": [f"{fmt_num(a)} ({fmt_num(b)})" for a, b in
-                                     zip(s["gold_logprob"], s["gold_logprob_per_token"])],
+        "gold logprob [95% CI] (per token)": [f"{fmt_num(a)} [{fmt_num(lo)}, {fmt_num(hi)}] ({fmt_num(b)})"
+                                              for a, lo, hi, b in zip(s["gold_logprob"], s["gold_logprob_low"],
+                                                                      s["gold_logprob_high"],
+                                                                      s["gold_logprob_per_token"])],
         "P(gold)": s["gold_prob"].map(fmt_num),
         "mean logprob (correct)": s["mean_logprob_correct"].map(fmt_num),
         "mean logprob (all)": s["mean_logprob_all"].map(fmt_num)})
@@ -121,9 +198,15 @@ def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
 
 
 def analysis_tables(analysis: Analysis, omit: Sequence[str] = ()) -> list[Table]:
-    """One rich Table per section (but those named in `omit`), then the notes (catalog gaps, series that could not
-    be fitted)."""
+    """The warnings first (no or few shared problems), then one rich Table per section (but those named in `omit`),
+    then the notes (catalog gaps, series that could not be fitted)."""
     tables = []
+    if analysis.warnings:
+        warn = Table(title="warnings", title_justify="left", show_header=False, style="red")
+        warn.add_column("warning", overflow="fold", style="bold red")
+        for w in analysis.warnings:
+            warn.add_row(w)
+        tables.append(warn)
     for name, df in sections(analysis).items():
         if name in omit:
             continue

@@ -21,13 +21,30 @@ from testtime.report.analysis_tables import TITLES, sections
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;
 text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%}
-h2{margin-top:1.5em;font-size:1.15em}.note{color:#555;font-size:13px}"""
+h2{margin-top:1.5em;font-size:1.15em}.note{color:#555;font-size:13px}
+.warn{color:#b00000;font-weight:bold;border:2px solid #b00000;padding:0.5em 1em;background:#fff4f4}"""
 
 _CAPTIONS = {
-    "accuracy": "Accuracy (95% bootstrap CI over problems) vs inference FLOPs per problem; lines are the fitted "
-                "curves, shaded their 95% bootstrap bands.",
-    "frontier": "Every model x strategy x budget; hollow points read the gold answer (oracle strategies: upper "
-                "bounds); the black step line is the Pareto frontier of the others.",
+    "accuracy": "Accuracy vs inference FLOPs per problem; bars are 95% CIs resampling problems and then each "
+                "problem's samples (see the results table). Dashed lines are fitted curves with their 95% bootstrap "
+                "bands (clipped to [0, 1]); a fit flagged unreliable is not drawn (the fits table says why).",
+    "accuracy_seconds": "The same points against device-seconds per problem: generated tokens x the run's measured "
+                        "engine time per token (sampling time / sampled tokens, prefill and batching amortised).",
+    "accuracy_dollars": "The same points against dollars per problem: device-seconds x --price-per-hour / 3600.",
+    "frontier": "Every model x strategy x budget with its 95% CI; hollow points read the gold answer (oracle "
+                "strategies: upper bounds); the thick black step line (yellow squares) is the Pareto frontier of "
+                "the others.",
+    "frontier_seconds": "The frontier against device-seconds per problem.",
+    "frontier_dollars": "The frontier against dollars per problem.",
+    "signal": "Single-sample accuracy and the gold answer's log-probability by model size, with 95% CIs over "
+              "problems, on the problems the runs share (how many, in brackets); points are joined only when on "
+              "the same problems.",
+    "allocation": "Held-out accuracy of the compute-optimal rule (best strategy, scorer and n per difficulty bin, "
+                  "chosen on the other half of the problems) against the best single strategy and best-of-N chosen "
+                  "the same way, and the in-sample bound; shaded: 95% bands resampling problems and samples.",
+    "forecast": "pass@k measured from all samples (black, 95% CI over problems) and forecast from the first n' "
+                "samples only (dotted line: n'; solid grey: N): beta-binomial (Schaeffer et al. 2025) and "
+                "exp(a k^b) (Brown et al. 2024), with 95% bootstrap bands over problems.",
     "total_compute": "Training + Q x inference FLOPs per query: dashed, the smaller model with the samples it needs "
                      "to match the larger model's single sample (solid); dotted, the break-even volume Q*.",
 }
@@ -41,6 +58,8 @@ def html_report(analysis: Analysis, images: dict[str, bytes], title: str = "test
              + ", ".join(html.escape(r) for r in analysis.runs) + "</p>"]
     if analysis.queries:
         parts.append(f"<p class='note'>expected queries Q = {analysis.queries:.3g}</p>")
+    for w in analysis.warnings:
+        parts.append(f"<p class='warn'>warning: {html.escape(w)}</p>")
     for name, png in images.items():
         uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         parts.append(f"<h2>{html.escape(name.replace('_', ' '))}</h2><img alt='{html.escape(name)}' src='{uri}'>"

@@ -1,6 +1,12 @@
-"""Figures of an analysis, as matplotlib Figures and PNGs: accuracy vs inference FLOPs with fitted curves and bands,
-total compute vs expected queries, the compute-optimal frontier, and pass/fail beside the gold answer's
-log-probability by model size.
+"""Figures of an analysis, as matplotlib Figures and PNGs: accuracy vs inference FLOPs (or device-seconds, or
+dollars) with fitted curves and bands, total compute vs expected queries, the compute-optimal frontier, pass/fail
+beside the gold answer's log-probability by model size, the compute-optimal allocation by difficulty, and the pass@k
+forecast.
+
+Rules every figure keeps, so that none misleads: every plotted point carries its CI (error bars, or a band around a
+curve); bands are clipped to [0, 1]; a fit flagged unreliable (`CurveFit.unreliable`) is not drawn; a figure that
+sets runs side by side says on how many shared problems, and carries the analysis' warnings (no or few shared
+problems) in red; pass@k on a multiple-choice benchmark is drawn beside the chance level 1 - (1 - 1/m)^k.
 
 Figures are built on `matplotlib.figure.Figure` with the Agg canvas directly, not pyplot: no global figure state,
 no display needed, safe in threads and on headless machines.
@@ -13,21 +19,31 @@ Example:
 from __future__ import annotations
 
 import io
+import sys
+import textwrap
 
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from testtime.analysis import Analysis, curve_points, label
+from testtime.analysis import Analysis, curve_points, frontier, label
 from testtime.analysis.runs import matches, series
 
+AXES = {"flops": ("flops_per_problem", "inference FLOPs per problem"),
+        "seconds": ("seconds_per_problem", "device-seconds per problem (measured throughput)"),
+        "dollars": ("dollars_per_problem", "dollars per problem")}
+"""Cost axes: name -> (table column, axis label)."""
 
-def _axes(n: int, title: str) -> tuple[Figure, list]:
-    fig = Figure(figsize=(6.4 * n, 4.6), layout="constrained")
+
+def _axes(n: int, title: str, warnings=()) -> tuple[Figure, list]:
+    width = max(6.4 * n, 7.5)
+    wrapped = ["\n".join(textwrap.wrap("warning: " + w, int(width * 12))) for w in warnings]   # ~12 chars/inch
+    fig = Figure(figsize=(width, 4.9 + 0.22 * sum(t.count("\n") + 1 for t in wrapped)), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, n, squeeze=False)[0].tolist()
-    fig.suptitle(title)
+    text = title + "".join("\n" + t for t in wrapped)
+    fig.suptitle(text, color="black" if not warnings else "#b00000", fontsize=11)
     return fig, axes
 
 
@@ -35,30 +51,75 @@ def _label(model: str, strategy: str, scorer: str | None) -> str:
     return f"{model} · {label(strategy, scorer)}"
 
 
-def accuracy_figure(table: pd.DataFrame, fits=()) -> Figure:
-    """Accuracy (95% CI bars) vs inference FLOPs per problem, log x, one colour per model x strategy, one panel
-    per benchmark; each series' fitted curve as a line with its bootstrap band shaded."""
-    curves = curve_points(fits)
-    benches = list(dict.fromkeys(table["benchmark"]))
-    fig, axes = _axes(len(benches), "accuracy vs inference compute")
+def _yerr(g: pd.DataFrame, y="accuracy", lo="ci_low", hi="ci_high") -> np.ndarray:
+    return np.clip([g[y] - g[lo], g[hi] - g[y]], 0, None)
+
+
+def _problems_note(b: pd.DataFrame) -> str:
+    runs = b["run"].nunique()
+    shared = b[b.get("problem_set", pd.Series("own", index=b.index)) == "shared"]
+    if runs > 1 and len(shared):
+        return f"{runs} runs on {int(shared['problems'].iloc[0])} shared problems"
+    counts = b.drop_duplicates("run")["problems"]
+    return f"{int(counts.iloc[0])} problems" if runs == 1 and counts.notna().all() else f"{runs} runs, own problems"
+
+
+def choices_of(benchmark: str) -> int | None:
+    """The number of answer choices of a multiple-choice benchmark (its module's LETTERS), else None."""
+    try:
+        import benchmarks  # noqa: F401  (registers them)
+        from testtime.registry import get
+
+        letters = getattr(sys.modules[get("benchmark", benchmark).__module__], "LETTERS", None)
+    except Exception:   # an unknown or unloadable benchmark simply gets no chance line
+        return None
+    return len(letters) if letters else None
+
+
+def accuracy_figure(table: pd.DataFrame, fits=(), *, x: str = "flops", warnings=(), price: float | None = None):
+    """Accuracy (95% CI bars) vs cost per problem (log x), one colour per model x strategy, one panel per
+    benchmark; on the FLOPs axis each reliable fit as a line with its band; pass@k beside the chance level on
+    multiple-choice benchmarks. None when no point has the cost (no timings, or no price for dollars)."""
+    col, xlabel = AXES[x]
+    if x == "dollars" and price:
+        xlabel += f" at ${price:g}/device-hour"
+    t = table[np.isfinite(table[col].astype(float))] if col in table else table.iloc[:0]
+    if t.empty:
+        return None
+    curves = curve_points(fits) if x == "flops" else pd.DataFrame()
+    benches = list(dict.fromkeys(t["benchmark"]))
+    fig, axes = _axes(len(benches), "accuracy vs inference " + ("compute" if x == "flops" else x), warnings)
     for ax, bench in zip(axes, benches):
-        for (model, strategy, scorer), g in series(table[table["benchmark"] == bench],
-                                                   ["model", "strategy", "scorer"]):
-            g = g.sort_values("flops_per_problem")
-            yerr = np.clip([g["accuracy"] - g["ci_low"], g["ci_high"] - g["accuracy"]], 0, None)
-            bars = ax.errorbar(g["flops_per_problem"], g["accuracy"], yerr=yerr, fmt="o", ms=4, capsize=2,
+        b = t[t["benchmark"] == bench]
+        for (model, strategy, scorer), g in series(b, ["model", "strategy", "scorer"]):
+            g = g.sort_values(col)
+            bars = ax.errorbar(g[col], g["accuracy"], yerr=_yerr(g), fmt="o-", ms=4, capsize=2, lw=0.8,
                                label=_label(model, strategy, scorer))
             c = curves[(curves["model"] == model) & (curves["benchmark"] == bench) & (curves["strategy"] == strategy)
-                       & matches(curves["scorer"], scorer)]
-            if len(c):
+                       & matches(curves["scorer"], scorer)] if len(curves) else curves
+            if len(c) and c["unreliable"].isna().all():
                 color = bars.lines[0].get_color()
-                ax.plot(c["flops_per_problem"], c["accuracy_fit"], color=color, lw=1.2, alpha=0.9)
-                ax.fill_between(c["flops_per_problem"], c["band_low"], c["band_high"], color=color, alpha=0.15, lw=0)
+                ax.plot(c["flops_per_problem"], c["accuracy_fit"], color=color, lw=1.6, alpha=0.6, ls="--")
+                ax.fill_between(c["flops_per_problem"], c["band_low"], c["band_high"], color=color, alpha=0.12, lw=0)
+        m = choices_of(bench)
+        passk = b[b["strategy"] == "pass_at_k"].sort_values(col)
+        if m and len(passk):
+            for model, g in passk.groupby("model", sort=False):
+                chance = 1 - (1 - 1 / m) ** g["n"].astype(float)
+                ax.plot(g[col], chance, color="grey", ls=":", lw=1.5,
+                        label=f"chance: pass@k of random guessing, 1-(1-1/{m})^k")
+                break
         ax.set_xscale("log")
-        ax.set(title=bench, xlabel="inference FLOPs per problem", ylabel="accuracy")
+        ax.set(title=f"{bench} ({_problems_note(b)}; CIs: {_levels(b)})", xlabel=xlabel, ylabel="accuracy")
+        ax.set_ylim(-0.02, min(1.02, max(0.1, float(b["ci_high"].max()) * 1.1 + 0.02)))
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     return fig
+
+
+def _levels(b: pd.DataFrame) -> str:
+    levels = sorted(set(b["ci_levels"])) if "ci_levels" in b else ["problems"]
+    return " / ".join(levels)
 
 
 def total_compute_figure(exchange: pd.DataFrame, queries: float | None = None) -> Figure | None:
@@ -94,33 +155,47 @@ def total_compute_figure(exchange: pd.DataFrame, queries: float | None = None) -
     return fig
 
 
-def frontier_figure(table: pd.DataFrame, front: pd.DataFrame) -> Figure:
-    """Every (model, strategy, budget) point, accuracy vs inference FLOPs per problem (log x), one panel per
-    benchmark; oracle strategies hollow (they are upper bounds), the Pareto frontier as a black step line."""
-    benches = list(dict.fromkeys(table["benchmark"]))
-    fig, axes = _axes(len(benches), "compute-optimal frontier")
+def frontier_figure(table: pd.DataFrame, front: pd.DataFrame | None = None, *, x: str = "flops", warnings=(),
+                    price: float | None = None) -> Figure | None:
+    """Every (model, strategy, budget) point with its CI, accuracy vs cost per problem (log x), one panel per
+    benchmark; oracle strategies hollow (upper bounds); the Pareto frontier of the others as a thick black step
+    line drawn over the points, carried to the right edge. None when no point has the cost."""
+    col, xlabel = AXES[x]
+    if x == "dollars" and price:
+        xlabel += f" at ${price:g}/device-hour"
+    t = table[np.isfinite(table[col].astype(float))] if col in table else table.iloc[:0]
+    if t.empty:
+        return None
+    front = frontier(t, x=col) if front is None or x != "flops" else front
+    benches = list(dict.fromkeys(t["benchmark"]))
+    fig, axes = _axes(len(benches), "compute-optimal frontier" + ("" if x == "flops" else f" ({x})"), warnings)
     for ax, bench in zip(axes, benches):
-        b = table[table["benchmark"] == bench]
+        b = t[t["benchmark"] == bench]
         for (model, strategy, scorer), g in series(b, ["model", "strategy", "scorer"]):
             oracle = bool(g["oracle"].any())
-            ax.scatter(g["flops_per_problem"], g["accuracy"], s=22, label=_label(model, strategy, scorer),
-                       facecolors="none" if oracle else None,
-                       edgecolors="C7" if oracle else None, marker="o")
-        f = front[front["benchmark"] == bench].sort_values("flops_per_problem")
+            h = ax.errorbar(g[col], g["accuracy"], yerr=_yerr(g), fmt="o", ms=5, capsize=2, lw=0.8, alpha=0.75,
+                            mfc="none" if oracle else None, label=_label(model, strategy, scorer)
+                            + (" (reads gold)" if oracle else ""), zorder=2)
+            if oracle:
+                h.lines[0].set_markeredgecolor(h.lines[0].get_color())
+        f = front[front["benchmark"] == bench].sort_values(col)
         if len(f):
-            ax.plot(f["flops_per_problem"], f["accuracy"], drawstyle="steps-post", color="black", lw=1.5,
-                    label="frontier")
+            xs = np.append(f[col].to_numpy(float), b[col].max() * 1.15)
+            ys = np.append(f["accuracy"].to_numpy(float), f["accuracy"].iloc[-1])
+            ax.plot(xs, ys, drawstyle="steps-post", color="black", lw=2.5, zorder=5, label="frontier")
+            ax.plot(f[col], f["accuracy"], "s", color="black", ms=6, mfc="yellow", zorder=6)
         ax.set_xscale("log")
-        ax.set(title=bench, xlabel="inference FLOPs per problem", ylabel="accuracy")
+        ax.set(title=f"{bench} ({_problems_note(b)})", xlabel=xlabel, ylabel="accuracy")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     return fig
 
 
-def signal_figure(signal: pd.DataFrame, table: pd.DataFrame) -> Figure | None:
-    """Per benchmark, single-sample accuracy and the gold answer's log-probability against model size N (log x),
-    one point per run: a jump in the first with a smooth trend in the second marks an emergence that is the
-    metric's doing (Schaeffer et al. 2023). None without two runs of known size with gold likelihoods."""
+def signal_figure(signal: pd.DataFrame, table: pd.DataFrame, warnings=()) -> Figure | None:
+    """Per benchmark, single-sample accuracy and the gold answer's log-probability (95% CIs over problems) against
+    model size N (log x), one point per run, on the problems the runs share: a jump in the first with a smooth trend
+    in the second marks an emergence that is the metric's doing (Schaeffer et al. 2023). Points are joined only
+    when they are on the same problems. None without two runs of known size with gold likelihoods."""
     if signal is None or signal.empty:
         return None
     size = table.drop_duplicates("run").set_index("run")["params"]
@@ -128,35 +203,115 @@ def signal_figure(signal: pd.DataFrame, table: pd.DataFrame) -> Figure | None:
     s = s[np.isfinite(s["params"].astype(float)) & np.isfinite(s["gold_logprob"].astype(float))]
     if len(s) < 2:
         return None
-    fig, (acc, gold) = _axes(2, "pass/fail vs a continuous signal, by model size")
+    fig, (acc, gold) = _axes(2, "pass/fail vs a continuous signal, by model size", warnings)
     for bench, g in s.groupby("benchmark", sort=False):
         g = g.sort_values("params")
-        acc.plot(g["params"], g["accuracy"], "o-", label=bench)
-        gold.plot(g["params"], g["gold_logprob"], "o-", label=bench)
+        shared = bool(g["shared"].all()) if "shared" in g else g["problems"].nunique() == 1
+        joined = "o-" if shared else "o"
+        name = (f"{bench} ({int(g['problems'].iloc[0])} shared problems)" if shared
+                else f"{bench} (no shared problems: each run on its own, not comparable)")
+        acc.errorbar(g["params"], g["accuracy"], yerr=_yerr(g, "accuracy", "accuracy_low", "accuracy_high"),
+                     fmt=joined, capsize=3, label=name)
+        gold.errorbar(g["params"], g["gold_logprob"],
+                      yerr=_yerr(g, "gold_logprob", "gold_logprob_low", "gold_logprob_high"), fmt=joined, capsize=3,
+                      label=name)
         for _, r in g.iterrows():
-            acc.annotate(r["model_name"], (r["params"], r["accuracy"]), fontsize=7, xytext=(3, 3),
-                         textcoords="offset points")
-            gold.annotate(r["model_name"], (r["params"], r["gold_logprob"]), fontsize=7, xytext=(3, 3),
-                          textcoords="offset points")
-    acc.set(xscale="log", xlabel="parameters N", ylabel="single-sample accuracy", title="pass/fail")
-    gold.set(xscale="log", xlabel="parameters N", ylabel="log P(gold answer), nats", title="gold-answer likelihood")
+            for ax, y in ((acc, r["accuracy"]), (gold, r["gold_logprob"])):
+                ax.annotate(f"{r['model_name']} ({int(r['problems'])})", (r["params"], y), fontsize=7, xytext=(3, 3),
+                            textcoords="offset points")
+    acc.set(xscale="log", xlabel="parameters N", ylabel="single-sample accuracy", title="pass/fail (95% CI)")
+    gold.set(xscale="log", xlabel="parameters N", ylabel="log P(gold answer), nats",
+             title="gold-answer likelihood (95% CI over problems)")
+    lo, hi = np.nanmin(s["gold_logprob_low"].astype(float)), np.nanmax(s["gold_logprob_high"].astype(float))
+    if np.isfinite(lo) and np.isfinite(hi):
+        pad = max(0.5, 0.1 * (hi - lo))   # never zoom into a spread far smaller than a nat: it would look like a trend
+        gold.set_ylim(lo - pad, hi + pad)
+    acc.set_ylim(-0.02, min(1.02, max(0.1, float(np.nanmax(s["accuracy_high"].astype(float))) * 1.2)))
     for ax in (acc, gold):
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     return fig
 
 
+def allocation_figure(allocations, warnings=()) -> Figure | None:
+    """Per (run, binning): the compute-optimal curve (held-out, cross-fitted) beside the best single strategy,
+    best-of-N and the in-sample bound, accuracy vs FLOPs spent, each with its 95% band (problems and samples
+    resampled)."""
+    if not allocations:
+        return None
+    n = len(allocations)
+    cols = min(n, 3)
+    rows_n = int(np.ceil(n / cols))
+    fig = Figure(figsize=(6.2 * cols, 4.6 * rows_n + 0.3), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(rows_n, cols, squeeze=False).ravel())
+    fig.suptitle("compute-optimal allocation by difficulty bin (Snell et al. 2024), two-fold cross-fitted",
+                 color="#b00000" if warnings else "black")
+    styles = {"compute-optimal": ("C3", "-", 2.2), "best single": ("C0", "--", 1.5), "best-of-N": ("C2", "-.", 1.5),
+              "in-sample bound": ("grey", ":", 1.5)}
+    for ax, a in zip(axes, allocations):
+        for method, g in a.curves.groupby("method", sort=False):
+            color, ls, lw = styles[method]
+            g = g.sort_values("flops")
+            ax.plot(g["flops"], g["accuracy"], color=color, ls=ls, lw=lw, marker="o", ms=3, label=method)
+            ax.fill_between(g["flops"], g["ci_low"], g["ci_high"], color=color, alpha=0.1, lw=0)
+        ax.set_xscale("log")
+        bins = f"{a.bins} bins of " + ("pass@1 (oracle)" if a.binning == "oracle" else f"mean {a.binning} score")
+        ax.set(title=f"{a.model} · {bins}\n{a.problems} problems", xlabel="inference FLOPs per problem (spent)",
+               ylabel="held-out accuracy")
+        ax.set_ylim(-0.02, min(1.02, max(0.1, float(a.curves["ci_high"].max()) * 1.1 + 0.02)))
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig
+
+
+def forecast_figure(forecasts, warnings=()) -> Figure | None:
+    """Per run: pass@k measured from all N samples (95% CI over problems) beside the forecasts from the first n'
+    samples (beta-binomial, Schaeffer et al. 2025; exp(a k^b), Brown et al. 2024), each with its band, log k."""
+    if not forecasts:
+        return None
+    fig, axes = _axes(len(forecasts), "pass@k forecast from the first n' samples vs measured", warnings)
+    for ax, (run, t, facts) in zip(axes, forecasts):
+        m = t[np.isfinite(t["measured"])]
+        ax.errorbar(m["k"], m["measured"], yerr=_yerr(m, "measured", "measured_low", "measured_high"), fmt="o",
+                    color="black", capsize=2, label=f"measured (all {facts['samples']} samples)", zorder=5)
+        a_lo, a_hi = facts["alpha_ci"]
+        ax.plot(t["k"], t["beta"], color="C3", lw=1.8,
+                label=f"beta-binomial: exponent alpha={facts['alpha']:.2f} [{a_lo:.2f}, {a_hi:.2f}]")
+        ax.fill_between(t["k"], np.clip(t["beta_low"], 0, 1), np.clip(t["beta_high"], 0, 1), color="C3", alpha=0.12)
+        if np.isfinite(t["brown"]).any():
+            ax.plot(t["k"], t["brown"], color="C0", ls="--", lw=1.5, label=f"Brown et al. exp(a k^b): b={facts['brown_b']:.2f}")
+            ax.fill_between(t["k"], np.clip(t["brown_low"], 0, 1), np.clip(t["brown_high"], 0, 1), color="C0", alpha=0.1)
+        ax.axvline(facts["first"], color="grey", ls=":", lw=1)
+        ax.axvline(facts["samples"], color="grey", ls="-", lw=1, alpha=0.5)
+        ax.set_xscale("log", base=2)
+        model = t["model"].iloc[0] if "model" in t else run
+        ax.set(title=f"{model}: fitted on the first {facts['first']} of {facts['samples']} samples "
+                     f"({facts['problems']} problems)", xlabel="k (samples)", ylabel="pass@k")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    return fig
+
+
 def figures(analysis: Analysis) -> dict[str, Figure]:
-    """name -> Figure for every plot the analysis supports (total compute only with exchange rates)."""
-    out = {"accuracy": accuracy_figure(analysis.table, analysis.fits),
-           "frontier": frontier_figure(analysis.table, analysis.frontier)}
-    total = total_compute_figure(analysis.exchange, analysis.queries)
-    if total is not None:
-        out["total_compute"] = total
-    signal = signal_figure(analysis.signal, analysis.table)
-    if signal is not None:
-        out["signal"] = signal
-    return out
+    """name -> Figure for every plot the analysis supports (total compute only with exchange rates; seconds and
+    dollars only with measured timings and a price)."""
+    w = analysis.warnings
+    price = analysis.price_per_hour
+    out = {"accuracy": accuracy_figure(analysis.table, analysis.fits, warnings=w),
+           "accuracy_seconds": accuracy_figure(analysis.table, x="seconds", warnings=w),
+           "accuracy_dollars": accuracy_figure(analysis.table, x="dollars", warnings=w, price=price),
+           "frontier": frontier_figure(analysis.table, analysis.frontier, warnings=w),
+           "frontier_seconds": frontier_figure(analysis.table, x="seconds", warnings=w),
+           "frontier_dollars": frontier_figure(analysis.table, x="dollars", warnings=w, price=price),
+           "total_compute": total_compute_figure(analysis.exchange, analysis.queries),
+           "signal": signal_figure(analysis.signal, analysis.table, warnings=w),
+           "allocation": allocation_figure(analysis.allocations, warnings=w),
+           "forecast": forecast_figure(analysis.forecasts, warnings=w)}
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
