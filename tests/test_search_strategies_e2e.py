@@ -1,7 +1,8 @@
 """DeepConf (offline and online), particle filtering, REBASE and sequential revisions end to end on the real
-SmolLM2-135M-Instruct through vLLM: one run (one engine start) of 2 GSM8K problems at budgets 2 and 4 with 64-token
-answers, the policy as its own step scorer; every strategy's samples are stored, and the same command resumes
-without sampling anything.
+SmolLM2-135M-Instruct through vLLM: one run (one engine start) of 2 GSM8K problems at a budget of 2 with 48-token
+answers (a pool of 2 samples for DeepConf offline), the policy as its own step scorer; every strategy's samples are
+stored, and the same command resumes without sampling anything. About 2 minutes on an idle 2-core CPU, most of it
+engine start-up and top-20 logprobs.
 """
 
 import importlib.util
@@ -23,14 +24,14 @@ if importlib.util.find_spec("vllm") is None:
 STRATEGIES = ("majority_vote,deepconf,deepconf_online,particle_filtering:self_verify,rebase:self_verify,"
               "sequential_revisions")
 OPTIONS = ("{deepconf: {confidence: lowest_group_confidence, eta: 0.5}, "
-           "deepconf_online: {warmup: 2, eta: 0.5, window: 8, chunk_tokens: 16}, "
-           "particle_filtering: {max_step_tokens: 32, max_steps: 3}, rebase: {max_step_tokens: 32, max_steps: 3}, "
+           "deepconf_online: {warmup: 1, eta: 0.5, window: 8, chunk_tokens: 16}, "
+           "particle_filtering: {max_step_tokens: 24, max_steps: 2}, rebase: {max_step_tokens: 24, max_steps: 2}, "
            "sequential_revisions: {chain_length: 2}}")
 
 
 def command(data_dir, out):
-    return ["run", "--backend", "vllm", "--data-dir", data_dir, "--limit", 2, "--n", 4, "--max-tokens", 64,
-            "--output-dir", out, "--name", "search", "--strategy", STRATEGIES, "--budgets", "2,4",
+    return ["run", "--backend", "vllm", "--data-dir", data_dir, "--limit", 2, "--n", 2, "--max-tokens", 48,
+            "--output-dir", out, "--name", "search", "--strategy", STRATEGIES, "--budgets", "2",
             "--set", "sampling.logprobs=20", "--set", f"strategy_options={OPTIONS}",
             "--set", "scorer_options={lowest_group_confidence: {window: 8}}",
             "--set", "engine.max_model_len=1024", "--set", "engine.gpu_memory_utilization=0.3"]
@@ -57,23 +58,23 @@ def test_every_strategy_is_evaluated_at_every_budget(run):
     rows = json.loads((run[1] / "search" / "results.json").read_text())["rows"]
     got = {(r["strategy"], r["budget"] or r["n"]) for r in rows}
     for name in ("deepconf_online", "particle_filtering", "rebase", "sequential_revisions"):
-        assert {(name, 2), (name, 4)} <= got
-    assert {("deepconf", n) for n in (1, 2, 4)} <= got and {("majority_vote", 4)} <= got
+        assert (name, 2) in got
+    assert {("deepconf", 1), ("deepconf", 2), ("majority_vote", 2)} <= got
     for r in rows:
         assert 0 <= r["accuracy"] <= 1 and r["flops_per_problem"] > 0
 
 
 def test_deepconf_reads_stored_confidences(run):
     pool = records(run, "sample")
-    assert len(pool) == 2 * 4 and pool["score_lowest_group_confidence"].notna().all()
+    assert len(pool) == 2 * 2 and pool["score_lowest_group_confidence"].notna().all()
     assert (pool["score_lowest_group_confidence"] > 0).all()
 
 
 def test_online_deepconf_charges_the_tokens_it_generated(run):
     df = records(run, "deepconf_online")
-    assert len(df) == 2 * 2   # one voted trace per problem and budget
+    assert len(df) == 2   # one voted trace per problem
     for _, r in df.iterrows():
-        assert r["output_tokens"] <= r["budget"] * 64 and r["warmup"] == 2
+        assert r["output_tokens"] <= r["budget"] * 48 and r["warmup"] == 1
         assert r["stopped_tokens"] <= r["output_tokens"] and r["decode_flops"] > 0
 
 
