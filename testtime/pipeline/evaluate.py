@@ -3,6 +3,7 @@
 Example:
     rows = evaluate(pool, [make_strategy("majority_vote")], budgets=[1, 2, 4, 8])
     rows[0]   # ResultRow(strategy="majority_vote", scorer=None, n=1, accuracy=0.05, ci_low=..., ...)
+    grid = evaluate_grid(BudgetForcing(), {64: pool64, 256: pool256}, [make_strategy("majority_vote")])
 """
 
 from __future__ import annotations
@@ -72,4 +73,40 @@ def evaluate_budgets(strategy, pools: dict[int, Pool], *, n_boot: int = 1000, se
             accuracy=mean, ci_low=lo, ci_high=hi, tokens_per_problem=float(est.tokens.mean()),
             flops_per_problem=float(est.flops.mean()), flops_per_problem_naive=float(est.flops_naive.mean()),
             problems=pool.n_problems, samples_per_problem=pool.n_samples))
+    return rows
+
+
+def evaluate_grid(generation, pools: dict[int, Pool], selections: Sequence, *, n_boot: int = 1000,
+                  seed: int = 0) -> list[ResultRow]:
+    """The sequential x parallel grid: each selection strategy over a generation strategy's samples at each budget,
+    at n = 1, 2, 4, ..., N, exactly as `evaluate` answers a pool (same estimators, CIs and FLOPs: one shared prefill
+    plus n times the budget's mean sample). Only for generation strategies whose samples at a budget are
+    independent draws per problem (`independent_samples`: budget forcing); a search's or a vote's records are not.
+
+    Args:
+        generation: the generation strategy (its name and budget_unit label the rows).
+        pools: budget -> the strategy's stored samples at that budget; every budget on the same problems.
+        selections: selection strategies (`make_strategy`).
+        n_boot: bootstrap resamples over problems.
+        seed: their seed.
+
+    Returns:
+        Rows selection by selection, budget by budget, n ascending, with `budget`, `budget_unit`,
+        `samples_per_problem` (N) and `generation` set. At n = 1 every strategy's accuracy is the budget's mean.
+
+    Example:
+        evaluate_grid(bf, {64: p64, 128: p128}, [make_strategy("majority_vote"), make_strategy("pass_at_k")])
+    """
+    if not getattr(generation, "independent_samples", False):
+        raise UserError(f"{generation.name}'s records are not independent samples per problem; selection "
+                        "strategies apply only to those of a strategy such as budget_forcing")
+    problems = {b: p.problem_ids for b, p in pools.items()}
+    if len(set(problems.values())) > 1:
+        raise UserError(f"{generation.name}: the budgets' samples are on different problems; finish the run first")
+    rows = []
+    for strategy in selections:
+        for budget, pool in sorted(pools.items()):
+            rows += [dataclasses.replace(r, budget=budget, budget_unit=generation.budget_unit,
+                                         samples_per_problem=pool.n_samples, generation=generation.name)
+                     for r in evaluate(pool, [strategy], n_boot=n_boot, seed=seed)]
     return rows

@@ -149,6 +149,9 @@ class ResultRow:
     """A generation strategy's samples per problem at each budget."""
     oracle: bool = False
     """The strategy reads the gold answer (pass@k, best-of-n by oracle): an upper bound, not a deployable choice."""
+    generation: str | None = None
+    """The sequential x parallel grid: the generation strategy among whose samples at `budget` this selection
+    strategy chose n; None for the pool's rows and for a generation strategy's own rows."""
 
     @classmethod
     def from_dict(cls, d: dict) -> "ResultRow":
@@ -232,16 +235,21 @@ class Results:
         from rich.table import Table
 
         tables = []
-        for _, group in groupby(self.rows, key=lambda r: (r.strategy, r.scorer)):
+        for _, group in groupby(self.rows, key=lambda r: (r.generation, r.strategy, r.scorer)):
             group = list(group)
             first = group[0]
             by = "" if first.scorer is None else f" by {first.scorer}"
             budgets = first.budget is not None
-            if budgets:
+            grid = first.generation is not None   # budget x n: a selection strategy over a generation's samples
+            if grid:
+                by += f" over {first.generation}'s {first.samples_per_problem} samples per {first.budget_unit}"
+            elif budgets:
                 k = first.samples_per_problem or "?"
                 by += f", {k} sample{'' if k == 1 else 's'} per budget"
             table = Table(title=f"{title}{first.strategy}{by}  ({first.problems} problems)", title_justify="left")
             table.add_column(first.budget_unit or "thinking budget" if budgets else "n", justify="right")
+            if grid:
+                table.add_column("n", justify="right")
             table.add_column("accuracy (95% CI)", justify="right")
             table.add_column("tokens/problem", justify="right")
             table.add_column("FLOPs/problem", justify="right")
@@ -249,8 +257,8 @@ class Results:
                 acc = f"{r.accuracy:.1%} ({r.ci_low:.1%}-{r.ci_high:.1%})"
                 if r.mc_stderr:
                     acc += f" ±{r.mc_stderr:.2%} MC"  # MC error is often < 0.05%: one decimal would print ±0.0%
-                table.add_row(str(r.budget if budgets else r.n), acc, f"{r.tokens_per_problem:,.0f}",
-                              fmt_flops(r.flops_per_problem))
+                table.add_row(str(r.budget if budgets else r.n), *([str(r.n)] if grid else []), acc,
+                              f"{r.tokens_per_problem:,.0f}", fmt_flops(r.flops_per_problem))
             tables.append(table)
         return tables
 

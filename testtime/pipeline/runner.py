@@ -23,7 +23,7 @@ from benchmarks.base import Problem
 from testtime import models, samplers
 from testtime.config import RunConfig
 from testtime.errors import IncompleteRun, UserError
-from testtime.pipeline.evaluate import evaluate, evaluate_budgets, make_strategy
+from testtime.pipeline.evaluate import evaluate, evaluate_budgets, evaluate_grid, make_strategy
 from testtime.pipeline.events import NullReporter, Reporter
 from testtime.pipeline.provenance import provenance
 from testtime.pipeline.records import Results, write_summary
@@ -49,6 +49,8 @@ class Plan:
     """Name -> scorer (configuration) whose score every pool sample stores."""
     step_scorers: dict = field(default_factory=dict)
     """Generation strategy name -> the scorer guiding its search."""
+    grid: dict = field(default_factory=dict)
+    """Generation strategy name -> the selection strategies its `select` applies to its samples at each budget."""
 
     @classmethod
     def of(cls, cfg: RunConfig) -> "Plan":
@@ -59,6 +61,8 @@ class Plan:
         names = {"logprob", cfg.scorer} | {s.scorer for s in plan.selection if s.scorer is not None}
         plan.scorers = {n: s for n in sorted(names) if not (s := make_scorer(n, cfg)).reads_gold}
         plan.step_scorers = {g.name: make_scorer(g.scorer, cfg) for g in plan.generation if g.scorer is not None}
+        plan.grid = {g.name: grid_selections(g, cfg) for g in plan.generation
+                     if getattr(g, "independent_samples", False) and g.select}
         for name in cfg.strategy_options:   # settings of strategies not run this time are checked all the same
             make_strategy(name, cfg.scorer, cfg.strategy_options)
         for name in cfg.scorer_options:
@@ -226,6 +230,8 @@ def finish(cfg: RunConfig, store: Store, plan: Plan, ids: list[str], reporter: R
     for g in plan.generation:
         pools = {b: store.pool(ids, group=generation_group(g, b)) for b in cfg.budgets}
         rows += evaluate_budgets(g, pools, n_boot=cfg.bootstrap, seed=cfg.subset_seed)
+        if g.name in plan.grid:
+            rows += evaluate_grid(g, pools, plan.grid[g.name], n_boot=cfg.bootstrap, seed=cfg.subset_seed)
     if plan.selection:
         write_summary(store.path, store.summary(ids))
     manifest = store.update_manifest(status="complete", strategies=list(cfg.strategies), config=cfg.to_dict(),
@@ -248,6 +254,21 @@ def gold_likelihoods(sampler: ContinuationLogprobs, problems: Sequence[Problem],
             rows.append({"problem_id": p.id, "gold": p.gold, "gold_tokens": len(lp), "gold_logprob_sum": total,
                          "gold_logprob_mean": total / len(lp) if lp else float("nan")})
     return rows
+
+
+def grid_selections(generation, cfg: RunConfig) -> list:
+    """The selection strategies a generation strategy's `select` names, checked before anything is sampled: its
+    samples store the logprob score only (and the correctness, the oracle's), so rankers default to logprob."""
+    out = []
+    for spec in generation.select:
+        s = make_strategy(spec, "logprob", cfg.strategy_options)
+        if s.kind != "selection":
+            raise UserError(f"{generation.name}: select takes selection strategies; {spec!r} is a {s.kind} strategy")
+        if s.scorer not in (None, "logprob") and not s.reads_gold:
+            raise UserError(f"{generation.name}: select {spec!r} ranks by {s.scorer!r}, but {generation.name}'s "
+                            "samples store the logprob score only; use logprob or oracle")
+        out.append(s)
+    return out
 
 
 def make_scorer(name: str, cfg: RunConfig):

@@ -52,7 +52,11 @@ POOL = "sample"
 def generation_group(strategy, budget: int) -> str:
     """The group of a generation strategy's samples at `budget`: its name, a digest of its settings (so changing
     them never reuses old samples) and the budget."""
-    digest = hashlib.sha1(json.dumps(dataclasses.asdict(strategy), sort_keys=True).encode()).hexdigest()[:8]
+    # Settings that only change how the samples are evaluated (field metadata "evaluation_only", e.g. budget
+    # forcing's `select`) are left out, so the digests of runs made before such a setting existed stay as they were.
+    later = {f.name for f in dataclasses.fields(strategy) if f.metadata.get("evaluation_only")}
+    settings = {k: v for k, v in dataclasses.asdict(strategy).items() if k not in later}
+    digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
     return f"{strategy.name}-{digest}@{budget}"
 
 
