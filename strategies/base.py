@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Iterator, Protocol, Sequence
 
 import numpy as np
@@ -85,11 +85,26 @@ class Generation(Protocol):
     """What a budget counts ("thinking budget", "candidates per step"); the tables' column heading."""
     scorer: str | None
     """The step scorer a search is guided by; None for none."""
+    # Optional: `independent_samples: ClassVar[bool] = True` says that the records stored at one budget are
+    # independent samples per problem (budget forcing's N traces), not the output of one search or vote, so every
+    # selection strategy applies to them as to a pool (`testtime.pipeline.evaluate.evaluate_grid`: the sequential x
+    # parallel grid). Such a strategy may take `select: tuple[str, ...] = evaluation_only(())`, the selection
+    # strategies to apply.
 
     def stream(self, sampler: Sampler, problems: Sequence[Problem], sampling: Sampling, *, budget: int,
                scorer: BoundScorer | None = None) -> Iterator[tuple[int, list[Completion]]]:
         """Yield (problem index, its completions) as problems finish, at one budget."""
         ...
+
+
+EVALUATION_ONLY = "evaluation_only"
+"""Field metadata key of a generation strategy's settings that do not shape its samples (its settings digest,
+`testtime.pipeline.store.generation_group`, leaves them out, so changing them never re-samples)."""
+
+
+def evaluation_only(default):
+    """A dataclass field for a setting that only changes how stored samples are evaluated, e.g. `select`."""
+    return field(default=default, metadata={EVALUATION_ONLY: True})
 
 
 def sample_cost(pool: Pool, n: int, accuracy: np.ndarray, stderr: np.ndarray | None = None,

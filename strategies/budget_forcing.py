@@ -9,8 +9,12 @@ Each round is one batch of continuations; a continuation's prompt is its whole p
 caching only the new tokens are prefilled. Delimiters are configurable: `<think>` / `</think>` for reasoning models;
 for ordinary chat models (the default) thinking is the answer the model writes, ended by its end-of-turn token.
 
+The N samples stored per problem at each budget are independent (`independent_samples`), so selection strategies
+apply to them as to a pool: `select` names those the runner evaluates at every n = 1, 2, 4, ..., N of every budget,
+thinking budget x samples as one grid on one FLOPs axis (`testtime.pipeline.evaluate.evaluate_grid`).
+
 Example:
-    bf = BudgetForcing(max_waits=1)
+    bf = BudgetForcing(max_waits=1, select=("majority_vote", "best_of_n:logprob", "pass_at_k"))
     for i, completions in bf.stream(sampler, problems, Sampling(n=8), budget=256): ...
 """
 
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Iterator, Sequence
 
 from testtime.registry import register
-from strategies.base import BoundScorer
+from strategies.base import BoundScorer, evaluation_only
 from testtime.sampler import Completion, Sampler, Sampling
 
 
@@ -31,6 +35,8 @@ class BudgetForcing:
     name: ClassVar[str] = "budget_forcing"
     budget_unit: ClassVar[str] = "thinking budget"
     scorer: ClassVar[str | None] = None
+    independent_samples: ClassVar[bool] = True
+    """The samples stored at one budget are independent draws per problem: selection strategies apply to them."""
     think_start: str = ""
     """Text that opens thinking after the chat template (e.g. "<think>\\n"); empty for ordinary chat models."""
     think_end: str = ""
@@ -45,8 +51,17 @@ class BudgetForcing:
     """Most tokens for the final answer."""
     samples: int | None = None
     """Samples per problem at each budget (accuracy is their mean); None: the run's n."""
+    select: tuple[str, ...] = evaluation_only(())
+    """Selection strategies ("name" or "name:scorer") to apply to each budget's samples at n = 1, 2, 4, ..., samples:
+    the sequential x parallel grid. Its samples store the logprob score only (and the oracle's correctness), so
+    best_of_n and weighted_majority rank by logprob or oracle. Changing it never re-samples."""
 
     def __post_init__(self) -> None:
+        select = (self.select,) if isinstance(self.select, str) else tuple(self.select or ())
+        if not all(isinstance(s, str) and s for s in select):
+            raise ValueError(f"budget_forcing: select must list selection strategies, e.g. [majority_vote, "
+                             f"pass_at_k]; got {self.select!r}")
+        object.__setattr__(self, "select", select)
         if self.max_waits < 0 or self.answer_tokens < 1 or (self.samples is not None and self.samples < 1):
             raise ValueError("budget_forcing: max_waits must be >= 0, answer_tokens and samples >= 1")
 

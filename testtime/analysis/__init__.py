@@ -8,6 +8,7 @@ never the runner's `Store`.
     pools.py       a run's samples as Pools; the problems runs share        curves.py    curve families (estimators)
     uncertainty.py per-problem cells on shared problems, two-level bootstrap paired.py    paired comparisons
     allocation.py  compute-optimal choice per difficulty bin (Snell 2024)   forecast.py  pass@k beyond N (Beta fit)
+    grid.py        thinking budget x samples: selection over budget forcing's samples, and its frontier
     exchange.py    exchange rates, break-even query volume, total compute   frontier.py  the Pareto front
     signal.py      pass/fail beside the gold answer's log-probability       laws.py      Kaplan, Chinchilla, Epoch
     catalog.py     N, D of open models
@@ -35,6 +36,7 @@ from testtime.analysis.catalog import CATALOG, law_loss, lookup, training_flops
 from testtime.analysis.exchange import break_even_queries, exchange_rates, reach_flops, total_compute
 from testtime.analysis.fits import CurveFit, curve_points, fit_curve, fit_curves, fits_table
 from testtime.analysis.forecast import BetaBinomial, forecast
+from testtime.analysis.grid import grid_points, mark_frontier
 from testtime.analysis.frontier import frontier
 from testtime.analysis.laws import (BESIROGLU2024, CHINCHILLA, CHINCHILLA_UNROUNDED, KAPLAN2020, LAWS, Kaplan2020,
                                     ParametricLaw, allocation_table)
@@ -51,7 +53,7 @@ __all__ = [
     "load_runs", "model_facts", "label", "KEY",
     "CurveFit", "fit_curve", "fit_curves", "fits_table", "curve_points",
     "total_compute", "break_even_queries", "reach_flops", "exchange_rates",
-    "frontier", "continuous_metric",
+    "frontier", "continuous_metric", "grid_points", "mark_frontier",
     "load_pools", "shared_problems", "Cells", "evaluate_cells", "points", "LEVELS",
     "paired", "paired_difference", "adjacent_budgets", "find_cell", "Allocation", "allocate", "BetaBinomial", "forecast",
     "CATALOG", "lookup", "training_flops", "law_loss",
@@ -91,10 +93,14 @@ class Analysis:
     levels: str = "both"
     warnings: list[str] = field(default_factory=list)
     """What a reader must see before the plots (no or few shared problems); repeated in the plots and notes."""
+    grid: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The sequential x parallel grid (`grid.py`): one row per (run, generation strategy, selection strategy,
+    scorer, budget, n), with `frontier` marking each panel's Pareto-optimal (budget, n) points. Kept out of
+    `table`, whose series are one strategy over budgets."""
 
     def save_tables(self, out: str | Path) -> list[Path]:
-        """Write points, fits, curves, frontier, exchange, signal, overlap, paired, allocation and forecast tables
-        as CSV and Parquet under `out`, atomically.
+        """Write points, fits, curves, frontier, exchange, signal, overlap, paired, allocation, forecast and grid
+        (grid, grid_frontier) tables as CSV and Parquet under `out`, atomically.
 
         Args:
             out: folder (created if missing).
@@ -111,7 +117,9 @@ class Analysis:
                   *((name, pd.concat([getattr(a, attr) for a in self.allocations], ignore_index=True)
                      if self.allocations else pd.DataFrame()) for name, attr in alloc),
                   ("forecast", pd.concat([t.assign(run=r) for r, t, _ in self.forecasts], ignore_index=True)
-                   if self.forecasts else pd.DataFrame())]
+                   if self.forecasts else pd.DataFrame()),
+                  ("grid", self.grid), ("grid_frontier", self.grid[self.grid["frontier"]] if len(self.grid)
+                                        else pd.DataFrame())]
         for name, df in frames:
             if df.empty and name not in ("points", "fits", "curves", "frontier", "signal"):
                 continue  # e.g. a single-model analysis has no exchange rates
@@ -176,7 +184,9 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
         raise UserError(f"--price-per-hour must be a positive number of dollars per device-hour; got {price_per_hour}")
     if levels not in LEVELS:
         raise UserError(f"levels must be one of {', '.join(LEVELS)}; got {levels!r}")
-    table = load_runs(paths)
+    loaded = load_runs(paths)
+    # results.json's grid rows (budget x n) are no series of one strategy over budgets: they go to `grid`.
+    table = loaded[loaded["generation"].isna()].reset_index(drop=True)
     if compare:
         counts = table.groupby("benchmark")["model"].nunique()
         if counts.max() < 2:
@@ -185,6 +195,8 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
                                         for b in counts.index))
     notes, warnings = [], []
     pools = load_pools(paths, table) if samples else []
+    grid, grid_notes = grid_points(pools, loaded)
+    notes += grid_notes
     overlap, shared = _overlap(pools, table)
     for _, o in overlap.iterrows():
         if o["runs"] < 2:
@@ -250,7 +262,7 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
     return Analysis(runs=[str(p) for p in paths], table=table, fits=fits, frontier=frontier(table), exchange=exchange,
                     signal=signal, notes=warnings + notes, queries=queries, extrapolate=extrapolate, overlap=overlap,
                     paired=paired_df, allocations=allocations, forecasts=forecasts, price_per_hour=price_per_hour,
-                    levels=levels, warnings=warnings)
+                    levels=levels, warnings=warnings, grid=grid)
 
 
 def _overlap(pools, table) -> tuple[pd.DataFrame, dict]:

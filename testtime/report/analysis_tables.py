@@ -32,6 +32,11 @@ TITLES = {
     "exchange": "iso-accuracy exchange rate: inference FLOPs the smaller model needs to match the larger one's n=1",
     "frontier": "compute-optimal frontier (accuracy vs inference FLOPs per problem; strategies that read the "
                 "gold answer left out)",
+    "grid": "sequential x parallel grid: selection strategies over a generation strategy's samples at each budget "
+            "(thinking budget x n; 95% CI over problems; FLOPs = one prefill + n x the budget's mean sample; * on the "
+            "panel's frontier)",
+    "grid_frontier": "frontier of the grid: per selection strategy, the (budget, n) points no cheaper point "
+                     "matches in accuracy",
     "signal": "pass/fail vs continuous signals: log-probability of the gold answer (nats, mean over problems) and "
               "the samples' mean token logprob",
 }
@@ -181,6 +186,16 @@ def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
         "benchmark": f["benchmark"], "model": f["model"], "strategy": _strategies(f), "n": _n(f),
         "accuracy (95% CI)": [_ci(a, lo, hi) for a, lo, hi in zip(f["accuracy"], f["ci_low"], f["ci_high"])],
         "FLOPs/problem": f["flops_per_problem"].map(fmt_num)})
+    g = analysis.grid
+    if len(g):
+        cells = {"model": g["model"], "over": g["generation"], "strategy": _strategies(g),
+                 "budget": g["budget"].map(_count), "n": g["n"].map(_count),
+                 "accuracy (95% CI)": [_ci(a, lo, hi) for a, lo, hi in zip(g["accuracy"], g["ci_low"], g["ci_high"])],
+                 "FLOPs/problem": g["flops_per_problem"].map(fmt_num)}
+        out["grid"] = pd.DataFrame({**cells, "problems": _col(g, "problems").map(_count),
+                                    "tokens/problem": g["tokens_per_problem"].map(lambda x: f"{x:,.0f}"),
+                                    "frontier": g["frontier"].map(lambda f: "*" if f else "")})
+        out["grid_frontier"] = pd.DataFrame(cells)[g["frontier"].to_numpy(bool)]
     s = analysis.signal
     out["signal"] = pd.DataFrame({
         "run": s["run"], "model": s["model_name"], "benchmark": s["benchmark"], "problems": s["problems"].map(_count),

@@ -45,6 +45,10 @@ _CAPTIONS = {
     "forecast": "pass@k measured from all samples (black, 95% CI over problems) and forecast from the first n' "
                 "samples only (dotted line: n'; solid grey: N): beta-binomial (Schaeffer et al. 2025) and "
                 "exp(a k^b) (Brown et al. 2024), with 95% bootstrap bands over problems.",
+    "grid": "The sequential x parallel grid: one panel per selection strategy over a generation strategy's samples "
+            "(budget forcing), one line per budget (thinking tokens) through n = 1, 2, 4, ..., N samples, accuracy "
+            "with its 95% CI over problems against inference FLOPs per problem; the thick black step line (yellow "
+            "squares) is the panel's frontier: the (budget, n) to choose at each compute.",
     "total_compute": "Training + Q x inference FLOPs per query: dashed, the smaller model with the samples it needs "
                      "to match the larger model's single sample (solid); dotted, the break-even volume Q*.",
 }

@@ -1,7 +1,7 @@
 """Figures of an analysis, as matplotlib Figures and PNGs: accuracy vs inference FLOPs (or device-seconds, or
 dollars) with fitted curves and bands, total compute vs expected queries, the compute-optimal frontier, pass/fail
-beside the gold answer's log-probability by model size, the compute-optimal allocation by difficulty, and the pass@k
-forecast.
+beside the gold answer's log-probability by model size, the compute-optimal allocation by difficulty, the pass@k
+forecast, and the sequential x parallel grid (thinking budget x samples) with its frontier.
 
 Rules every figure keeps, so that none misleads: every plotted point carries its CI (error bars, or a band around a
 curve); bands are clipped to [0, 1]; a fit flagged unreliable (`CurveFit.unreliable`) is not drawn; a figure that
@@ -296,6 +296,50 @@ def forecast_figure(forecasts, warnings=()) -> Figure | None:
     return fig
 
 
+def grid_figure(grid: pd.DataFrame, warnings=()) -> Figure | None:
+    """The sequential x parallel grid: one panel per (run, generation strategy, selection strategy), one line per
+    budget through n = 1, 2, 4, ..., N (accuracy with its 95% CI vs inference FLOPs per problem, log x; n written
+    beside each point), and the panel's frontier as a thick black step line. None without grid rows."""
+    from testtime.analysis.grid import GRID_KEY
+
+    if grid is None or grid.empty:
+        return None
+    panels = list(series(grid, GRID_KEY))
+    cols = min(len(panels), 3)
+    rows_n = int(np.ceil(len(panels) / cols))
+    fig = Figure(figsize=(6.4 * cols, 4.8 * rows_n + 0.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows_n, cols, squeeze=False).ravel()
+    fig.suptitle("sequential x parallel: thinking budget x samples on one compute axis"
+                 + "".join("\nwarning: " + w for w in warnings), color="#b00000" if warnings else "black", fontsize=11)
+    for ax, ((run, generation, strategy, scorer), g) in zip(axes, panels):
+        unit = g["budget_unit"].dropna().iloc[0] if g["budget_unit"].notna().any() else "budget"
+        for budget, b in g.groupby("budget", sort=True):
+            b = b.sort_values("n")
+            ax.errorbar(b["flops_per_problem"], b["accuracy"], yerr=_yerr(b), fmt="o-", ms=4, capsize=2, lw=1,
+                        label=f"{unit} {int(budget)}")
+            for x, y, n in zip(b["flops_per_problem"], b["accuracy"], b["n"]):
+                ax.annotate(f"n={int(n)}", (x, y), fontsize=6, xytext=(2, -8), textcoords="offset points")
+        f = g[g["frontier"].astype(bool)].sort_values("flops_per_problem")
+        if len(f):
+            xs = np.append(f["flops_per_problem"].to_numpy(float), g["flops_per_problem"].max() * 1.15)
+            ys = np.append(f["accuracy"].to_numpy(float), f["accuracy"].iloc[-1])
+            ax.plot(xs, ys, drawstyle="steps-post", color="black", lw=2.5, zorder=5, label="frontier")
+            ax.plot(f["flops_per_problem"], f["accuracy"], "s", color="black", ms=6, mfc="yellow", zorder=6)
+        gold = " (reads gold)" if bool(g["oracle"].any()) else ""
+        problems = int(g["problems"].iloc[0]) if pd.notna(g["problems"].iloc[0]) else "?"
+        ax.set_xscale("log")
+        ax.set(title=f"{g['model'].iloc[0]} · {label(strategy, scorer)}{gold}\nover {generation} ({problems} "
+                     f"problems, {int(g['samples_per_problem'].max())} samples per budget)",
+               xlabel="inference FLOPs per problem", ylabel="accuracy")
+        ax.set_ylim(-0.02, min(1.02, max(0.1, float(g["ci_high"].max()) * 1.1 + 0.02)))
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    return fig
+
+
 def figures(analysis: Analysis) -> dict[str, Figure]:
     """name -> Figure for every plot the analysis supports (total compute only with exchange rates; seconds and
     dollars only with measured timings and a price)."""
@@ -310,7 +354,8 @@ def figures(analysis: Analysis) -> dict[str, Figure]:
            "total_compute": total_compute_figure(analysis.exchange, analysis.queries),
            "signal": signal_figure(analysis.signal, analysis.table, warnings=w),
            "allocation": allocation_figure(analysis.allocations, warnings=w),
-           "forecast": forecast_figure(analysis.forecasts, warnings=w)}
+           "forecast": forecast_figure(analysis.forecasts, warnings=w),
+           "grid": grid_figure(analysis.grid)}
     return {k: v for k, v in out.items() if v is not None}
 
 
