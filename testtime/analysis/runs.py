@@ -37,7 +37,8 @@ def load_runs(paths: Sequence[str | Path]) -> pd.DataFrame:
         DataFrame with columns run, model (a label; "name [run]" when two runs share model and benchmark),
         model_name, benchmark, then ResultRow's fields (strategy, scorer (None for none), n, accuracy, ci_low,
         ci_high, tokens_per_problem, flops_per_problem, flops_per_problem_naive, problems, mc_stderr, budget (a
-        generation strategy's budget, else NaN), budget_unit, samples_per_problem, oracle), then run_path, params
+        generation strategy's budget, else NaN), budget_unit, samples_per_problem, oracle, generation (the
+        generation strategy a sequential x parallel grid row selects among, else None)), then run_path, params
         (N), training_tokens (D), training_flops (6ND), catalog_note (why a fact is NaN, else ""), device,
         seconds_per_token and seconds_per_problem (`throughput`: the run's measured engine time per generated
         token times the tokens per problem).
