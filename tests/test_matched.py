@@ -61,3 +61,26 @@ def test_only_the_problems_both_hold_are_compared():
     row = matched_flops(rs, evaluate_cells([rs[0]], n_boot=20, levels="problems"), n_boot=100).iloc[0]
     assert row["problems"] == 2
     assert row["generation_accuracy"] == pytest.approx(0.5) and row["selection_accuracy"] == pytest.approx(1.0)
+
+
+def test_analyze_puts_a_generation_run_beside_a_pool_run_on_the_same_problems(data_dir, tmp_path):
+    """Two fake-backend runs on the same seeded problems (a pool; sequential revisions): `analyze` writes the matched
+    table, each row's selection within the generation point's FLOPs, and the report shows it."""
+    import pandas as pd
+    from conftest import cli
+
+    common = ["run", "--backend", "fake", "--data-dir", data_dir, "--benchmark", "svamp", "--limit", 6,
+              "--output-dir", tmp_path]
+    for args in (["--name", "pool", "--n", 8, "--strategy", "majority_vote"],
+                 ["--name", "rev", "--n", 1, "--strategy", "sequential_revisions", "--budgets", "4"]):
+        res = cli(*common, *args, timeout=120)
+        assert res.returncode == 0, res.stderr
+    out = tmp_path / "an"
+    res = cli("analyze", tmp_path / "pool", tmp_path / "rev", "--out", out, "--n-boot", 20, timeout=120)
+    assert res.returncode == 0, res.stderr
+    t = pd.read_csv(out / "matched.csv")
+    assert set(t["generation"]) == {"sequential_revisions"} and set(t["budget"]) == {4}
+    assert "majority_vote" in set(t["selection"]) and not t["selection"].str.contains("pass_at_k|oracle").any()
+    assert (t["problems"] == 6).all()
+    assert ((t["selection_flops"] <= t["generation_flops"]) | (t["n"] == 1)).all()
+    assert "generation strategies at matched FLOPs" in (out / "report.html").read_text()

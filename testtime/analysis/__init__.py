@@ -9,6 +9,7 @@ never the runner's `Store`.
     uncertainty.py per-problem cells on shared problems, two-level bootstrap paired.py    paired comparisons
     allocation.py  compute-optimal choice per difficulty bin (Snell 2024)   forecast.py  pass@k beyond N (Beta fit)
     grid.py        thinking budget x samples: selection over budget forcing's samples, and its frontier
+    matched.py     generation strategies beside selection strategies at matched FLOPs, paired
     exchange.py    exchange rates, break-even query volume, total compute   frontier.py  the Pareto front
     signal.py      pass/fail beside the gold answer's log-probability       laws.py      Kaplan, Chinchilla, Epoch
     catalog.py     N, D of open models
@@ -38,6 +39,7 @@ from testtime.analysis.fits import CurveFit, curve_points, fit_curve, fit_curves
 from testtime.analysis.forecast import BetaBinomial, forecast
 from testtime.analysis.grid import grid_points, mark_frontier
 from testtime.analysis.frontier import frontier
+from testtime.analysis.matched import matched_flops
 from testtime.analysis.laws import (BESIROGLU2024, CHINCHILLA, CHINCHILLA_UNROUNDED, KAPLAN2020, LAWS, Kaplan2020,
                                     ParametricLaw, allocation_table)
 from testtime.analysis.paired import adjacent_budgets, find_cell, paired, paired_difference
@@ -53,7 +55,7 @@ __all__ = [
     "load_runs", "model_facts", "label", "KEY",
     "CurveFit", "fit_curve", "fit_curves", "fits_table", "curve_points",
     "total_compute", "break_even_queries", "reach_flops", "exchange_rates",
-    "frontier", "continuous_metric", "grid_points", "mark_frontier",
+    "frontier", "continuous_metric", "grid_points", "mark_frontier", "matched_flops",
     "load_pools", "shared_problems", "Cells", "evaluate_cells", "points", "LEVELS",
     "paired", "paired_difference", "adjacent_budgets", "find_cell", "Allocation", "allocate", "BetaBinomial", "forecast",
     "CATALOG", "lookup", "training_flops", "law_loss",
@@ -97,10 +99,13 @@ class Analysis:
     """The sequential x parallel grid (`grid.py`): one row per (run, generation strategy, selection strategy,
     scorer, budget, n), with `frontier` marking each panel's Pareto-optimal (budget, n) points. Kept out of
     `table`, whose series are one strategy over budgets."""
+    matched: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Each generation strategy's budget point beside each selection strategy at the largest n within its FLOPs,
+    on the problems both hold, with the paired difference (`matched.py`)."""
 
     def save_tables(self, out: str | Path) -> list[Path]:
-        """Write points, fits, curves, frontier, exchange, signal, overlap, paired, allocation, forecast and grid
-        (grid, grid_frontier) tables as CSV and Parquet under `out`, atomically.
+        """Write points, fits, curves, frontier, exchange, signal, overlap, paired, allocation, forecast, matched and
+        grid (grid, grid_frontier) tables as CSV and Parquet under `out`, atomically.
 
         Args:
             out: folder (created if missing).
@@ -118,8 +123,8 @@ class Analysis:
                      if self.allocations else pd.DataFrame()) for name, attr in alloc),
                   ("forecast", pd.concat([t.assign(run=r) for r, t, _ in self.forecasts], ignore_index=True)
                    if self.forecasts else pd.DataFrame()),
-                  ("grid", self.grid), ("grid_frontier", self.grid[self.grid["frontier"]] if len(self.grid)
-                                        else pd.DataFrame())]
+                  ("matched", self.matched), ("grid", self.grid),
+                  ("grid_frontier", self.grid[self.grid["frontier"]] if len(self.grid) else pd.DataFrame())]
         for name, df in frames:
             if df.empty and name not in ("points", "fits", "curves", "frontier", "signal"):
                 continue  # e.g. a single-model analysis has no exchange rates
@@ -224,10 +229,11 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
     exchange = exchange_rates(table, fits, extrapolate=extrapolate, queries=queries) if compare else pd.DataFrame()
     if compare and exchange.empty:
         notes.append("no exchange rates: no pair of models with known sizes and an n=1 result on one benchmark")
-    pair_rows, allocations, forecasts = [], [], []
+    pair_rows, allocations, forecasts, matched = [], [], [], []
     for bench_cells in cells_by_bench:
         for cells in bench_cells:
             notes += cells.notes
+            matched.append(matched_flops(pools, cells, seed=seed))
             for a, b in pairs:
                 try:
                     pair_rows.append(paired(cells, find_cell(cells, a), find_cell(cells, b), seed=seed))
@@ -262,7 +268,9 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
     return Analysis(runs=[str(p) for p in paths], table=table, fits=fits, frontier=frontier(table), exchange=exchange,
                     signal=signal, notes=warnings + notes, queries=queries, extrapolate=extrapolate, overlap=overlap,
                     paired=paired_df, allocations=allocations, forecasts=forecasts, price_per_hour=price_per_hour,
-                    levels=levels, warnings=warnings, grid=grid)
+                    levels=levels, warnings=warnings, grid=grid,
+                    matched=pd.concat([m for m in matched if len(m)], ignore_index=True)
+                    if any(len(m) for m in matched) else pd.DataFrame())
 
 
 def _overlap(pools, table) -> tuple[pd.DataFrame, dict]:

@@ -32,6 +32,9 @@ TITLES = {
     "exchange": "iso-accuracy exchange rate: inference FLOPs the smaller model needs to match the larger one's n=1",
     "frontier": "compute-optimal frontier (accuracy vs inference FLOPs per problem; strategies that read the "
                 "gold answer left out)",
+    "matched": "generation strategies at matched FLOPs: each budget point beside each selection strategy at the "
+               "largest n within its FLOPs per problem, on the problems both hold (95% CIs over problems; paired "
+               "difference generation - selection with its CI and p-value)",
     "grid": "sequential x parallel grid: selection strategies over a generation strategy's samples at each budget "
             "(thinking budget x n; 95% CI over problems; FLOPs = one prefill + n x the budget's mean sample; * on the "
             "panel's frontier)",
@@ -186,6 +189,20 @@ def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
         "benchmark": f["benchmark"], "model": f["model"], "strategy": _strategies(f), "n": _n(f),
         "accuracy (95% CI)": [_ci(a, lo, hi) for a, lo, hi in zip(f["accuracy"], f["ci_low"], f["ci_high"])],
         "FLOPs/problem": f["flops_per_problem"].map(fmt_num)})
+    m = analysis.matched
+    if len(m):
+        out["matched"] = pd.DataFrame({
+            "benchmark": m["benchmark"], "generation": [f"{g} @ {int(b)}" for g, b in zip(m["generation"], m["budget"])],
+            "problems": m["problems"].map(_count), "FLOPs/problem": m["generation_flops"].map(fmt_num),
+            "accuracy (95% CI)": [_ci(a, lo, hi) for a, lo, hi in
+                                  zip(m["generation_accuracy"], m["generation_low"], m["generation_high"])],
+            "vs": [f"{s} n={int(n)}" for s, n in zip(m["selection"], m["n"])],
+            "its FLOPs (ratio)": [f"{fmt_num(f)} ({r:.2f}x)" for f, r in zip(m["selection_flops"], m["flops_ratio"])],
+            "its accuracy (95% CI)": [_ci(a, lo, hi) for a, lo, hi in
+                                      zip(m["selection_accuracy"], m["selection_low"], m["selection_high"])],
+            "difference (95% CI)": [f"{d:+.1%} ({lo:+.1%}, {hi:+.1%})" for d, lo, hi in
+                                    zip(m["difference"], m["ci_low"], m["ci_high"])],
+            "p-value": m["p_value"].map(lambda v: f"{v:.3g}")})
     g = analysis.grid
     if len(g):
         cells = {"model": g["model"], "over": g["generation"], "strategy": _strategies(g),
