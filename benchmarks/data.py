@@ -50,11 +50,43 @@ def read_rows(name: str, *, folder: str, data_dir: str | None, split: str,
     raise UserError(f"no data for {name}: {where}; pass --data-dir or set TESTTIME_DATA_DIR (e.g. ../shared/data)")
 
 
+class Row(dict):
+    """One row of a data file; a field the benchmark needs and the row lacks is a one-line error naming the line."""
+
+    def __init__(self, data: dict, where: str):
+        super().__init__(data)
+        self.where = where
+
+    def __missing__(self, key):
+        raise UserError(f"{self.where} has no {key!r} field (it has: {', '.join(map(repr, self)) or 'nothing'}); "
+                        "every row of the file needs it")
+
+
 @functools.cache
 def _read_jsonl(path: str) -> tuple[dict, ...]:
     # Cached per file: frozen benchmarks cannot hold their rows, and every run re-asks for them.
-    with open(path, encoding="utf-8") as f:
-        return tuple(json.loads(line) for line in f if line.strip())
+    # Read line by line so a bad line is named (a broken copy, a hand edit) instead of a JSON traceback.
+    rows = []
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            where = f"{path} line {number}"
+            try:
+                row = json.loads(raw.decode("utf-8-sig"))
+            except UnicodeDecodeError:
+                raise UserError(f"{where} is not UTF-8 text; save the file as UTF-8 JSON Lines") from None
+            except json.JSONDecodeError as e:
+                raise UserError(f"{where} is not valid JSON ({e.msg} at column {e.colno}); fix or delete that "
+                                "line (the file must hold one JSON object per line)") from None
+            if not isinstance(row, dict):
+                raise UserError(f"{where} is a JSON {type(row).__name__}, not an object; each line must be one "
+                                "row, e.g. {\"question\": ..., \"answer\": ...}")
+            rows.append(Row(row, where))
+    if not rows:
+        raise UserError(f"{path} holds no rows (the file is empty); restore it from the benchmark's source, or "
+                        "pass another --data-dir")
+    return tuple(rows)
 
 
 @functools.cache

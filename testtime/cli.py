@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from testtime.errors import UserError
@@ -24,15 +26,27 @@ def main(argv: list[str] | None = None) -> int:
 
     console = Console()
     err = Console(stderr=True)
+    if threading.current_thread() is threading.main_thread():   # only there can Python handle signals
+        signal.signal(signal.SIGTERM, _terminated)   # how Slurm and Kubernetes preempt: handled as Ctrl-C is
     try:
         return args.func(args, console) or 0
     except UserError as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         return getattr(e, "exit_code", 2)
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted:[/] finished problems are stored; run the same command again to resume",
+    except KeyboardInterrupt as e:
+        what = "terminated" if isinstance(e, Terminated) else "interrupted"
+        err.print(f"[yellow]{what}:[/] finished problems are stored; run the same command again to resume",
                   highlight=False, soft_wrap=True)
-        return 130
+        return 128 + (signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so everything that cleans up after Ctrl-C does it here too."""
+
+
+def _terminated(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)   # once: a second SIGTERM must not interrupt the cleanup
+    raise Terminated()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,9 +214,19 @@ def cmd_show(args, console) -> int:
         for p in runs:
             console.print(f"{p}  [{(read_manifest(p) or {}).get('status')}]", highlight=False)
         return 0
+    _rebuild(args.run)
     console.print(summary_table(existing_manifest(args.run)))
     console.print(Results.load(args.run))
     return 0
+
+
+def _rebuild(run_dir: Path) -> None:
+    """Results of a run killed after storing its last sample but before writing them are rebuilt from the samples."""
+    from testtime.pipeline.runner import rebuild_results
+
+    if rebuild_results(run_dir):
+        print(f"note: {run_dir} stopped before writing its results; rebuilt them from the stored samples",
+              file=sys.stderr)
 
 
 def cmd_bench(args, console) -> int:
@@ -247,6 +271,8 @@ def _analysis(args, console, *, compare: bool) -> int:
     from testtime.pipeline.records import Results
     from testtime.report.html import write_report
 
+    for path in args.runs:
+        _rebuild(path)
     result = analyze(args.runs, compare=compare, queries=args.queries, extrapolate=args.extrapolate,
                      n_boot=args.n_boot, pairs=[tuple(p) for p in args.paired], levels=args.levels, bins=args.bins,
                      forecast_from=args.forecast_from or None, price_per_hour=args.price_per_hour)

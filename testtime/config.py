@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -98,6 +99,12 @@ class EndpointConfig:
 
 
 BACKENDS = ("auto", "vllm", "hf", "openai", "fake")
+ENGINE_LIMITS = ("auto", "vllm", "fake")
+"""Backends whose limits the config can check: vLLM in process (and the fake backend, which stands in for it)."""
+MAX_LOGPROBS = 20
+"""vLLM's default max_logprobs: top-k logprobs beyond it are refused per request, mid-run."""
+RESERVED_NAMES = {"analysis", "con", "prn", "aux", "nul", *(f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10))}
+"""Run names that would collide: `analyze` writes reports to <output_dir>/analysis/; the rest are Windows devices."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +170,23 @@ class RunConfig:
             raise UserError("scorer_options must map scorer names to settings, e.g. {prm: {aggregate: min}}")
         if self.bootstrap < 1:
             raise UserError(f"bootstrap must be >= 1, got {self.bootstrap}")
+        if self.name is not None:
+            check_run_name(self.name)
+        if self.backend in ENGINE_LIMITS:
+            self._check_engine_limits()
+
+    def _check_engine_limits(self) -> None:
+        # vLLM refuses these per request, after the model has loaded; say so before anything starts.
+        s, room = self.sampling, self.engine.max_model_len
+        if room is not None and s.max_tokens >= room:
+            raise UserError(f"sampling.max_tokens ({s.max_tokens}) leaves no room for the prompt in "
+                            f"engine.max_model_len ({room}); lower --max-tokens or raise engine.max_model_len")
+        if room is not None and any(b >= room for b in self.budgets) and "budget_forcing" in self.strategies:
+            raise UserError(f"budgets {list(self.budgets)} include thinking budgets of engine.max_model_len ({room}) "
+                            "tokens or more; lower --budgets or raise engine.max_model_len")
+        if s.logprobs is not None and s.logprobs > MAX_LOGPROBS:
+            raise UserError(f"sampling.logprobs ({s.logprobs}) is more than vLLM returns ({MAX_LOGPROBS}); "
+                            f"use --set sampling.logprobs={MAX_LOGPROBS} or less")
 
     def sample_key(self) -> dict:
         """Everything that shapes the stored samples (not the strategies evaluated on them)."""
@@ -178,6 +202,19 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def check_run_name(name: str) -> None:
+    """Refuse a run name that is not one plain folder inside the output folder (`../x`, `a/b`, `.hidden`, ...)."""
+    if len(name.encode()) > 200:
+        why = "is longer than 200 bytes"
+    elif not re.fullmatch(r"\w[\w.+=@,-]*", name):
+        why = "must be one folder name: letters, digits and _ . + = @ , - only, not starting with . or -"
+    elif name.lower().split(".")[0] in RESERVED_NAMES:
+        why = "is reserved (`analyze` writes to <output_dir>/analysis; con, nul, ... are Windows devices)"
+    else:
+        return
+    raise UserError(f"run name {name!r} {why}; pass e.g. --name gsm8k-test")
 
 
 def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = (), *,
@@ -220,6 +257,14 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
             value = raw
         _put(data, key, value, item)
     return build(RunConfig, data, "")
+
+
+def typed_settings(cls, settings: dict, where: str) -> dict:
+    """`settings` for the dataclass `cls` (a strategy's or scorer's options), each value checked against its
+    field's type as config fields are, so a wrong type is one line naming the setting; unknown names pass through
+    for the registry to refuse."""
+    hints = typing.get_type_hints(cls)
+    return {k: _coerce(hints[k], v, where + k) if k in hints else v for k, v in settings.items()}
 
 
 def _put(data: dict, key: str, value, item: str) -> None:

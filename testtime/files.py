@@ -10,26 +10,40 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+from testtime.errors import IncompleteRun
+
+
+FULL = (errno.ENOSPC, errno.EDQUOT)
+"""A full disk, or a full quota (shared clusters): the run stops, keeps what it stored, and resumes later."""
+
 
 def atomic_write(path: str | Path, write: Callable[[Path], Any]) -> Path:
     """Call `write(tmp)` to fill a temporary file beside `path`, fsync it, then rename it over `path`.
 
-    The folder is created if missing; if `write` raises, the temporary file is removed and `path` is untouched.
+    The folder is created if missing; if `write` raises, the temporary file is removed and `path` is untouched. A
+    full disk or quota is an IncompleteRun (one line, exit 1): what was stored stays, and the same command resumes.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno not in FULL:
+            raise
+        raise IncompleteRun(f"no space left to write {path} ({os.strerror(e.errno)}); nothing half-written was "
+                            f"kept: free some space on that disk (df -h {path.parent}), then run the same command "
+                            "again to resume") from None
     finally:
         tmp.unlink(missing_ok=True)
     return path

@@ -39,12 +39,16 @@ class Sampling:
     def __post_init__(self) -> None:
         if self.n < 1:
             raise ValueError(f"sampling.n must be >= 1, got {self.n}")
-        if self.temperature < 0:
-            raise ValueError(f"sampling.temperature must be >= 0, got {self.temperature}")
+        if not self.temperature >= 0 or self.temperature == float("inf"):   # NaN compares False
+            raise ValueError(f"sampling.temperature must be a number >= 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"sampling.top_p must be in (0, 1], got {self.top_p}")
         if self.max_tokens < 1:
             raise ValueError(f"sampling.max_tokens must be >= 1, got {self.max_tokens}")
+        if self.seed is not None and not 0 <= self.seed < 2**63:   # numpy's and the engines' seeds are unsigned
+            raise ValueError(f"sampling.seed must be in 0..2**63-1 (or null), got {self.seed}")
+        if self.logprobs is not None and self.logprobs < 0:
+            raise ValueError(f"sampling.logprobs must be >= 0 (or null), got {self.logprobs}")
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,11 @@ class ProblemsFailed(Exception):
     def __init__(self, indices: Sequence[int], reason: str):
         super().__init__(f"{len(indices)} prompts failed ({reason})")
         self.indices, self.reason = list(indices), reason
+
+
+class EngineDied(Exception):
+    """Raised by `Sampler.stream` when its engine stopped for good mid-stream (its process died, a device fault):
+    every prompt yielded before is stored; the runner says so in one line and exits 1; the same command resumes."""
 
 
 class Sampler(Protocol):

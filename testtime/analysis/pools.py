@@ -21,11 +21,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from testtime.errors import UserError
 from testtime.pipeline.pool import Pool
-from testtime.pipeline.records import existing_manifest
+from testtime.pipeline.records import existing_manifest, read_part, read_parts
 
 POOL_GROUP = "sample"
 """The group of a run's plain samples (the pool); a generation strategy's are "<name>-<digest>@<budget>"."""
@@ -96,17 +95,11 @@ def load_pools(paths: Sequence[str | Path], results: pd.DataFrame | None = None)
 def read_samples(run_dir: str | Path) -> pd.DataFrame | None:
     """The run's stored samples without their texts, one row per (group, problem, sample), sorted; None when the
     directory holds no sample parts."""
-    parts = sorted((Path(run_dir) / "samples").glob("part-*.parquet"))
-    if not parts:
+    # read_parts lists the parts again if a run writing them compacts them meanwhile; read_part names a damaged one.
+    wanted = lambda c: c in _COLUMNS or c.startswith(("score_", "scorer_flops_"))   # noqa: E731
+    tables = read_parts(run_dir, lambda parts: [read_part(part, wanted) for part in parts])
+    if not tables:
         return None
-    tables = []
-    for part in parts:
-        names = pq.read_schema(part).names
-        cols = [c for c in names if c in _COLUMNS or c.startswith(("score_", "scorer_flops_"))]
-        t = pq.read_table(part, columns=cols)
-        if "group" not in names:   # parts written before groups existed hold pool samples only
-            t = t.append_column("group", pa.array([POOL_GROUP] * t.num_rows, pa.string()))
-        tables.append(t)
     df = pa.concat_tables(tables, promote_options="permissive").to_pandas()
     key = ["group", "problem_id", "sample_index"]
     return df.drop_duplicates(key, keep="last").sort_values(key).reset_index(drop=True)

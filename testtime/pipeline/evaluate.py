@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from strategies.base import sample_cost
+from testtime.config import typed_settings
 from testtime.errors import UserError
 from testtime.pipeline.estimators import bootstrap_ci, budgets as default_budgets
 from testtime.pipeline.pool import Pool
@@ -26,7 +27,7 @@ def make_strategy(spec: str, default_scorer: str = "logprob", options: dict | No
     `default_scorer` when none is named; `options` maps strategy names to their settings."""
     name, _, scorer = spec.partition(":")
     cls = get("strategy", name)
-    kwargs = dict((options or {}).get(name, {}))
+    kwargs = typed_settings(cls, dict((options or {}).get(name, {})), f"strategy_options.{name}.")
     fields = {f.name for f in dataclasses.fields(cls)}
     if scorer:
         if "scorer" not in fields:

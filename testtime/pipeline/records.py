@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from testtime.errors import UserError
 from testtime.files import atomic_write, write_json
@@ -302,3 +302,57 @@ def sample_columns(rows: Iterable[dict]) -> Sequence[str]:
     for r in rows:
         extra.update(dict.fromkeys(k for k in r if k not in SAMPLE_COLUMNS))
     return [*SAMPLE_COLUMNS, *extra]
+
+
+# ---- reading parts while a run writes them -----------------------------------------------------------------------
+
+def read_parquet(path: str | Path, columns: Sequence[str] | Callable[[str], bool] | None = None, *, remedy: str):
+    """A Parquet file of the run directory as a pyarrow Table (the `columns` it has, or those a predicate keeps; all
+    by default). One that cannot be read (truncated, not Parquet, a disk error) is a one-line UserError naming it
+    and `remedy`, never skipped in silence. FileNotFoundError passes through: a writer may have just replaced it
+    (`read_parts` lists again)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+        keep = columns if callable(columns) else (lambda c: c in columns) if columns is not None else None
+        return pq.read_table(path, columns=[c for c in names if keep(c)] if keep else None)
+    except FileNotFoundError:
+        raise
+    except (pa.ArrowException, OSError) as e:
+        reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+        raise UserError(f"{path} is damaged and cannot be read ({reason}); {remedy}") from None
+
+
+def read_part(path: Path, columns: Sequence[str] | Callable[[str], bool] | None = None):
+    """One sample part (the `columns` it has, or those a predicate keeps, and "group"; all by default). Parts
+    written before sample groups existed hold pool samples only ("sample")."""
+    import shlex
+
+    import pyarrow as pa
+
+    quoted = shlex.quote(str(path))
+    wanted = columns if columns is None or callable(columns) else set(columns).__contains__
+    table = read_parquet(path, None if wanted is None else lambda c: c == "group" or wanted(c),
+                         remedy=f"to drop it and sample its problems again: mv {quoted} {quoted}.damaged, then run "
+                                "the same command")
+    if "group" not in table.column_names:
+        table = table.add_column(0, "group", pa.array(["sample"] * table.num_rows, pa.string()))
+    if columns is not None and not callable(columns):
+        table = table.select([c for c in columns if c in table.column_names])
+    return table
+
+
+def read_parts(run_dir: str | Path, read: Callable[[list[Path]], Any], *, attempts: int = 20):
+    """`read(parts)` on the run's sample parts, listed again whenever one vanishes while read: a writer compacting
+    or rescoring writes the new part first and removes the old ones after, so every listing holds whole problems
+    (read with `drop_duplicates`, newest copy kept)."""
+    import time
+
+    for _ in range(attempts):
+        try:
+            return read(sorted((Path(run_dir) / "samples").glob("part-*.parquet")))
+        except FileNotFoundError:
+            time.sleep(0.05)
+    raise UserError(f"{run_dir}/samples kept changing while it was read; try again")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Iterator, Sequence
 import benchmarks
 from benchmarks.base import Problem
 from testtime import models, samplers
-from testtime.config import RunConfig
+from testtime.config import RunConfig, build, typed_settings
 from testtime.errors import IncompleteRun, UserError
 from testtime.pipeline.evaluate import evaluate, evaluate_budgets, evaluate_grid, make_strategy
 from testtime.pipeline.events import NullReporter, Reporter
@@ -30,7 +31,9 @@ from testtime.pipeline.records import Results, write_summary
 from testtime.pipeline.samples import Job, to_records
 from testtime.pipeline.store import POOL, Store, generation_group
 from testtime.registry import construct, get
-from testtime.sampler import ContinuationLogprobs, EngineProgress, ProblemsFailed
+from testtime.pipeline.limits import check_context, check_memory
+from testtime.pipeline.lock import RunDirectoryBusy, run_lock
+from testtime.sampler import ContinuationLogprobs, EngineDied, EngineProgress, ProblemsFailed
 from testtime.samplers.logs import engine_logs_to
 
 ENGINE_LOG = "engine.log"
@@ -86,18 +89,20 @@ def run(cfg: RunConfig, *, reporter: Reporter | None = None) -> Results:
     bench = benchmarks.load(cfg.benchmark, data_dir=cfg.data_dir)
     problems = benchmarks.select(bench.problems(), limit=cfg.limit, seed=cfg.subset_seed)
     plan = Plan.of(cfg)
+    check_memory(cfg, plan)
     models.check(cfg.model)
     store = Store.open(Path(cfg.output_dir) / cfg.run_name(), cfg.sample_key())
-    jobs = plan.jobs(cfg, store, problems)
-    ids = [p.id for p in problems]
-    unscored = store.unscored(ids, list(plan.scorers)) if plan.selection else {}
-    ungolded = store.without_gold(ids) if cfg.gold_likelihood else []
-    if any(j.todo for j in jobs) or unscored or ungolded:
-        with nothing_left_if_refused(store), engine_logs_to(store.path / ENGINE_LOG):   # engine output off screen
-            Session(cfg, store, bench, plan, reporter).work(problems, jobs, unscored, ungolded)
-    else:
-        reporter.phase("nothing to sample", f"{len(problems) * len(jobs)} resumed")
-    return finish(cfg, store, plan, ids, reporter)
+    with nothing_left_if_refused(store), run_lock(store.path):   # one writer per run directory
+        jobs = plan.jobs(cfg, store, problems)
+        ids = [p.id for p in problems]
+        unscored = store.unscored(ids, list(plan.scorers)) if plan.selection else {}
+        ungolded = store.without_gold(ids) if cfg.gold_likelihood else []
+        if any(j.todo for j in jobs) or unscored or ungolded:
+            with engine_logs_to(store.path / ENGINE_LOG):   # engine output off screen
+                Session(cfg, store, bench, plan, reporter).work(problems, jobs, unscored, ungolded)
+        else:
+            reporter.phase("nothing to sample", f"{len(problems) * len(jobs)} resumed")
+        return finish(cfg, store, plan, ids, reporter)
 
 
 @contextmanager
@@ -107,6 +112,8 @@ def nothing_left_if_refused(store: Store) -> Iterator[None]:
     fresh, new_parent = not store.path.exists(), not store.path.parent.exists()
     try:
         yield
+    except RunDirectoryBusy:   # the directory is another run's, however new
+        raise
     except UserError:
         if fresh and store.manifest() is None:
             shutil.rmtree(store.path if not new_parent else store.path.parent, ignore_errors=True)
@@ -122,6 +129,7 @@ class Session:
 
     def work(self, problems: Sequence[Problem], jobs: list[Job], unscored: dict, ungolded: list[str]) -> None:
         self.load(problems)
+        dead = None
         try:
             if unscored:
                 self.rescore({p.id: p for p in problems}, unscored)
@@ -134,8 +142,17 @@ class Session:
         except ProblemsFailed as e:   # scoring stored samples or reading gold answers, through a failing server
             raise IncompleteRun(f"stopped: {e.reason}; every finished problem is stored; re-run the same command "
                                 "to resume") from None
+        except EngineDied as e:
+            traceback.print_exc()   # into engine.log, beside the engine's own last lines
+            dead = e
+            raise IncompleteRun(f"the engine stopped mid-run ({e}); every finished problem is stored; see "
+                                f"{self.store.path / ENGINE_LOG}, then re-run the same command to resume") from None
         finally:
-            self.sampler.close()
+            try:
+                self.sampler.close()
+            except Exception:
+                if dead is None:   # a dead engine may not close cleanly; its death is the news
+                    raise
 
     def _timed(self, key: str, t0: float) -> None:
         self.timings[key] = round(self.timings.get(key, 0) + time.monotonic() - t0, 2)
@@ -148,6 +165,7 @@ class Session:
         fake_builtin = cfg.backend == "fake" and cfg.model in models.BUILTINS
         path = None if fake_builtin else models.resolve(cfg.model, weights=cfg.backend != "openai")
         self.facts = models.ModelFacts.from_folder(path) if path else samplers.fake_facts()
+        check_context(cfg, self.facts)
         self.sampler = samplers.load(cfg.backend, path, cfg.engine, seed=cfg.sampling.seed or 0,
                                      endpoint=cfg.endpoint)
         engines = samplers.engines_for(self.sampler)   # model-based scorers load their models now
@@ -234,12 +252,38 @@ def finish(cfg: RunConfig, store: Store, plan: Plan, ids: list[str], reporter: R
             rows += evaluate_grid(g, pools, plan.grid[g.name], n_boot=cfg.bootstrap, seed=cfg.subset_seed)
     if plan.selection:
         write_summary(store.path, store.summary(ids))
-    manifest = store.update_manifest(status="complete", strategies=list(cfg.strategies), config=cfg.to_dict(),
-                                     evaluated=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-    results = Results(rows=rows, manifest=manifest, path=store.path)
-    results.save(store.path)
+    results = Results(rows=rows, path=store.path)
+    results.save(store.path)   # before the manifest says "complete", the done marker: a crash between leaves it not
+    results.manifest = store.update_manifest(status="complete", strategies=list(cfg.strategies), config=cfg.to_dict(),
+                                             evaluated=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     reporter.phase("done")
     return results
+
+
+def rebuild_results(run_dir: str | Path) -> bool:
+    """Write the results of a run that stored all its samples but stopped before writing them (killed between the
+    two: the manifest is not "complete"), from the samples, as re-running its command would. False when there is
+    nothing to rebuild: results are current, problems are still unsampled, or a run is writing the directory now."""
+    store = Store.existing(run_dir)
+    manifest = store.manifest()
+    if manifest.get("status") == "complete" or not manifest.get("problems"):
+        return False
+    try:
+        cfg = build(RunConfig, manifest["config"], "")
+        plan = Plan.of(cfg)
+    except (UserError, KeyError):   # a manifest of another version: its own command must finish it
+        return False
+    ids = list(manifest["problems"])
+    groups = [POOL] * bool(plan.selection) + [generation_group(g, b) for g in plan.generation for b in cfg.budgets]
+    try:
+        with run_lock(store.path):
+            if any(set(ids) - store.done(g) for g in groups) or (
+                    plan.selection and store.unscored(ids, list(plan.scorers))):
+                return False
+            finish(cfg, store, plan, ids, NullReporter())
+            return True
+    except RunDirectoryBusy:   # the run writing it will write them
+        return False
 
 
 def gold_likelihoods(sampler: ContinuationLogprobs, problems: Sequence[Problem], *, batch: int = 64) -> list[dict]:
@@ -276,7 +320,7 @@ def make_scorer(name: str, cfg: RunConfig):
     import dataclasses
 
     cls = get("scorer", name)
-    kwargs = dict(cfg.scorer_options.get(name, {}))
+    kwargs = typed_settings(cls, dict(cfg.scorer_options.get(name, {})), f"scorer_options.{name}.")
     fields = {f.name for f in dataclasses.fields(cls)}
     if "model" in fields and cfg.scorer_model is not None:
         kwargs.setdefault("model", cfg.scorer_model)

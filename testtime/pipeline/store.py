@@ -37,7 +37,8 @@ import pyarrow.parquet as pq
 from testtime.errors import UserError
 from testtime.files import atomic_write, write_json
 from testtime.pipeline.pool import Pool
-from testtime.pipeline.records import SAMPLE_COLUMNS, SUMMARY_COLUMNS, SampleRecord, read_manifest, sample_columns
+from testtime.pipeline.records import (SAMPLE_COLUMNS, SUMMARY_COLUMNS, SampleRecord, read_manifest, read_parquet,
+                                       read_part, read_parts, sample_columns)
 from testtime.sampler import Completion
 
 _TYPES = {
@@ -122,8 +123,11 @@ class Store:
         """All stored samples, one row per (problem, sample), sorted; duplicates from interrupted compaction dropped.
 
         The whole table is kept until the parts change (a run reads it to find unscored samples, to score them,
-        to compact, for each pool and for the summary; parts are never modified in place, only added or removed)."""
-        parts = self.parts()
+        to compact, for each pool and for the summary; parts are never modified in place, only added or removed).
+        A reader beside a writer sees whole problems (records.read_parts)."""
+        return read_parts(self.path, self._table)
+
+    def _table(self, parts: list[Path]) -> pa.Table:
         if not parts:
             return pa.table({c: pa.array([], type=_TYPES.get(c, pa.string())) for c in SAMPLE_COLUMNS})
         key = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in parts)
@@ -174,7 +178,9 @@ class Store:
         """The gold-answer likelihoods stored so far (problem_id, gold_tokens, gold_logprob_sum, gold_logprob_mean);
         None before any."""
         path = self.path / "gold.parquet"
-        return pq.read_table(path) if path.is_file() else None
+        if not path.is_file():
+            return None
+        return read_parquet(path, remedy=f"delete it (rm {path}); the next run reads the gold-answer likelihoods again")
 
     def without_gold(self, problem_ids: Sequence[str]) -> list[str]:
         """The problems among `problem_ids` whose gold-answer likelihood is not stored yet."""
@@ -311,14 +317,8 @@ def _completion(row) -> Completion:
 
 
 def _read(path: Path, columns: list[str] | None) -> pa.Table:
-    """One part; parts written before sample groups existed hold pool samples only ("sample")."""
-    names = pq.read_schema(path).names
-    table = pq.read_table(path, columns=[c for c in columns if c in names] if columns else None)
-    if "group" not in names and (columns is None or "group" in columns):
-        table = table.add_column(0, "group", pa.array(["sample"] * table.num_rows, pa.string()))
-        if columns:
-            table = table.select(columns)
-    return table
+    """One part (records.read_part: a damaged one is named in one line, with the way to drop it)."""
+    return read_part(path, columns)
 
 
 def _small(t: pa.DataType) -> pa.DataType:

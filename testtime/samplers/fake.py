@@ -2,7 +2,8 @@
 
 Each completion is "... \\boxed{k}" with k drawn from a seeded generator keyed by the prompt and sample index, so
 the same prompt gives the same samples in any batch. `script` maps a prompt to fixed texts instead. The environment
-variable TESTTIME_FAKE_DELAY (seconds per prompt) slows it down so tests can interrupt a run mid-way.
+variable TESTTIME_FAKE_DELAY (seconds per prompt) slows it down so tests can interrupt a run mid-way, and
+TESTTIME_FAKE_DIE_AFTER=k makes its "engine" die after k prompts (EngineDied), as a real one can mid-run.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from testtime.sampler import Completion, Sampling
+from testtime.sampler import Completion, EngineDied, Sampling
 
 
 class FakeSampler:
@@ -25,6 +26,8 @@ class FakeSampler:
         self.script = script or {}
         self.answers = answers
         self.delay = float(os.environ.get("TESTTIME_FAKE_DELAY", "0"))
+        self.die_after = int(os.environ.get("TESTTIME_FAKE_DIE_AFTER", "-1"))
+        self._prompts = 0
         self._finished: list[int] = []   # lengths of the completions made, for progress displays
 
     vocab_size = None   # no tokenizer
@@ -41,6 +44,9 @@ class FakeSampler:
         for i, (prompt, s) in enumerate(zip(prompts, each)):
             if self.delay:
                 time.sleep(self.delay)
+            if self._prompts == self.die_after:
+                raise EngineDied(f"fake engine died after {self._prompts} prompts (TESTTIME_FAKE_DIE_AFTER)")
+            self._prompts += 1
             yield i, self._complete(prompt, s)
 
     def generate(self, prompts: Sequence[str], sampling: Sampling | Sequence[Sampling], *, raw: bool = False

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from testtime.models import ModelFacts
-from testtime.sampler import Completion, Sampling, chat_text, seed_for
+from testtime.sampler import Completion, EngineDied, Sampling, chat_text, seed_for
 from testtime.samplers.logs import engine_env
 
 # In-process engine: starts in ~20 s instead of 60-90 s and needs no __main__ guard in user scripts.
@@ -167,7 +168,10 @@ class VLLMSampler:
                     self._parked = [o for o in self._parked if o.request_id not in index]
                     outs = mine
                 elif engine.has_unfinished_requests():
-                    outs = engine.step()
+                    try:
+                        outs = engine.step()
+                    except Exception as e:   # EngineDeadError, or in process a device fault: no step will work
+                        raise EngineDied(f"{type(e).__name__}: {e}") from e
                     now = time.monotonic()
                     if now - last_poll > 0.5:   # keep the token count for progress displays close (cheap at 2 Hz)
                         self.tokens_generated()
@@ -181,8 +185,9 @@ class VLLMSampler:
                                                       for c in out.outputs]
         finally:
             # Interrupted (Ctrl-C, consumer stopped): drop what is still queued so the engine can be reused.
-            if engine.has_unfinished_requests():
-                engine.abort_request(ids)
+            with contextlib.suppress(Exception):   # a dead engine cannot abort; its error is already on its way
+                if engine.has_unfinished_requests():
+                    engine.abort_request(ids)
 
     def generate(self, prompts: Sequence[str], sampling: Sampling | Sequence[Sampling], *, raw: bool = False
                  ) -> list[list[Completion]]:
