@@ -6,8 +6,16 @@ https://github.com/huggingface/Math-Verify). Choice letters are matched by `grad
 the answer classes that majority voting counts. Math-Verify is asked only about pairs whose values may be
 equal (answer_values.py): each distinct answer is parsed once, and the other pairs could not be equivalent.
 
+Each grade says how its answer was found (`Grade.extraction`, one of EXTRACTIONS): "boxed" (the last \\boxed{}),
+"marked" ("#### X", "The answer is X", "Answer: (C)"), or a fallback that takes a final answer the response never
+stated: "last_number" (its last number) or "letter" (its last "(C)" / "C)", or a bare letter). "none": nothing
+found. A grade is strict when the answer was explicitly marked (boxed or marked); the flexible grade (`correct`)
+also credits the fallbacks. lm-evaluation-harness reports GSM8K as "strict-match" and "flexible-extract" for the
+same reason: a sample cut off mid-sentence whose last number happens to equal the gold is right only flexibly.
+
 Example:
-    grade(gold="0.5", response="so the answer is $\\boxed{\\frac{1}{2}}$.")   # Grade(answer="\\frac{1}{2}", correct=True)
+    grade(gold="0.5", response="so the answer is $\\boxed{\\frac{1}{2}}$.")   # Grade("\\frac{1}{2}", True, "boxed")
+    grade(gold="18", response="... 9 + 9 = 18 so each")                       # Grade("18", True, "last_number")
     group_answers(["1/2", "0.5", "2", None])                                  # [0, 0, 1, -1]
 
 Math-Verify times out with signal.alarm, which works only in a process's main thread. There we pass it TIMEOUT_S;
@@ -25,6 +33,11 @@ from typing import Sequence
 
 from benchmarks.answer_values import Index, Values, may_equal
 from benchmarks.base import Grade
+
+GRADER_VERSION = 2
+"""The grader's version, recorded in each run's manifest; bump it whenever extraction or equivalence changes, so a
+stored run shows it was graded by an older grader (`python -m testtime regrade RUN` grades it again).
+1: one flexible grade per sample; 2: how the answer was found, and the strict grade beside the flexible one."""
 
 TIMEOUT_S = 3
 """Seconds Math-Verify may spend parsing or comparing one answer (main thread only)."""
@@ -59,19 +72,28 @@ _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?|-?\.\d+")
 
 
 def extract_answer(response: str) -> str | None:
-    """The final answer in `response`, stripped, or None.
+    """The final answer in `response`, stripped, or None (the flexible extraction; `find_answer` also says how)."""
+    return find_answer(response)[0]
 
-    Looks for the last complete \\boxed{...} (balanced braces; also `\\boxed 5`, \\fbox), then "#### X",
-    then "answer is X" / "answer: X", then the last number in the text.
+
+def find_answer(response: str) -> tuple[str | None, str]:
+    """The final answer in `response` and how it was found: (answer, "boxed" | "marked" | "last_number" | "none").
+
+    Looks for the last complete \\boxed{...} (balanced braces; also `\\boxed 5`, \\fbox): "boxed"; then "#### X",
+    then "answer is X" / "answer: X": "marked"; then the last number in the text: "last_number".
+
+    Example:
+        find_answer("so 3 + 4 = 7. The answer is 7.")    # ("7", "marked")
+        find_answer("3 + 4 = 7, and then we")           # ("7", "last_number")
     """
     said = _last(_ANSWER_IS, response)
     if said is not None and not re.search(r"[\d\\$]", said) and len(said.split()) > 3:
         said = None  # "the answer is not obvious yet": prose, not an answer
-    for found in (_last_boxed(response), _last(_HASHES, response), said):
+    for found, how in ((_last_boxed(response), "boxed"), (_last(_HASHES, response), "marked"), (said, "marked")):
         if found is not None and _clean(found):
-            return _clean(found)
+            return _clean(found), how
     numbers = _NUMBER.findall(response)
-    return _clean(numbers[-1]) if numbers else None
+    return (_clean(numbers[-1]), "last_number") if numbers else (None, "none")
 
 
 def _last(pattern: re.Pattern, text: str) -> str | None:
@@ -233,14 +255,15 @@ def grade(*, gold: str, response: str) -> Grade:
         gold: the benchmark's normalised gold answer (number or LaTeX, without \\boxed).
         response: the model's full response text.
     Returns:
-        Grade(answer, correct); answer is None (and correct False) when nothing could be extracted.
+        Grade(answer, correct, extraction): `correct` is the flexible grade, `grade.correct_strict` the strict one;
+        answer is None (and correct False) when nothing could be extracted.
     Example:
-        grade(gold="1000", response="... \\boxed{1,000}")   # Grade(answer="1,000", correct=True)
+        grade(gold="1000", response="... \\boxed{1,000}")   # Grade(answer="1,000", correct=True, extraction="boxed")
     """
-    answer = extract_answer(response)
+    answer, how = find_answer(response)
     if answer is None:
-        return Grade(answer=None, correct=False)
-    return Grade(answer=answer, correct=_verify(_clean(gold), answer))
+        return Grade(answer=None, correct=False, extraction="none")
+    return Grade(answer=answer, correct=_verify(_clean(gold), answer), extraction=how)
 
 
 def equivalent(a: str, b: str) -> bool:
@@ -288,22 +311,36 @@ def group_answers(answers: Sequence[str | None]) -> list[int]:
 
 def extract_choice(response: str, letters: str) -> str | None:
     """The chosen option letter: from \\boxed{B}, "answer is (B)", the last "(B)" or "B)", or a bare "B"."""
+    return find_choice(response, letters)[0]
+
+
+def find_choice(response: str, letters: str) -> tuple[str | None, str]:
+    """The chosen option letter and how it was found: (letter, "boxed" | "marked" | "letter" | "none").
+
+    \\boxed{B}: "boxed"; "answer is (B)" / "Answer: B": "marked"; the last "(B)" or "B)" anywhere, or a response that
+    is a bare "B": "letter" (a fallback: "A) 5, B) 6" in a truncated sample's working names no choice).
+
+    Example:
+        find_choice("so the answer is (C).", "ABCD")     # ("C", "marked")
+        find_choice("Option A) fails, B) works", "ABCD") # ("B", "letter")
+    """
     one = f"[{re.escape(letters)}]"
     alone = rf"(?<![A-Za-z])({one})(?![A-Za-z])"
     boxed = _last_boxed(response)
     if boxed is not None:
         found = re.findall(alone, re.sub(r"\\[A-Za-z]+", " ", boxed))  # drop \text, \textbf, ...
         if found:
-            return found[0]
-    for pattern in (rf"(?i:answer)\s*(?:is|:)\s*:?\s*[(\[]?{alone}", rf"\(({one})\)", rf"(?<![A-Za-z])({one})\)"):
+            return found[0], "boxed"
+    for pattern, how in ((rf"(?i:answer)\s*(?:is|:)\s*:?\s*[(\[]?{alone}", "marked"), (rf"\(({one})\)", "letter"),
+                         (rf"(?<![A-Za-z])({one})\)", "letter")):
         found = re.findall(pattern, response)
         if found:
-            return found[-1]
+            return found[-1], how
     bare = re.fullmatch(rf"\s*{alone}[.)]?\s*", response)
-    return bare.group(1) if bare else None
+    return (bare.group(1), "letter") if bare else (None, "none")
 
 
 def grade_choice(*, gold: str, response: str, letters: str) -> Grade:
     """Grade a multiple-choice response: the extracted letter must equal `gold` (e.g. letters="ABCDE")."""
-    answer = extract_choice(response, letters)
-    return Grade(answer=answer, correct=answer is not None and answer == gold.strip().upper())
+    answer, how = find_choice(response, letters)
+    return Grade(answer=answer, correct=answer is not None and answer == gold.strip().upper(), extraction=how)

@@ -10,8 +10,8 @@ import pytest
 
 from benchmarks.base import Grade
 from benchmarks.grading import (_clean, _decimal, _key, _math_verify, _parse, _timeout, choice_prompt, equivalent,
-                                extract_answer, extract_choice, grade, grade_choice, group_answers, math_prompt,
-                                number_text)
+                                extract_answer, extract_choice, find_answer, find_choice, grade, grade_choice,
+                                group_answers, math_prompt, number_text)
 
 VOTE_CLASSES = Path(__file__).parent / "data" / "vote_classes.json"
 
@@ -55,7 +55,75 @@ def test_grade(gold, response, correct):
 
 
 def test_no_answer():
-    assert grade(gold="2", response="I do not know.") == Grade(answer=None, correct=False)
+    assert grade(gold="2", response="I do not know.") == Grade(answer=None, correct=False, extraction="none")
+
+
+# ---- strict and flexible grades: how the answer was found --------------------------------------------------------
+
+POLICIES = [  # gold, response, extraction, flexible, strict (hand-checked)
+    # A sample cut off at max_tokens, never stating an answer; its last number happens to be the gold.
+    ("18", "Janet sells 16 - 3 - 4 = 9 eggs at $2 each, so 9 * 2 = 18 and then she", "last_number", True, False),
+    ("18", r"so she makes $\boxed{18}$ dollars", "boxed", True, True),
+    ("18", r"\boxed{19}", "boxed", False, False),
+    ("18", "She makes 18 dollars a day.\n#### 18", "marked", True, True),
+    ("18", "The answer is 18.", "marked", True, True),
+    ("1000", "The final answer: 1,000", "marked", True, True),
+    ("18", "So she earns $18 dollars in total", "last_number", True, False),
+    ("7", "The answer is not obvious at first. After 3 steps: 7.", "last_number", True, False),
+    ("2", "no number here", "none", False, False),
+    ("5", r"\boxed{5} then a truncated \boxed{\frac{1", "boxed", True, True),
+]
+
+
+@pytest.mark.parametrize("gold, response, extraction, flexible, strict", POLICIES)
+def test_strict_and_flexible_grades(gold, response, extraction, flexible, strict):
+    g = grade(gold=gold, response=response)
+    assert (g.extraction, g.correct, g.correct_strict) == (extraction, flexible, strict)
+    assert g.answer_strict == (g.answer if extraction in ("boxed", "marked") else None)
+    assert find_answer(response) == (g.answer, extraction)
+
+
+CHOICE_POLICIES = [  # gold, response, letter, extraction, flexible, strict (letters ABCDE)
+    ("B", r"\boxed{B}", "B", "boxed", True, True),
+    ("C", r"\boxed{\text{(C)}}", "C", "boxed", True, True),
+    ("C", "A is wrong, so the answer is (C).", "C", "marked", True, True),
+    ("B", "Answer: B", "B", "marked", True, True),
+    # Re-reading the options, cut off: a letter the sample never chose.
+    ("E", "Option A) fails, option E) works", "E", "letter", True, False),
+    ("D", "Is it (D)? Let me check (D) against", "D", "letter", True, False),
+    ("D", "D", "D", "letter", True, False),
+    ("A", "A number like 12.", None, "none", False, False),
+    ("A", r"\boxed{B}", "B", "boxed", False, False),
+]
+
+
+@pytest.mark.parametrize("gold, response, letter, extraction, flexible, strict", CHOICE_POLICIES)
+def test_strict_and_flexible_choice_grades(gold, response, letter, extraction, flexible, strict):
+    g = grade_choice(gold=gold, response=response, letters="ABCDE")
+    assert (g.answer, g.extraction, g.correct, g.correct_strict) == (letter, extraction, flexible, strict)
+    assert find_choice(response, "ABCDE") == (letter, extraction)
+
+
+def test_a_grader_that_does_not_say_how_grades_strictly_as_flexibly():
+    # A benchmark outside this package may build Grade(answer, correct): its strict grade is its flexible one.
+    assert Grade(answer="5", correct=True).correct_strict and Grade(answer="5", correct=True).answer_strict == "5"
+    assert not Grade(answer=None, correct=False).correct_strict
+
+
+def test_strict_vote_classes_leave_out_unmarked_answers():
+    from benchmarks.base import Problem
+    from testtime.pipeline.samples import grade_texts
+
+    class Bench:
+        def grade(self, problem, response):
+            return grade(gold=problem.gold, response=response)
+
+    texts = [r"\boxed{4}", "so 2 + 2 = 4 and", r"\boxed{5}", "The answer is 4.", "then 5"]
+    grades, ids, strict_ids = grade_texts(Problem(id="p", prompt="q", gold="4"), texts, Bench())
+    assert [g.extraction for g in grades] == ["boxed", "last_number", "boxed", "marked", "last_number"]
+    assert ids == [0, 0, 1, 0, 1] and strict_ids == [0, -1, 1, 0, -1]
+    assert [g.correct for g in grades] == [True, True, False, True, False]
+    assert [g.correct_strict for g in grades] == [True, False, False, True, False]
 
 
 @pytest.mark.parametrize("response, answer", [

@@ -1,4 +1,4 @@
-"""Command line: `python -m testtime {run,list,show,bench,laws,analyze,compare}`.
+"""Command line: `python -m testtime {run,list,show,regrade,bench,laws,analyze,compare}`.
 
 Flags override the YAML config (`--config`, default configs/default.yaml when present), and `--set a.b=v` overrides
 any setting. Errors a user can fix print one line and exit 2; a run that could not sample some problems (a server kept
@@ -83,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", nargs="?", type=Path, help="run directory (default: list runs under runs/)")
     p.add_argument("--output-dir", default="runs")
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("regrade", help="grade a stored run again from its texts (no sampling); rewrite its results")
+    p.add_argument("run", type=Path, help="run directory")
+    p.add_argument("--grading", choices=("flexible", "strict"),
+                   help="the grade results.json counts from now on (default: the run's own)")
+    p.add_argument("--data-dir", help="folder with <benchmark>/test.jsonl, when not where the run read it")
+    p.set_defaults(func=cmd_regrade)
 
     p = sub.add_parser("bench", help="throughput of testtime's sampler vs a plain client of the same engine")
     p.add_argument("--backend", choices=("vllm", "openai"), default="vllm",
@@ -217,6 +224,13 @@ def cmd_show(args, console) -> int:
     _rebuild(args.run)
     console.print(summary_table(existing_manifest(args.run)))
     console.print(Results.load(args.run))
+    return 0
+
+
+def cmd_regrade(args, console) -> int:
+    from testtime.pipeline.regrade import regrade
+
+    console.print(regrade(args.run, grading=args.grading, data_dir=args.data_dir))
     return 0
 
 

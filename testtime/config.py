@@ -149,6 +149,10 @@ class RunConfig:
     """Run directory name; default derives from model, benchmark and a hash of everything that shapes the samples."""
     bootstrap: int = 1000
     """Bootstrap resamples over problems for confidence intervals."""
+    grading: str = "flexible"
+    """Which grade the results count: flexible (any extracted answer, the last-number and letter fallbacks included)
+    or strict (an explicitly marked final answer only: \\boxed{}, "The answer is X", "#### X"). Every sample stores
+    both; changing it re-evaluates the stored samples without sampling again."""
     gold_likelihood: bool = True
     """Also read the model's log-probability of each gold answer (one prefill per problem, no sampling; the
     analyzer's continuous metric). Not counted in any strategy's FLOPs."""
@@ -170,6 +174,8 @@ class RunConfig:
             raise UserError("scorer_options must map scorer names to settings, e.g. {prm: {aggregate: min}}")
         if self.bootstrap < 1:
             raise UserError(f"bootstrap must be >= 1, got {self.bootstrap}")
+        if self.grading not in ("flexible", "strict"):
+            raise UserError(f"grading must be flexible or strict, got {self.grading!r}")
         if self.name is not None:
             check_run_name(self.name)
         if self.backend in ENGINE_LIMITS:
@@ -189,7 +195,7 @@ class RunConfig:
                             f"use --set sampling.logprobs={MAX_LOGPROBS} or less")
 
     def sample_key(self) -> dict:
-        """Everything that shapes the stored samples (not the strategies evaluated on them)."""
+        """Everything that shapes the stored samples (not the strategies evaluated on them, nor the grading policy)."""
         return {"model": self.model, "benchmark": self.benchmark, "limit": self.limit,
                 "subset_seed": self.subset_seed, "sampling": dataclasses.asdict(self.sampling)}
 

@@ -58,7 +58,7 @@ def evaluate(pool: Pool, strategies: Sequence, *, budgets: Sequence[int] | None 
                 strategy=strategy.name, scorer=strategy.scorer, n=n, accuracy=mean, ci_low=lo, ci_high=hi,
                 mc_stderr=se, tokens_per_problem=float(est.tokens.mean()), flops_per_problem=float(est.flops.mean()),
                 flops_per_problem_naive=float(est.flops_naive.mean()), problems=pool.n_problems,
-                oracle=strategy.reads_gold))
+                oracle=strategy.reads_gold, grading=pool.grading))
     return rows
 
 
@@ -73,7 +73,7 @@ def evaluate_budgets(strategy, pools: dict[int, Pool], *, n_boot: int = 1000, se
             strategy=strategy.name, scorer=strategy.scorer, n=1, budget=budget, budget_unit=strategy.budget_unit,
             accuracy=mean, ci_low=lo, ci_high=hi, tokens_per_problem=float(est.tokens.mean()),
             flops_per_problem=float(est.flops.mean()), flops_per_problem_naive=float(est.flops_naive.mean()),
-            problems=pool.n_problems, samples_per_problem=pool.n_samples))
+            problems=pool.n_problems, samples_per_problem=pool.n_samples, grading=pool.grading))
     return rows
 
 

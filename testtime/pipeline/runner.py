@@ -173,11 +173,14 @@ class Session:
         self.step_scorers = {n: s.bind(engines) for n, s in self.plan.step_scorers.items()}
         self.timings["model_load_s"] = round(time.monotonic() - t0, 2)
         old = self.store.manifest() or {}
+        made = provenance()
+        if self.store.parts():   # samples stored by an older grader keep its grades (and version) until `regrade`
+            made["grader_version"] = min(old.get("grader_version", 1), made["grader_version"])
         self.store.update_manifest(
             run_id=self.store.path.name, status="sampling", config=cfg.to_dict(), sample_key=cfg.sample_key(),
             problems=[p.id for p in problems], model_path=str(path) if path else None, model_facts=self.facts.__dict__,
             engine=self.sampler.describe(), created=old.get("created", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
-            timings=self.timings, **provenance())
+            timings=self.timings, **made)
 
     def rescore(self, problems: dict[str, Problem], unscored: dict[str, set[str]]) -> None:
         """Score stored pool samples for scorers named after they were sampled, without re-sampling."""
@@ -217,7 +220,7 @@ class Session:
                         spent = sum(r.output_tokens for r in records)
                         tokens, finished, stored = tokens + spent, finished + 1, stored + 1
                         self.reporter.problem_done(samples=len(records), tokens=spent,
-                                                   correct=sum(r.correct for r in records))
+                                                   correct=sum(r.graded(cfg.grading) for r in records))
                 except ProblemsFailed as e:   # a server kept failing: the rest of the run goes on
                     # A search strategy stops at its first failed step, so count what this job did not store.
                     failed.append(ProblemsFailed(range(len(job.todo) - stored), e.reason))
@@ -243,19 +246,21 @@ def finish(cfg: RunConfig, store: Store, plan: Plan, ids: list[str], reporter: R
     """Evaluate every strategy on what is stored; write results and the per-problem summary; the Results."""
     reporter.phase("evaluating")
     store.compact()
-    rows = evaluate(store.pool(ids), plan.selection, n_boot=cfg.bootstrap, seed=cfg.subset_seed) \
-        if plan.selection else []
+    rows = evaluate(store.pool(ids, grading=cfg.grading), plan.selection, n_boot=cfg.bootstrap,
+                    seed=cfg.subset_seed) if plan.selection else []
     for g in plan.generation:
-        pools = {b: store.pool(ids, group=generation_group(g, b)) for b in cfg.budgets}
+        pools = {b: store.pool(ids, group=generation_group(g, b), grading=cfg.grading) for b in cfg.budgets}
         rows += evaluate_budgets(g, pools, n_boot=cfg.bootstrap, seed=cfg.subset_seed)
         if g.name in plan.grid:
             rows += evaluate_grid(g, pools, plan.grid[g.name], n_boot=cfg.bootstrap, seed=cfg.subset_seed)
     if plan.selection:
-        write_summary(store.path, store.summary(ids))
-    results = Results(rows=rows, path=store.path)
+        write_summary(store.path, store.summary(ids, grading=cfg.grading))
+    grader = (store.manifest() or {}).get("grader_version", 1)
+    results = Results(rows=rows, path=store.path, grader_version=grader)
     results.save(store.path)   # before the manifest says "complete", the done marker: a crash between leaves it not
     results.manifest = store.update_manifest(status="complete", strategies=list(cfg.strategies), config=cfg.to_dict(),
-                                             evaluated=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+                                             evaluated=time.strftime("%Y-%m-%dT%H:%M:%S%z"), grader_version=grader,
+                                             grades={"policy": cfg.grading, **store.grades(ids)})
     reporter.phase("done")
     return results
 

@@ -1,4 +1,5 @@
-"""One problem's completions -> SampleRecords: graded, grouped into answer classes, scored, and costed in FLOPs.
+"""One problem's completions -> SampleRecords: graded (flexible and strict), grouped into answer classes under each
+policy, scored, and costed in FLOPs.
 
 Example:
     records = to_records(problem, completions, job=Job(POOL, []), bench=bench, facts=facts,
@@ -36,12 +37,20 @@ def answer_ids(problem: Problem, answers: Sequence[str | None]) -> list[int]:
     return group_answers(answers)
 
 
+def grade_texts(problem: Problem, texts: Sequence[str], bench: Benchmark) -> tuple[list, list[int], list[int]]:
+    """One problem's samples graded: their Grades, and their vote classes under the flexible and strict policies
+    (the strict ones among the explicitly marked answers only)."""
+    grades = [bench.grade(problem, t) for t in texts]
+    ids = answer_ids(problem, [g.answer for g in grades])
+    strict = [g.answer_strict for g in grades]
+    return grades, ids, ids if strict == [g.answer for g in grades] else answer_ids(problem, strict)
+
+
 def to_records(problem: Problem, completions: Sequence[Completion], *, job: Job, bench: Benchmark,
                facts: ModelFacts, scorers: dict, run_id: str, model: str) -> list[SampleRecord]:
     """The stored records of one problem's completions. Pool samples get every stored scorer's score and FLOPs;
     a generation strategy's samples get the logprob score only (its own scorer's spend comes in `extra`)."""
-    grades = [bench.grade(problem, c.text) for c in completions]
-    ids = answer_ids(problem, [g.answer for g in grades])
+    grades, ids, strict_ids = grade_texts(problem, [c.text for c in completions], bench)
     prefill = float(prefill_flops(facts, completions[0].prompt_tokens)) if completions else 0.0
     use = scorers if job.group == POOL else {k: v for k, v in scorers.items() if k == "logprob"}
     scores = {name: s.score(problem, completions) for name, s in use.items()}
@@ -59,7 +68,8 @@ def to_records(problem: Problem, completions: Sequence[Completion], *, job: Job,
             run_id=run_id, model=model, benchmark=bench.name, group=job.group, problem_id=problem.id,
             sample_index=k, strategy=job.strategy.name if job.strategy else POOL, prompt_tokens=c.prompt_tokens,
             output_tokens=c.n_tokens, text=c.text, finish_reason=c.finish_reason, answer=g.answer, answer_id=ids[k],
-            correct=bool(g.correct), logprob_sum=c.logprob, logprob_mean=c.mean_logprob,
+            correct=bool(g.correct), extraction=g.extraction, correct_strict=g.correct_strict,
+            answer_id_strict=strict_ids[k], logprob_sum=c.logprob, logprob_mean=c.mean_logprob,
             token_logprobs=c.token_logprobs or None, prefill_flops=prefill, decode_flops=decode,
             scores={name: float(v[k]) for name, v in scores.items()},
             scorer_flops={name: float(v[k]) for name, v in spent.items()}, extra=extra))

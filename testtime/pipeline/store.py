@@ -45,6 +45,7 @@ _TYPES = {
     "sample_index": pa.int32(), "prompt_tokens": pa.int32(), "output_tokens": pa.int32(), "answer_id": pa.int32(),
     "correct": pa.bool_(), "logprob_sum": pa.float64(), "logprob_mean": pa.float64(),
     "token_logprobs": pa.list_(pa.float32()), "prefill_flops": pa.float64(), "decode_flops": pa.float64(),
+    "extraction": pa.string(), "correct_strict": pa.bool_(), "answer_id_strict": pa.int32(),
 }
 POOL = "sample"
 """The group of the pool's samples; a generation strategy's samples at one budget have their own group."""
@@ -200,10 +201,13 @@ class Store:
             new = pa.concat_tables([old.take(keep), new.cast(old.schema)])
         atomic_write(self.path / "gold.parquet", lambda tmp: pq.write_table(new, tmp))
 
-    def pool(self, problem_ids: Sequence[str] | None = None, group: str = POOL) -> Pool:
-        """The stored samples of `group` as a Pool, rows in `problem_ids` order (default: all, sorted)."""
+    def pool(self, problem_ids: Sequence[str] | None = None, group: str = POOL, grading: str = "flexible") -> Pool:
+        """The stored samples of `group` as a Pool, rows in `problem_ids` order (default: all, sorted), graded by
+        policy `grading` ("flexible", or "strict": the strict grades and vote classes, which samples graded before
+        grader 2 lack: a one-line UserError then, naming `regrade`)."""
         df = self.table().to_pandas()
         df = df[df["group"] == group]
+        correct, answer_id = ("correct_strict", "answer_id_strict") if grading == "strict" else ("correct", "answer_id")
         if problem_ids is not None:
             missing = set(problem_ids) - set(df["problem_id"])
             if missing:
@@ -218,6 +222,9 @@ class Store:
         if counts.max() != N:
             raise UserError(f"{self.path}: problems have different numbers of samples ({N}..{counts.max()})")
         df = df.set_index("problem_id").loc[list(problem_ids)].reset_index()
+        if correct not in df.columns or df[correct].isna().any() or df[answer_id].isna().any():
+            raise UserError(f"{self.path}: samples graded before strict grades existed (grader 1); run `python -m "
+                            f"testtime regrade {self.path}` to grade them again from their texts")
 
         def grid(col, dtype=float):
             return df[col].to_numpy(dtype=dtype).reshape(len(problem_ids), N)
@@ -229,10 +236,13 @@ class Store:
         scorer_flops = {c.removeprefix("scorer_flops_"): np.nan_to_num(grid(c)) for c in df.columns
                         if c.startswith("scorer_flops_")}
         answers = grid("answer", object)
-        return Pool(problem_ids=tuple(problem_ids), answer_ids=grid("answer_id", int), correct=grid("correct", bool),
+        if grading == "strict":   # an answer the sample never marked as final is no answer
+            answers = np.where(grid(answer_id, int) >= 0, answers, None)
+        return Pool(problem_ids=tuple(problem_ids), answer_ids=grid(answer_id, int), correct=grid(correct, bool),
                     output_tokens=grid("output_tokens", int), prompt_tokens=grid("prompt_tokens", int)[:, 0],
                     decode_flops=grid("decode_flops"), prefill_flops=grid("prefill_flops")[:, 0], scores=scores,
-                    score_flops=score_flops, scorer_flops=scorer_flops, answers=tuple(tuple(a if isinstance(a, str) else None for a in row) for row in answers))
+                    score_flops=score_flops, scorer_flops=scorer_flops, answers=tuple(tuple(a if isinstance(a, str) else None for a in row) for row in answers),
+                    grading=grading)
 
 
     # ---- scores added later, and the per-problem summary --------------------------------------------------------
@@ -279,15 +289,17 @@ class Store:
                 on_problem(k, total)
         self.rewrite(pd.DataFrame(df))
 
-    def summary(self, problem_ids: Sequence[str]):
-        """Per pool problem: sample counts, the samples' mean-logprob sums and counts (all, correct), and the gold
-        answer's likelihood (NaN when not read): the DataFrame of records.SUMMARY_COLUMNS the analyzer reads."""
+    def summary(self, problem_ids: Sequence[str], grading: str = "flexible"):
+        """Per pool problem: sample counts, the samples' mean-logprob sums and counts (all, correct under policy
+        `grading`), and the gold answer's likelihood (NaN when not read): the DataFrame of records.SUMMARY_COLUMNS the
+        analyzer reads."""
         import pandas as pd
 
-        df = self.table().select(["group", "problem_id", "sample_index", "correct", "logprob_mean"]).to_pandas()
+        correct = "correct_strict" if grading == "strict" else "correct"
+        df = self.table().select(["group", "problem_id", "sample_index", correct, "logprob_mean"]).to_pandas()
         df = df[(df["group"] == POOL) & df["problem_id"].isin(set(problem_ids))]
         lp = pd.to_numeric(df["logprob_mean"], errors="coerce")
-        ok = df["correct"].astype(bool)
+        ok = df[correct].fillna(False).astype(bool)
         frame = pd.DataFrame({"problem_id": df["problem_id"], "correct": ok, "lp": lp, "lp_ok": lp.where(ok)})
         g = frame.groupby("problem_id", sort=False)
         out = pd.DataFrame({"samples": g.size(), "correct_samples": g["correct"].sum(),
@@ -304,6 +316,25 @@ class Store:
         for col in ("gold_tokens", "gold_logprob_sum", "gold_logprob_mean"):
             out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
         return out[list(SUMMARY_COLUMNS)]
+
+
+    def grades(self, problem_ids: Sequence[str] | None = None, group: str = POOL) -> dict:
+        """How the stored samples of `group` graded, for the manifest and `show`: samples, their count by extraction
+        (boxed, marked, last_number, letter, none), the share correct under each policy (strict None while some
+        samples lack a strict grade), and how many lack one (graded before grader 2: `regrade`)."""
+        df = self.table().to_pandas()
+        df = df[df["group"] == group]
+        if problem_ids is not None:
+            df = df[df["problem_id"].isin(set(problem_ids))]
+        n = len(df)
+        strict = df["correct_strict"] if "correct_strict" in df.columns else None
+        missing = n if strict is None else int(strict.isna().sum())
+        how = df["extraction"].fillna("unknown") if "extraction" in df.columns else None
+        return {"samples": n,
+                "extraction": {} if how is None else {k: int(v) for k, v in how.value_counts().items()},
+                "accuracy": {"flexible": float(df["correct"].astype(bool).mean()) if n else None,
+                             "strict": float(strict.astype(bool).mean()) if n and not missing else None},
+                "without_strict_grade": missing}
 
 
 def _completion(row) -> Completion:
