@@ -216,3 +216,22 @@ def _hold(run_dir, ready, done):
     with run_lock(run_dir):
         ready.set()
         done.wait(30)
+
+
+def test_analyze_reads_the_grade_the_run_counts(fake_run, data_dir):
+    from testtime.analysis.pools import load_pools, subset
+
+    run_dir, cfg = fake_run
+    _tamper(run_dir, data_dir)
+    regrade(run_dir, grading="strict")   # one sample now right only flexibly (its last number)
+    pool = load_pools([run_dir])[0].pool
+    assert pool.grading == "strict" and not pool.correct.any() and (pool.answer_ids == -1).sum() == 1
+    assert subset(pool, pool.problem_ids[:2]).grading == "strict"
+    regrade(run_dir, grading="flexible")
+    assert load_pools([run_dir])[0].pool.correct.sum() == 1
+    _make_old(run_dir)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["config"]["grading"] = "strict"
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match="regrade"):
+        load_pools([run_dir])

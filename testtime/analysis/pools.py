@@ -28,7 +28,8 @@ from testtime.pipeline.records import existing_manifest, read_part, read_parts
 
 POOL_GROUP = "sample"
 """The group of a run's plain samples (the pool); a generation strategy's are "<name>-<digest>@<budget>"."""
-_COLUMNS = ["group", "problem_id", "sample_index", "answer", "answer_id", "correct", "output_tokens",
+_COLUMNS = ["group", "problem_id", "sample_index", "answer", "answer_id", "correct", "correct_strict", "answer_id_strict",
+            "output_tokens",
             "prompt_tokens", "decode_flops", "prefill_flops", "score_flops"]
 _GROUP = re.compile(r"^(?P<strategy>.+)-(?P<digest>[0-9a-f]{8})@(?P<budget>\d+)$")
 
@@ -74,12 +75,14 @@ def load_pools(paths: Sequence[str | Path], results: pd.DataFrame | None = None)
         run = manifest.get("run_id") or path.name
         df = read_samples(path)
         pool, generated = None, {}
+        grading = cfg.get("grading", "flexible")   # the grade the run's results count
         if df is not None and len(df):
             for group, g in df.groupby("group", sort=False):
                 if group == POOL_GROUP:
-                    pool = to_pool(g, where=str(path))
+                    pool = to_pool(g, where=str(path), grading=grading)
                 elif m := _GROUP.match(str(group)):
-                    generated[(m["strategy"], int(m["budget"]))] = to_pool(g, where=f"{path} ({group})")
+                    generated[(m["strategy"], int(m["budget"]))] = to_pool(g, where=f"{path} ({group})",
+                                                                           grading=grading)
         if results is not None and "run" in results:
             mine = results[(results["run"] == run) & results["budget"].isna()]
             strategies = list(dict.fromkeys(s if c is None or c != c else f"{s}:{c}"
@@ -105,9 +108,16 @@ def read_samples(run_dir: str | Path) -> pd.DataFrame | None:
     return df.drop_duplicates(key, keep="last").sort_values(key).reset_index(drop=True)
 
 
-def to_pool(df: pd.DataFrame, *, where: str = "run") -> Pool:
+def to_pool(df: pd.DataFrame, *, where: str = "run", grading: str = "flexible") -> Pool:
     """A Pool of one group's rows (problems sorted by id, samples by index); problems with fewer samples than the
-    others are dropped (an interrupted generation budget), so every row has the same N."""
+    others are dropped (an interrupted generation budget), so every row has the same N. `grading` "strict" takes the
+    strict grades and vote classes (unmarked answers count as none)."""
+    if grading == "strict":
+        if "correct_strict" not in df.columns or df["correct_strict"].isna().any():
+            raise UserError(f"{where}: samples graded before strict grades existed (grader 1); run `python -m "
+                            f"testtime regrade {where.split(' (')[0]}` first")
+        df = df.assign(correct=df["correct_strict"], answer_id=df["answer_id_strict"],
+                       answer=df["answer"].where(df["answer_id_strict"] >= 0, None))
     counts = df.groupby("problem_id").size()
     N = int(counts.max())
     keep = sorted(counts.index[counts == N])
@@ -132,7 +142,7 @@ def to_pool(df: pd.DataFrame, *, where: str = "run") -> Pool:
                 output_tokens=grid("output_tokens", int, 0), prompt_tokens=grid("prompt_tokens", int, 0)[:, 0],
                 decode_flops=np.nan_to_num(grid("decode_flops")), prefill_flops=np.nan_to_num(grid("prefill_flops"))[:, 0],
                 scores={k: v for k, v in scores.items() if k != "oracle"},
-                score_flops=np.nan_to_num(grid("score_flops")), scorer_flops=scorer_flops,
+                score_flops=np.nan_to_num(grid("score_flops")), scorer_flops=scorer_flops, grading=grading,
                 answers=tuple(tuple(a if isinstance(a, str) else None for a in row) for row in answers))
 
 
@@ -158,7 +168,8 @@ def take(pool: Pool, rows: np.ndarray, samples: np.ndarray | None = None) -> Poo
                 prompt_tokens=pool.prompt_tokens[rows], decode_flops=pick(pool.decode_flops),
                 prefill_flops=pool.prefill_flops[rows],
                 scores={k: pick(v) for k, v in pool.scores.items() if k != "oracle"},
-                score_flops=pick(pool.score_flops), scorer_flops={k: pick(v) for k, v in pool.scorer_flops.items()})
+                score_flops=pick(pool.score_flops), scorer_flops={k: pick(v) for k, v in pool.scorer_flops.items()},
+                grading=pool.grading)
 
 
 def shared_problems(runs: Sequence[RunPools]) -> dict[str, tuple[str, ...]]:
