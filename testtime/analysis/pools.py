@@ -28,9 +28,8 @@ from testtime.pipeline.records import existing_manifest, read_part, read_parts
 
 POOL_GROUP = "sample"
 """The group of a run's plain samples (the pool); a generation strategy's are "<name>-<digest>@<budget>"."""
-_COLUMNS = ["group", "problem_id", "sample_index", "answer", "answer_id", "correct", "correct_strict", "answer_id_strict",
-            "output_tokens",
-            "prompt_tokens", "decode_flops", "prefill_flops", "score_flops"]
+_COLUMNS = ["group", "problem_id", "sample_index", "answer", "answer_id", "correct", "correct_strict",
+            "answer_id_strict", "output_tokens", "prompt_tokens", "decode_flops", "prefill_flops", "score_flops"]
 _GROUP = re.compile(r"^(?P<strategy>.+)-(?P<digest>[0-9a-f]{8})@(?P<budget>\d+)$")
 
 

@@ -167,7 +167,8 @@ def _regrade(store: Store, *, grading: str | None, data_dir: str | None) -> Regr
     before = manifest.get("grader_version", 1)
     report = Regraded(
         run=store.path, samples=len(df), problems=len(groups), grader=(before, GRADER_VERSION),
-        flexible_changed=int(changed["correct"].sum()), strict_changed=int((changed["correct_strict"] & had_strict).sum()),
+        flexible_changed=int(changed["correct"].sum()),
+        strict_changed=int((changed["correct_strict"] & had_strict).sum()),
         strict_added=int((~had_strict).sum()), answers_changed=int(changed["answer"].sum()),
         classes_changed=classes_changed, strict_classes_changed=strict_classes_changed, grading=cfg.grading)
 
