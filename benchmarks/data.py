@@ -77,7 +77,7 @@ def _read_jsonl(path: str) -> tuple[dict, ...]:
             except UnicodeDecodeError:
                 raise UserError(f"{where} is not UTF-8 text; save the file as UTF-8 JSON Lines") from None
             except json.JSONDecodeError as e:
-                raise UserError(f"{where} is not valid JSON ({e.msg} at column {e.colno}); fix or delete that "
+                raise UserError(f"{where} is not valid JSON ({e.msg} at character {e.pos + 1}); fix or delete that "
                                 "line (the file must hold one JSON object per line)") from None
             if not isinstance(row, dict):
                 raise UserError(f"{where} is a JSON {type(row).__name__}, not an object; each line must be one "
