@@ -238,6 +238,8 @@ def _rebuild(run_dir: Path) -> None:
     """Results of a run killed after storing its last sample but before writing them are rebuilt from the samples."""
     from testtime.pipeline.runner import rebuild_results
 
+    if not Path(run_dir).is_dir():   # the loaders say what is wrong with it
+        return
     if rebuild_results(run_dir):
         print(f"note: {run_dir} stopped before writing its results; rebuilt them from the stored samples",
               file=sys.stderr)
