@@ -198,9 +198,18 @@ def _math_verify():
     return math_verify, config
 
 
+_INTEGER = re.compile(r"[-+]?\d+|-?\d{1,3}(?:,\d{3})+")
+
+
 @functools.lru_cache(maxsize=65536)
 def _parse(answer: str) -> tuple:
     """Math-Verify's parse of one extracted answer; () when it cannot be read (or is unsafe off the main thread)."""
+    if _INTEGER.fullmatch(answer):
+        # What Math-Verify's parse returns for a plain integer ("042", "+3", "1,000"), without its LaTeX parser
+        # (~3 ms an answer; most answers on GSM8K-like sets are integers). tests/test_grading.py checks the two agree.
+        from sympy import Integer
+
+        return Integer(int(answer.replace(",", ""))), answer
     timeout = _timeout()
     if timeout is None and (len(answer) > 400 or _RISKY.search(answer)):
         return ()

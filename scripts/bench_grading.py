@@ -31,12 +31,14 @@ FIXTURE = ROOT / "tests" / "data" / "vote_classes.json"
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 
-def stored_pool() -> list[dict]:
-    """The stored run's problems: gold, responses, and the answers and vote classes the run stored."""
+def stored_pool(run: Path = STORED) -> list[dict]:
+    """The stored run's pool: gold, responses, and the answers and vote classes the run stored."""
     import pandas as pd
 
-    samples = pd.concat(pd.read_parquet(f) for f in sorted((STORED / "samples").glob("*.parquet")))
-    gold = dict(pd.read_parquet(STORED / "gold.parquet")[["problem_id", "gold"]].values)
+    samples = pd.concat(pd.read_parquet(f) for f in sorted((run / "samples").glob("*.parquet")))
+    if "group" in samples:
+        samples = samples[samples["group"] == "sample"]
+    gold = dict(pd.read_parquet(run / "gold.parquet")[["problem_id", "gold"]].values)
     problems = []
     for pid, rows in samples.sort_values(["problem_id", "sample_index"]).groupby("problem_id", sort=True):
         problems.append(dict(problem_id=pid, gold=gold[pid], texts=list(rows.text),
@@ -127,6 +129,8 @@ def _measure(pool: list[dict], warmup: dict, algorithm: str) -> dict:
         answer = extract_answer(text)
         return answer, answer is not None and verify(_clean(gold), answer)
 
+    if algorithm == "pipeline":   # what a run does: testtime/pipeline/samples.py, strict and flexible
+        return _measure_pipeline(pool, warmup)
     if algorithm not in _warm:
         _warm.add(algorithm)
         group([grade(warmup["gold"], t)[0] for t in warmup["texts"]])
@@ -137,6 +141,25 @@ def _measure(pool: list[dict], warmup: dict, algorithm: str) -> dict:
     grouped = time.perf_counter()
     return dict(grade_s=graded - start, group_s=grouped - graded, cpu_s=time.process_time() - cpu, ids=ids,
                 answers=[[a for a, _ in g] for g in grades], correct=[[c for _, c in g] for g in grades])
+
+
+def _measure_pipeline(pool: list[dict], warmup: dict) -> dict:
+    # The runner's own call per problem: each sample graded flexibly and strictly, then vote classes under both.
+    from benchmarks.base import Problem
+    from benchmarks.gsm8k import GSM8K
+    from testtime.pipeline.samples import grade_texts
+
+    bench = GSM8K()
+    problem = lambda p: Problem(id=p.get("problem_id", "warm-up"), prompt="", gold=p["gold"])  # noqa: E731
+    if "pipeline" not in _warm:
+        _warm.add("pipeline")
+        grade_texts(problem(warmup), warmup["texts"], bench)
+    start, cpu = time.perf_counter(), time.process_time()
+    out = [grade_texts(problem(p), p["texts"], bench) for p in pool]
+    wall = time.perf_counter() - start
+    return dict(grade_s=wall, group_s=0.0, cpu_s=time.process_time() - cpu, ids=[ids for _, ids, _ in out],
+                answers=[[g.answer for g in grades] for grades, _, _ in out],
+                correct=[[g.correct for g in grades] for grades, _, _ in out])
 
 
 def measure(pool: list[dict], warmup: dict, algorithm: str) -> dict:
@@ -173,6 +196,8 @@ def main():
     parser.add_argument("--workers", type=int, default=1, help="also time 'after' with the problems shared "
                                                              "among this many processes")
     parser.add_argument("--no-before", action="store_true", help="skip the pairwise algorithm (slow)")
+    parser.add_argument("--stored", type=Path, default=STORED, help="a stored GSM8K run directory to time "
+                        "(default: the 10 x 64 pool the fixture was recorded from)")
     parser.add_argument("--write-fixture", action="store_true", help=f"write {FIXTURE.relative_to(ROOT)}")
     args = parser.parse_args()
     from rich.console import Console
@@ -180,10 +205,10 @@ def main():
 
     console = Console(width=150)
     pools = {}
-    if STORED.is_dir():
-        pools["stored 10x64"] = stored_pool()
+    if args.stored.is_dir():
+        pools["stored 10x64" if args.stored == STORED else f"stored {args.stored.name}"] = stored_pool(args.stored)
     else:
-        console.print(f"[yellow]{STORED.relative_to(ROOT)} not found: stored pool skipped")
+        console.print(f"[yellow]{args.stored} not found: stored pool skipped")
     synthetic = synthetic_pool(args.problems + 1, seed=0)
     pools[f"synthetic {args.problems}x256"] = synthetic[1:]
     warmup = synthetic[0]
@@ -196,22 +221,25 @@ def main():
     results = {}
     for name, pool in pools.items():
         samples = sum(len(p["texts"]) for p in pool)
-        runs = {a: measure(pool, warmup, a) for a in (["after"] if args.no_before else ["after", "before"])}
+        runs = {a: measure(pool, warmup, a) for a in (["after", "pipeline"] if args.no_before
+                                                       else ["after", "pipeline", "before"])}
         if args.workers > 1:
             runs[f"after, {args.workers} processes"] = measure_parallel(pool, warmup, args.workers)
         results[name] = runs
         after = runs["after"]
         distinct = sum(len({grading_key(a) for a in answers if a}) for answers in after["answers"]) / len(pool)
         for algorithm, r in runs.items():
-            if algorithm.startswith("after"):
+            if algorithm.startswith(("after", "pipeline")):
                 reference = runs.get("before") or ({"ids": [p["ids"] for p in pool]} if "ids" in pool[0] else None)
             else:
                 reference = after
             differ = "-" if reference is None else str(sum(a != b for a, b in zip(r["ids"], reference["ids"])))
             regraded = "-" if "before" not in runs else str(sum(
                 a != b for x, y in zip(r["correct"], runs["before"]["correct"]) for a, b in zip(x, y)))
-            table.add_row(name, f"{distinct:.0f}", algorithm, f"{samples / r['grade_s']:.0f}",
-                          f"{samples / r['group_s']:.0f}", f"{samples / (r['grade_s'] + r['group_s']):.0f}",
+            grading, grouping = ((f"{samples / r['grade_s']:.0f}", f"{samples / r['group_s']:.0f}") if r["group_s"]
+                                 else ("-", "-"))   # the pipeline's call does both, per problem
+            table.add_row(name, f"{distinct:.0f}", algorithm, grading, grouping,
+                          f"{samples / (r['grade_s'] + r['group_s']):.0f}",
                           f"{samples / r['cpu_s']:.0f}", differ, regraded)
     load = os.getloadavg()
     table.caption = f"load after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; per CPU s: what one free core would do " \

@@ -307,6 +307,18 @@ def test_skipped_pairs_are_not_equivalent():
     assert not wrong
 
 
+@pytest.mark.parametrize("answer", ["0", "-0", "00", "+0", "1", "-1", "042", "+3", "-5", "1,000", "-1,234",
+                                    "1,000,000", "123456789012345678901234567890", "2024"])
+def test_plain_integers_parse_as_math_verify_parses_them(answer):
+    # _parse skips Math-Verify's LaTeX parser for plain integers; it must return exactly what that parser returns.
+    from benchmarks.grading import _math_verify
+
+    mv, config = _math_verify()
+    slow = tuple(mv.parse(f"\\boxed{{{answer}}}", extraction_config=config, parsing_timeout=5))
+    fast = _parse(answer)
+    assert [type(x) for x in fast] == [type(x) for x in slow] and fast == slow
+
+
 def _pools():
     if not VOTE_CLASSES.is_file():
         pytest.skip(f"{VOTE_CLASSES} missing: python scripts/bench_grading.py --write-fixture")
