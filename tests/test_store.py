@@ -56,10 +56,11 @@ def _wait_for_parts(run, count, proc, timeout=60):
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_interrupted_run_resumes_without_loss_or_duplicates(data_dir, tmp_path, sig):
     out = tmp_path / "out"
-    # One second a prompt: 9 prompts are still to go when the signal is sent, even on a loaded CI machine.
-    env = {**os.environ, "TESTTIME_FAKE_DELAY": "1.0", "COLUMNS": "120"}
+    env = {**os.environ, "TESTTIME_FAKE_DELAY": "0.4", "COLUMNS": "120"}
+    # A shell's background job (`make test &`, nohup) ignores SIGINT, and children inherit that: restore Ctrl-C.
     proc = subprocess.Popen([sys.executable, "-m", "testtime", *map(str, run_args(data_dir, out, limit=12))],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     run = out / "r"
     _wait_for_parts(run, 3, proc)
     proc.send_signal(sig)
