@@ -236,3 +236,16 @@ def test_online_without_top_k_logprobs_is_a_user_error():
     with pytest.raises(UserError, match="top-k logprobs"):
         list(DeepConfOnline(warmup=2).stream(FakeSampler(), [Problem(id="p", prompt="q", gold="1")], Sampling(),
                                              budget=4))
+
+
+def test_results_name_is_accepted_back():
+    # results.json names deepconf by its confidence ("deepconf:bottom_group_confidence"); the analyzer rebuilds the
+    # strategy from that name, so it must mean the strategy as configured, and nothing else.
+    from testtime.errors import UserError
+    from testtime.pipeline.evaluate import make_strategy
+
+    assert make_strategy("deepconf:bottom_group_confidence").confidence == "bottom_group_confidence"
+    tail = make_strategy("deepconf:tail_confidence", options={"deepconf": {"confidence": "tail_confidence"}})
+    assert tail.scorer == "tail_confidence"
+    with pytest.raises(UserError, match="takes no scorer"):
+        make_strategy("deepconf:logprob")

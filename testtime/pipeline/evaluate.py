@@ -31,6 +31,11 @@ def make_strategy(spec: str, default_scorer: str = "logprob", options: dict | No
     fields = {f.name for f in dataclasses.fields(cls)}
     if scorer:
         if "scorer" not in fields:
+            # A strategy whose scorer is one of its settings (deepconf's `confidence`) is named so in results:
+            # "deepconf:bottom_group_confidence" is that strategy as configured, nothing else.
+            built = construct("strategy", name, cls, kwargs, fields)
+            if getattr(built, "scorer", None) == scorer:
+                return built
             raise UserError(f"strategy {name!r} takes no scorer (got {spec!r})")
         get("scorer", scorer)
         kwargs["scorer"] = scorer
