@@ -90,3 +90,21 @@ def test_take_and_interval():
     assert t.correct.tolist() == [[True] * 4, [False, False, True, False]]
     assert interval(np.arange(101), 0.9) == pytest.approx((5.0, 95.0))
     assert interval(np.arange(101), 0.9, centre=0.0) == pytest.approx((-45.0, 45.0))
+
+
+def test_every_interval_holds_its_point_inside_zero_one():
+    # Centred replicates can fall below 0: a point of 0 whose replicates are mostly 0 with a rare positive one has
+    # a mean above its 97.5th percentile, so the centred upper bound fell below the point (seen on a real 20 x 16
+    # GSM8K pool: best-of-16 at 0.0% (0.0%-(-0.1%))).
+    from testtime.analysis.uncertainty import Cells
+
+    P, B = 20, 200
+    key = ("m", "r", "best_of_n", "logprob", 16)
+    reps = np.zeros((B, P))
+    reps[:4, 0] = 1.0                                    # 4 of 200 replicates see a right answer on top
+    cells = Cells(benchmark="b", problems=tuple(f"p{i}" for i in range(P)), levels="both",
+                  rows=np.tile(np.arange(P), (B, 1)), point={key: np.zeros(P)}, reps={key: reps},
+                  flops={key: np.ones(P)}, tokens={key: np.ones(P)}, flops_naive={key: np.ones(P)},
+                  oracle={key: False})
+    row = points(cells).iloc[0]
+    assert row["ci_low"] == row["accuracy"] == row["ci_high"] == 0.0

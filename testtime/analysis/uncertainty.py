@@ -243,7 +243,9 @@ def points(cells: Cells, *, level: float = 0.95) -> pd.DataFrame:
         lo1, hi1 = interval(acc[one].mean(axis=1), level)
         rows.append({"benchmark": cells.benchmark, "model": model, "run": run, "strategy": strategy, "scorer": scorer,
                      "n": n, "oracle": cells.oracle[key], "problems": len(cells.problems),
-                     "accuracy": float(acc.mean()), "ci_low": max(0.0, lo), "ci_high": min(1.0, hi),
+                     # Centred replicates can fall below 0 or above 1, even past the point (all 0 at N, say).
+                     "accuracy": float(acc.mean()), "ci_low": min(max(0.0, lo), float(acc.mean())),
+                     "ci_high": max(min(1.0, hi), float(acc.mean())),
                      "ci1_low": lo1, "ci1_high": hi1, "flops_per_problem": float(cells.flops[key].mean()),
                      "flops_per_problem_naive": float(cells.flops_naive[key].mean()),
                      "tokens_per_problem": float(cells.tokens[key].mean()), "levels": cells.levels})
