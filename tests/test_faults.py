@@ -91,7 +91,8 @@ FLAGS = [
     (["--seed", -1], ["sampling.seed"]),
     (["--temperature", "nan"], ["sampling.temperature"]),
     (["--set", "sampling.logprobs=1000"], ["sampling.logprobs"]),
-    (["--set", "strategy_options.budget_forcing.max_waits=abc"], ["strategy_options.budget_forcing.max_waits must be int"]),
+    (["--set", "strategy_options.budget_forcing.max_waits=abc"],
+     ["strategy_options.budget_forcing.max_waits must be int"]),
     (["--set", "scorer_options.prm.aggregate=[min]"], ["scorer_options.prm.aggregate must be str"]),
     (["--set", "endpoint.timeout_s=soon"], ["endpoint.timeout_s must be float"]),
 ]
@@ -115,7 +116,7 @@ def test_second_writer_refused_then_sigterm_keeps_whole_problems_and_resumes(dat
     second = cli(*args)
     one_line_error(second, "is in use by pid", str(proc.pid), "--name")
     reader = cli("show", run)   # a reader is never refused; this run has no results yet
-    assert "Traceback" not in reader.stderr and "no results yet" in reader.stderr
+    assert "Traceback" not in reader.stderr and "no results yet: a run is writing it now (pid" in reader.stderr
     proc.send_signal(signal.SIGTERM)   # how Slurm and Kubernetes preempt
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 143 and "terminated" in stderr and "Traceback" not in stderr, stderr
@@ -230,9 +231,18 @@ def test_full_disk_during_a_part_write_in_process(data_dir, tmp_path, monkeypatc
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(table, where, **kw)
 
+    real_fsync = os.fsync
+
+    def full_once_a_part_failed(fd):   # the disk stays full: the manifest written on the way out fails too
+        if len(written) >= 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
     with monkeypatch.context() as m:
         m.setattr(store.pq, "write_table", filling)
-        with pytest.raises(IncompleteRun, match="no space left"):
+        m.setattr(os, "fsync", full_once_a_part_failed)
+        # The part whose write failed is named, not the manifest written on the way out (the disk is full for it too).
+        with pytest.raises(IncompleteRun, match=r"no space left to write \S*part-"):
             runner.run(cfg)
     run = tmp_path / "r"
     assert whole_problems(run, 4)["problem_id"].nunique() == 2

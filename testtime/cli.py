@@ -235,11 +235,16 @@ def cmd_regrade(args, console) -> int:
 
 
 def _rebuild(run_dir: Path) -> None:
-    """Results of a run killed after storing its last sample but before writing them are rebuilt from the samples."""
+    """Results of a run killed after storing its last sample but before writing them are rebuilt from the samples;
+    a run still being written has none yet, and the reader is told who is writing it."""
+    from testtime.pipeline.lock import writer
     from testtime.pipeline.runner import rebuild_results
 
     if not Path(run_dir).is_dir():   # the loaders say what is wrong with it
         return
+    if not (Path(run_dir) / "results.json").is_file() and (who := writer(run_dir)):
+        raise UserError(f"{run_dir} has no results yet: a run is writing it now ({who}); look again when it has "
+                        "finished")
     if rebuild_results(run_dir):
         print(f"note: {run_dir} stopped before writing its results; rebuilt them from the stored samples",
               file=sys.stderr)

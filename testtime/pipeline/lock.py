@@ -76,6 +76,18 @@ def run_lock(run_dir: Path) -> Iterator[None]:
         os.close(fd)   # releases the flock
 
 
+def writer(run_dir: Path) -> str | None:
+    """Who is writing `run_dir` now, as one phrase ("pid 123 on host since ... (command)"), or None. Read from the
+    lock's record without locking (a reader must never make a starting run think the directory is taken)."""
+    try:
+        holder = json.loads((Path(run_dir) / LOCK).read_text() or "null")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(holder, dict) or holder.get("pid") is None or not _alive(holder):
+        return None
+    return _describe(holder)
+
+
 def _busy(run_dir: Path, holder: dict | None) -> str:
     who = _describe(holder) if holder else "another process"
     return (f"run directory {run_dir} is in use by {who}; wait for it to finish (or stop it), or pass another "

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 import traceback
 from contextlib import contextmanager
@@ -204,6 +205,7 @@ class Session:
                                      max_tokens=cfg.sampling.max_tokens, engine=engine)
         t0, tokens, finished = time.monotonic(), 0, 0
         failed: list[ProblemsFailed] = []
+        raising: BaseException | None = None
         try:
             for job in (j for j in jobs if j.todo):
                 if job.strategy is None:
@@ -224,12 +226,20 @@ class Session:
                 except ProblemsFailed as e:   # a server kept failing: the rest of the run goes on
                     # A search strategy stops at its first failed step, so count what this job did not store.
                     failed.append(ProblemsFailed(range(len(job.todo) - stored), e.reason))
+        except BaseException as e:
+            raising = e
+            raise
         finally:
             t = self.timings
             t["sampling_s"] = round(t.get("sampling_s", 0) + time.monotonic() - t0, 2)
             t["sampled_tokens"] = t.get("sampled_tokens", 0) + tokens
             t["tokens_per_s"] = round(t["sampled_tokens"] / max(t["sampling_s"], 1e-9), 1)
-            self.store.update_manifest(timings=t, status="sampled" if finished == left else "sampling")
+            try:
+                self.store.update_manifest(timings=t, status="sampled" if finished == left else "sampling")
+            except IncompleteRun:
+                # A full disk: when a part's write already failed for it, that (which file, why) is the news.
+                if raising is None:
+                    raise
         if failed:
             missing = sum(len(e.indices) for e in failed)
             raise IncompleteRun(f"{missing} problem{'s' * (missing != 1)} not sampled ({failed[0].reason}); "
