@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,17 @@ def cli(*args, env=None, timeout=600, cwd=ROOT) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "COLUMNS": "120", **(env or {})}
     return subprocess.run([sys.executable, "-m", "testtime", *map(str, args)], capture_output=True, text=True,
                           env=full_env, timeout=timeout, cwd=cwd)
+
+
+def wait_for_parts(run: Path, count: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Wait until a run started with Popen has stored `count` sample parts (it must not exit first)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if len(list((run / "samples").glob("part-*.parquet"))) >= count:
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError("no parts written")
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ROOT, cli
+from conftest import ROOT, cli, wait_for_parts
 from test_cli import one_line_error
 from testtime.errors import IncompleteRun
 from testtime.pipeline.store import Store
@@ -36,16 +36,6 @@ def run_args(data_dir, out, *extra, limit=4, n=4, name="r"):
 def start(args, **env):
     return subprocess.Popen([sys.executable, "-m", "testtime", *map(str, args)], cwd=ROOT, text=True,
                             env={**os.environ, "COLUMNS": "120", **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def wait_for_parts(run, count, proc, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if len(list((run / "samples").glob("part-*.parquet"))) >= count:
-            return
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
-    raise AssertionError("no parts written")
 
 
 def whole_problems(run, n):

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pyarrow as pa
@@ -13,7 +12,7 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ROOT, cli
+from conftest import ROOT, cli, wait_for_parts
 from testtime.errors import UserError
 from testtime.pipeline.records import SAMPLE_COLUMNS, SampleRecord
 from testtime.pipeline.store import Store
@@ -43,16 +42,6 @@ def test_fresh_run_writes_manifest_samples_results(data_dir, tmp_path):
     assert "accuracy (95% CI)" in res.stdout and "FLOPs/problem" in res.stdout
 
 
-def _wait_for_parts(run, count, proc, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if len(list((run / "samples").glob("part-*.parquet"))) >= count:
-            return
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
-    raise AssertionError("no parts written")
-
-
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_interrupted_run_resumes_without_loss_or_duplicates(data_dir, tmp_path, sig):
     out = tmp_path / "out"
@@ -62,7 +51,7 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(data_dir, tmp_path, 
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     run = out / "r"
-    _wait_for_parts(run, 3, proc)
+    wait_for_parts(run, 3, proc, timeout=60)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=60)
     if sig == signal.SIGINT:
