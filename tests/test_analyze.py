@@ -3,6 +3,10 @@ rate, a non-dominated frontier, degenerate data, a hand-made per-problem summary
 end on two fake-backend runs."""
 
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -322,6 +326,27 @@ def test_report_from_hand_made_runs_is_complete_and_atomic(tmp_path):
         assert len(pd.read_parquet(out / f"{name}.parquet")) > 0
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 4 and "best_of_n (logprob)" in page and ">None<" not in page
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium not installed (Debian: apt-get install chromium)")
+def test_report_renders_in_headless_chromium(tmp_path):
+    # The page as a browser draws it: every plot decodes and is drawn with a size, nothing overflows the window.
+    small = make_run(tmp_path / "s", SMALL, series("best_of_n", "logprob", [1e10, 2e10, 4e10, 8e10],
+                                                   [0.20, 0.30, 0.45, 0.50]), summary=summary_rows())
+    large = make_run(tmp_path / "l", LARGE, series("best_of_n", "logprob", [1.5e10, 3e10, 6e10, 1.2e11],
+                                                   [0.40, 0.48, 0.55, 0.60]), summary=summary_rows())
+    write_report(analyze([small, large], compare=True, queries=1e9, n_boot=10), tmp_path / "out")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "render_report.py"
+    res = subprocess.run([sys.executable, script, tmp_path / "out" / "report.html", "--width", "1400"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.count("\nok ") + res.stdout.startswith("ok ") == 4 and "NOT SHOWN" not in res.stdout
+    assert "overflows" not in res.stdout
+    tiles = sorted((tmp_path / "out" / "screenshots").glob("page-*.png"))
+    assert tiles
+    from PIL import Image
+    with Image.open(tiles[0]) as im:   # not a blank page: the title and first plot put dark pixels on it
+        assert im.convert("L").getextrema()[0] < 100
 
 
 # ---- on fake-backend runs ------------------------------------------------------------------------------------------

@@ -18,10 +18,11 @@ from testtime.files import write_bytes, write_text
 from testtime.report.plots import figures, png_bytes
 from testtime.report.analysis_tables import TITLES, sections
 
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
+_CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1800px;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;
 text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%}
 h2{margin-top:1.5em;font-size:1.15em}.note{color:#555;font-size:13px}
+.row{display:flex;gap:1em;align-items:flex-start}.row figure{flex:1 1 0;min-width:0;margin:0}
 .warn{color:#b00000;font-weight:bold;border:2px solid #b00000;padding:0.5em 1em;background:#fff4f4}"""
 
 _CAPTIONS = {
@@ -54,6 +55,18 @@ _CAPTIONS = {
 }
 
 
+# The cost axes beside FLOPs: each row is one page-wide line of plots, the same points against FLOPs, device-seconds
+# and dollars, so a reader compares the axes at a glance.
+_ROWS = {"accuracy": ("accuracy_seconds", "accuracy_dollars"), "frontier": ("frontier_seconds", "frontier_dollars")}
+_BESIDE = {n for row in _ROWS.values() for n in row}
+
+
+def _figure(name: str, png: bytes) -> str:
+    uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return (f"<figure><img alt='{html.escape(name)}' src='{uri}'>"
+            f"<figcaption class='note'>{html.escape(_CAPTIONS.get(name, ''))}</figcaption></figure>")
+
+
 def html_report(analysis: Analysis, images: dict[str, bytes], title: str = "testtime analysis") -> str:
     """The page as a string: run list, plots (PNG bytes by name, embedded), one table per section, notes."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
@@ -64,10 +77,12 @@ def html_report(analysis: Analysis, images: dict[str, bytes], title: str = "test
         parts.append(f"<p class='note'>expected queries Q = {analysis.queries:.3g}</p>")
     for w in analysis.warnings:
         parts.append(f"<p class='warn'>warning: {html.escape(w)}</p>")
-    for name, png in images.items():
-        uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-        parts.append(f"<h2>{html.escape(name.replace('_', ' '))}</h2><img alt='{html.escape(name)}' src='{uri}'>"
-                     f"<p class='note'>{html.escape(_CAPTIONS.get(name, ''))}</p>")
+    for name in images:
+        if name in _BESIDE:   # drawn in the row of the plot it varies
+            continue
+        row = [n for n in (name, *_ROWS.get(name, ())) if n in images]
+        parts.append(f"<h2>{html.escape(' | '.join(n.replace('_', ' ') for n in row))}</h2><div class='row'>"
+                     + "".join(_figure(n, images[n]) for n in row) + "</div>")
     for name, df in sections(analysis).items():
         parts.append(f"<h2>{html.escape(TITLES[name])}</h2>" + df.to_html(index=False, escape=True, border=0))
     if analysis.notes:
