@@ -273,7 +273,8 @@ class Index:
     """
 
     def __init__(self):
-        self._reals: list[tuple[float, int, complex]] = []  # sorted by real part
+        # sorted by real part; (real, answer, position) is unique, so the complex value itself is never compared
+        self._reals: list[tuple[float, int, int, complex]] = []
         self._texts: dict[str, list[int]] = defaultdict(list)
         self._kinds: dict[str, list[int]] = defaultdict(list)
         self._open: list[int] = []
@@ -281,8 +282,8 @@ class Index:
 
     def add(self, values: Values) -> int:
         i, self._n = self._n, self._n + 1
-        for v in values.numbers:
-            bisect.insort(self._reals, (v.real, i, v))
+        for k, v in enumerate(values.numbers):   # "1 \\pm \\sqrt{-3}": two values with one real part
+            bisect.insort(self._reals, (v.real, i, k, v))
         for t in values.texts:
             self._texts[t].append(i)
         for k in values.kinds:
@@ -299,7 +300,7 @@ class Index:
             width = 1.01 * (1e-5 + 1e-6 * abs(v))  # covers close(): |u - v| <= tol(max(|u|, |v|))
             lo = bisect.bisect_left(self._reals, (v.real - width,))
             hi = bisect.bisect_right(self._reals, (v.real + width, float("inf")))
-            found.update(i for _, i, u in self._reals[lo:hi] if close(u, v))
+            found.update(i for _, i, _, u in self._reals[lo:hi] if close(u, v))
         for t in values.texts:
             found.update(self._texts.get(t, ()))
         if RELATION in values.kinds:  # relations match relations and sets without a shared value or name

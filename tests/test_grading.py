@@ -278,6 +278,8 @@ TRICKY = [  # surface variants, near-equal floats, and answers that are equal to
     ["1.5 hours", "90 minutes", "1.5", r"\frac{3}{2}", "3:2", "3/2", "1 1/2", r"1\frac{1}{2}"],
     ["two-thirds of 60, which is 120", "120", "40", "two-thirds of 4, which matches the last solution", "the total "
      "leftover of $11", "11", "to add: 10 + 11 = 21", "21", "T + 2 = 18", "16", "2 ledges * 2 = 4 ledges"],
+    # values sharing a real part in one answer (a SmolLM2 sample on GSM8K wrote one): the index kept them apart
+    [r"1 \pm \sqrt{-3}", r"1+\sqrt{-3}, 1-\sqrt{-3}", r"\sqrt{-1}, -\sqrt{-1}", "1", r"1+\sqrt{-3}", "i, -i", "2i"],
 ]
 
 
