@@ -50,6 +50,7 @@ def test_finds_the_planted_best_strategy_per_bin(cells, binning):
     summary = result.summary.set_index("baseline")
     s = summary.loc["best single"]
     assert s["multiplier"] > 1 and s["multiplier_low"] <= s["multiplier"] <= s["multiplier_high"]
+    assert s["verdict"].startswith("gain") == (s["multiplier_low"] > 1)
     assert (result.curves["ci_low"] <= result.curves["accuracy"] + 1e-12).all()
     assert ((result.curves["ci_low"] >= 0) & (result.curves["ci_high"] <= 1)).all()
 
@@ -69,6 +70,16 @@ def test_no_gain_without_structure():
     curves = result.curves.pivot(index="level", columns="method", values="accuracy")
     assert (curves["compute-optimal"] <= curves["in-sample bound"] + 1e-9).all()
     assert curves["compute-optimal"].iloc[-1] <= curves["best single"].iloc[-1] + 0.05
+    assert not any(v.startswith("gain") for v in result.summary["verdict"])   # nothing to find: no gain claimed
+
+
+def test_verdicts():
+    from testtime.analysis.allocation import _verdict
+    assert _verdict(2.0, 1.3, 3.0, 1.0).startswith("gain")
+    assert _verdict(2.0, 0.0, 3.0, 0.8).startswith("no gain shown")
+    assert _verdict(float("nan"), 0.0, 2.0, 0.4).startswith("no gain: the compute-optimal curve does not reach")
+    # A point outside its own replicates' interval (a real 100 x 64 pool: 3.9x against [0, 3.8]) is not read as a gain.
+    assert _verdict(3.9, 0.0, 3.8, 0.8).startswith("unstable")
 
 
 def test_clear_errors(cells):

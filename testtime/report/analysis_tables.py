@@ -128,7 +128,8 @@ def sections(analysis: Analysis) -> dict[str, pd.DataFrame]:
                              "baseline FLOPs": fmt_num(r["baseline_flops"]),
                              "compute-optimal FLOPs": fmt_num(r["optimal_flops"]),
                              "multiplier [95% CI]": f"{mult} [{r['multiplier_low']:.2f}, {r['multiplier_high']:.2f}]",
-                             "replicates reaching it": r["replicates_reached"]})
+                             "replicates reaching it": r["replicates_reached"],
+                             "reading": r.get("verdict", "")})
             c = a.choices
             if len(c):
                 top = c[c["level"] == c["level"].max()]
