@@ -20,9 +20,9 @@ from testtime.report.analysis_tables import TITLES, sections
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1800px;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;
-text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%}
+text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%}figure{margin:0}
 h2{margin-top:1.5em;font-size:1.15em}.note{color:#555;font-size:13px}
-.row{display:flex;gap:1em;align-items:flex-start}.row figure{flex:1 1 0;min-width:0;margin:0}
+.row{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}.row figure{flex:1 1 560px;max-width:860px;margin:0}
 .warn{color:#b00000;font-weight:bold;border:2px solid #b00000;padding:0.5em 1em;background:#fff4f4}"""
 
 _CAPTIONS = {
@@ -81,8 +81,9 @@ def html_report(analysis: Analysis, images: dict[str, bytes], title: str = "test
         if name in _BESIDE:   # drawn in the row of the plot it varies
             continue
         row = [n for n in (name, *_ROWS.get(name, ())) if n in images]
-        parts.append(f"<h2>{html.escape(' | '.join(n.replace('_', ' ') for n in row))}</h2><div class='row'>"
-                     + "".join(_figure(n, images[n]) for n in row) + "</div>")
+        parts.append(f"<h2>{html.escape(' | '.join(n.replace('_', ' ') for n in row))}</h2>"
+                     + (f"<div class='row'>{''.join(_figure(n, images[n]) for n in row)}</div>" if len(row) > 1
+                        else _figure(name, images[name])))
     for name, df in sections(analysis).items():
         parts.append(f"<h2>{html.escape(TITLES[name])}</h2>" + df.to_html(index=False, escape=True, border=0))
     if analysis.notes:

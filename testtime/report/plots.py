@@ -240,7 +240,7 @@ def allocation_figure(allocations, warnings=()) -> Figure | None:
     if not allocations:
         return None
     n = len(allocations)
-    cols = min(n, 3)
+    cols = min(n, 2 if n % 2 == 0 else 3)   # two runs x two binnings: a 2 x 2 grid, one run per row
     rows_n = int(np.ceil(n / cols))
     fig = Figure(figsize=(6.2 * cols, 4.6 * rows_n + 0.3), layout="constrained")
     FigureCanvasAgg(fig)
