@@ -300,13 +300,22 @@ def test_continuous_metric_without_gold_is_nan(tmp_path):
     assert row["correct_samples"] == 3 and row["note"] == ""
 
 
-def test_continuous_metric_without_summary_is_nan_with_a_note(tmp_path):
-    rows = series("best_of_n", "logprob", [1e10, 2e10, 4e10, 8e10], [0.2, 0.3, 0.35, 0.4])
-    run = make_run(tmp_path / "r", SMALL, rows)
+def test_continuous_metric_without_summary_is_nan_with_a_note(fake_runs, tmp_path):
+    run = tmp_path / "r"   # a run made before summary.parquet existed: its pool is stored, re-running writes it
+    shutil.copytree(fake_runs[0], run)
+    (run / "summary.parquet").unlink()
     row = continuous_metric([run]).iloc[0]
     assert all(np.isnan(row[c]) for c in ("samples", "accuracy", "gold_logprob", "mean_logprob_all"))
     assert "summary.parquet" in row["note"] and "python -m testtime run" in row["note"]
     assert any("summary.parquet" in note for note in analyze([run], n_boot=0).notes)
+
+
+def test_continuous_metric_of_a_run_without_a_pool_says_so(tmp_path):
+    # only a generation strategy's samples (budget forcing): re-running would not write a summary, so do not say so
+    rows = series("best_of_n", "logprob", [1e10, 2e10, 4e10, 8e10], [0.2, 0.3, 0.35, 0.4])
+    row = continuous_metric([make_run(tmp_path / "r", SMALL, rows)]).iloc[0]
+    assert np.isnan(row["accuracy"]) and "stored no sample pool" in row["note"]
+    assert "again" not in row["note"]
 
 
 def test_report_from_hand_made_runs_is_complete_and_atomic(tmp_path):

@@ -185,3 +185,4 @@ def test_run_with_select_then_analyze(data_dir, tmp_path):
     points = pd.read_csv(out / "points.csv")
     assert points["generation"].isna().all()   # grid rows stay out of the strategies' series
     assert "sequential x parallel grid" in (out / "report.html").read_text()
+    assert "stored no sample pool" in " ".join(res.stdout.replace("│", " ").split())   # no signal, and why

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from testtime.pipeline.records import existing_manifest, load_summary
+from testtime.pipeline.store import Store
 
 COLUMNS = ["run", "model_name", "benchmark", "problems", "samples", "correct_samples", "accuracy", "accuracy_low",
            "accuracy_high", "gold_problems", "gold_logprob", "gold_logprob_low", "gold_logprob_high",
@@ -60,9 +61,13 @@ def continuous_metric(paths: Sequence[str | Path], *, problems: dict | None = No
         head = {"run": run, "model_name": cfg.get("model"), "benchmark": cfg.get("benchmark")}
         summary = load_summary(p)
         if summary is None:
-            rows.append({**head, **dict.fromkeys(COLUMNS[3:-1], np.nan),
-                         "note": f"{run}: no per-problem summary (summary.parquet), so no continuous signal; run "
-                                 "the same `python -m testtime run` command again to write it (no new sampling)"})
+            if Store.existing(p).done():
+                note = (f"{run}: no per-problem summary (summary.parquet), so no continuous signal; run the same "
+                        "`python -m testtime run` command again to write it (no new sampling)")
+            else:   # only a generation strategy's samples (budget forcing, search): the signal reads a pool
+                note = (f"{run}: no continuous signal: it stored no sample pool, only generation strategies' "
+                        "samples; a run with a selection strategy (e.g. --strategy majority_vote) samples one")
+            rows.append({**head, **dict.fromkeys(COLUMNS[3:-1], np.nan), "note": note})
             continue
         keep = (problems or {}).get(head["benchmark"])
         if keep is not None:
