@@ -4,7 +4,7 @@ matches pass@N measured from all of them."""
 import numpy as np
 import pytest
 
-from testtime.analysis.forecast import BetaBinomial, forecast
+from testtime.analysis.forecast import BetaBinomial, forecast, spread_note
 from testtime.errors import UserError
 
 
@@ -42,3 +42,24 @@ def test_nothing_to_fit_is_a_clear_error():
         forecast(np.zeros((5, 16), bool), first=8)
     with pytest.raises(UserError, match="forecast-from"):
         forecast(np.ones((5, 16), bool), first=32)
+
+
+def test_samples_that_cannot_tell_problems_apart_are_flagged():
+    # One success rate for all (2%, as SmolLM2-135M on GSM8K): 8 samples show no spread, and the statistic says so;
+    # a planted spread of the same mean is seen.
+    rng = np.random.default_rng(2)
+    alike = rng.random((100, 64)) < 0.02
+    _, facts = forecast(alike, first=8, n_boot=0)
+    assert facts["spread_lr"] < 2.71
+    spread = beta_pool(0.3, 15.0, P=100, seed=3)   # mean 2%, most problems near 0
+    _, facts = forecast(spread, first=32, n_boot=0)
+    assert facts["spread_lr"] > 2.71 and facts["alpha"] < 2
+
+
+def test_the_note_says_when_to_fit_on_more_samples():
+    rng = np.random.default_rng(4)
+    _, facts = forecast(rng.random((60, 16)) < 0.03, first=4, n_boot=0)
+    note = spread_note("r", facts)
+    assert note is not None and "first 4 samples" in note and "--forecast-from" in note
+    _, facts = forecast(beta_pool(0.3, 3.0, P=200, seed=5), first=8, n_boot=0)
+    assert spread_note("r", facts) is None

@@ -36,7 +36,7 @@ from testtime.analysis.allocation import Allocation, allocate
 from testtime.analysis.catalog import CATALOG, law_loss, lookup, training_flops
 from testtime.analysis.exchange import break_even_queries, exchange_rates, reach_flops, total_compute
 from testtime.analysis.fits import CurveFit, curve_points, fit_curve, fit_curves, fits_table
-from testtime.analysis.forecast import BetaBinomial, forecast
+from testtime.analysis.forecast import BetaBinomial, forecast, spread_note
 from testtime.analysis.grid import grid_points, mark_frontier
 from testtime.analysis.frontier import frontier
 from testtime.analysis.matched import matched_flops
@@ -258,6 +258,8 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
         try:
             t, facts = forecast(r.pool.correct, first=forecast_from, n_boot=n_boot, seed=seed)
             forecasts.append((r.run, t.assign(model=r.model, benchmark=r.benchmark), facts))
+            if (note := spread_note(r.run, facts)) is not None:
+                notes.append(note)
         except UserError as e:
             notes.append(f"no forecast for {r.run}: {e} (a larger --forecast-from sees more samples)")
     paired_df = pd.DataFrame(pair_rows)

@@ -200,14 +200,41 @@ def forecast(correct: np.ndarray, *, first: int, ks=None, n_boot: int = 200, see
         rows.append({"k": int(k), "measured": measured, "measured_low": float(lo), "measured_high": float(hi),
                      "beta": float(beta.pass_at_k([k])[0]), "beta_low": float(b_lo[list(ks).index(k)]),
                      "beta_high": float(b_hi[list(ks).index(k)]), "brown": bp,
-                     "brown_low": float(np.nanquantile(preds, tail)), "brown_high": float(np.nanquantile(preds, 1 - tail)),
+                     "brown_low": float(np.nanquantile(preds, tail)) if len(brown_boot) else np.nan,
+                     "brown_high": float(np.nanquantile(preds, 1 - tail)) if len(brown_boot) else np.nan,
                      "first": first, "problems": P, "samples": N})
     facts = {"alpha": beta.params_["alpha"], "alpha_ci": beta.ci_.get("alpha", (np.nan, np.nan)),
+             "spread_lr": heterogeneity(head.sum(axis=1), first, beta.params_["alpha"], beta.params_["beta"]),
              "beta": beta.params_["beta"], "first": first, "samples": N, "problems": P,
              "brown_b": brown.params_["b"] if brown is not None else np.nan,
              "brown_b_ci": (tuple(np.quantile(brown_boot[:, 1], [tail, 1 - tail])) if len(brown_boot)
                             else (np.nan, np.nan))}
     return pd.DataFrame(rows), facts
+
+
+def heterogeneity(correct, n, alpha: float, beta: float) -> float:
+    """Likelihood-ratio statistic 2 (log L_beta-binomial - log L_binomial) of the counts: how much better problems
+    of different difficulty explain them than one success rate for all.
+
+    Small (under 2.71, the 5% point of the boundary test, a 50:50 mixture of chi2(0) and chi2(1)) means the samples
+    cannot tell the problems apart; the beta-binomial then sits near a single rate and overpredicts pass@k at large
+    k, where the hard problems' tail decides it.
+    """
+    c = np.asarray(correct, float)
+    n = np.broadcast_to(np.asarray(n, float), c.shape)
+    p = c.sum() / n.sum()
+    binom = np.sum(c * np.log(p) + (n - c) * np.log1p(-p)) if 0 < p < 1 else 0.0
+    return float(max(0.0, 2 * (-_nll(np.log([alpha, beta]), c, n) - binom)))
+
+
+def spread_note(run: str, facts: dict) -> str | None:
+    """The note analyze prints when the forecast's samples show no spread of difficulty (see `heterogeneity`)."""
+    if facts["spread_lr"] >= 2.71:
+        return None
+    return (f"forecast for {run}: the first {facts['first']} samples per problem do not show the problems differ in "
+            f"difficulty (likelihood ratio {facts['spread_lr']:.2f} against one success rate for all, under 2.71); "
+            "the fit treats them as alike and overpredicts pass@k at large k; fit on more samples (a larger "
+            "--forecast-from)")
 
 
 def log_gamma_ratio(alpha: float, beta: float) -> float:

@@ -18,8 +18,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from testtime.pipeline.records import existing_manifest, load_summary
-from testtime.pipeline.store import Store
+from testtime.pipeline.records import existing_manifest, load_summary, read_part, read_parts
 
 COLUMNS = ["run", "model_name", "benchmark", "problems", "samples", "correct_samples", "accuracy", "accuracy_low",
            "accuracy_high", "gold_problems", "gold_logprob", "gold_logprob_low", "gold_logprob_high",
@@ -61,7 +60,7 @@ def continuous_metric(paths: Sequence[str | Path], *, problems: dict | None = No
         head = {"run": run, "model_name": cfg.get("model"), "benchmark": cfg.get("benchmark")}
         summary = load_summary(p)
         if summary is None:
-            if Store.existing(p).done():
+            if _has_pool(p):
                 note = (f"{run}: no per-problem summary (summary.parquet), so no continuous signal; run the same "
                         "`python -m testtime run` command again to write it (no new sampling)")
             else:   # only a generation strategy's samples (budget forcing, search): the signal reads a pool
@@ -115,3 +114,9 @@ def _ratio(sums: pd.Series, counts: pd.Series) -> float:
     # The mean over samples of their mean token logprob, from per-problem sums and counts of non-NaN values.
     n = float(counts.sum())
     return float(sums.sum()) / n if n > 0 else np.nan
+
+
+def _has_pool(run_dir) -> bool:
+    """Whether the run stored plain samples (the pool the summary is made from), not only a generation strategy's."""
+    groups = read_parts(run_dir, lambda parts: [read_part(part, ["group"]).column(0).to_pylist() for part in parts])
+    return any("sample" in g for g in groups)
