@@ -34,6 +34,8 @@ from testtime.errors import UserError
 from testtime.pipeline.estimators import pass_at_k as unbiased_pass_at_k
 
 _LOG_BOUNDS = (-9.0, 7.0)
+SPREAD_LR_CRITICAL = 2.71
+"""5% point of the boundary likelihood-ratio test of `heterogeneity` (a 50:50 mixture of chi2(0) and chi2(1))."""
 
 
 @dataclass
@@ -196,7 +198,7 @@ def forecast(correct: np.ndarray, *, first: int, ks=None, n_boot: int = 200, see
             measured = float(per.mean())
             lo, hi = (np.quantile(per[rows_boot].mean(axis=1), [tail, 1 - tail]) if n_boot else (np.nan, np.nan))
         bp = float(brown.predict([k])[0]) if brown is not None else np.nan
-        preds = np.array([np.exp(a * k ** b) for a, b in brown_boot]) if len(brown_boot) else np.array([np.nan])
+        preds = np.array([np.exp(a * k ** b) for a, b in brown_boot])
         rows.append({"k": int(k), "measured": measured, "measured_low": float(lo), "measured_high": float(hi),
                      "beta": float(beta.pass_at_k([k])[0]), "beta_low": float(b_lo[list(ks).index(k)]),
                      "beta_high": float(b_hi[list(ks).index(k)]), "brown": bp,
@@ -216,9 +218,8 @@ def heterogeneity(correct, n, alpha: float, beta: float) -> float:
     """Likelihood-ratio statistic 2 (log L_beta-binomial - log L_binomial) of the counts: how much better problems
     of different difficulty explain them than one success rate for all.
 
-    Small (under 2.71, the 5% point of the boundary test, a 50:50 mixture of chi2(0) and chi2(1)) means the samples
-    cannot tell the problems apart; the beta-binomial then sits near a single rate and overpredicts pass@k at large
-    k, where the hard problems' tail decides it.
+    Small (under SPREAD_LR_CRITICAL) means the samples cannot tell the problems apart; the beta-binomial then sits
+    near a single rate and overpredicts pass@k at large k, where the hard problems' tail decides it.
     """
     c = np.asarray(correct, float)
     n = np.broadcast_to(np.asarray(n, float), c.shape)
@@ -229,12 +230,12 @@ def heterogeneity(correct, n, alpha: float, beta: float) -> float:
 
 def spread_note(run: str, facts: dict) -> str | None:
     """The note analyze prints when the forecast's samples show no spread of difficulty (see `heterogeneity`)."""
-    if facts["spread_lr"] >= 2.71:
+    if facts["spread_lr"] >= SPREAD_LR_CRITICAL:
         return None
     return (f"forecast for {run}: the first {facts['first']} samples per problem do not show the problems differ in "
-            f"difficulty (likelihood ratio {facts['spread_lr']:.2f} against one success rate for all, under 2.71); "
-            "the fit treats them as alike and overpredicts pass@k at large k; fit on more samples (a larger "
-            "--forecast-from)")
+            f"difficulty (likelihood ratio {facts['spread_lr']:.2f} against one success rate for all, under "
+            f"{SPREAD_LR_CRITICAL}); the fit treats them as alike and overpredicts pass@k at large k; fit on more "
+            "samples (a larger --forecast-from)")
 
 
 def log_gamma_ratio(alpha: float, beta: float) -> float:

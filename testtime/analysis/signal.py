@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from testtime.analysis.pools import POOL_GROUP
 from testtime.pipeline.records import existing_manifest, load_summary, read_part, read_parts
 
 COLUMNS = ["run", "model_name", "benchmark", "problems", "samples", "correct_samples", "accuracy", "accuracy_low",
@@ -119,4 +120,4 @@ def _ratio(sums: pd.Series, counts: pd.Series) -> float:
 def _has_pool(run_dir) -> bool:
     """Whether the run stored plain samples (the pool the summary is made from), not only a generation strategy's."""
     groups = read_parts(run_dir, lambda parts: [read_part(part, ["group"]).column(0).to_pylist() for part in parts])
-    return any("sample" in g for g in groups)
+    return any(POOL_GROUP in g for g in groups)
