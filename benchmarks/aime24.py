@@ -32,8 +32,8 @@ class AIME24:
         rows = read_rows(self.name, folder="aime24", data_dir=self.data_dir, split=self.split,
                          hub=("math-ai/aime24", None))
         # Copies differ in naming the statement "problem" or "question".
-        return [Problem(id=f"{self.name}/{self.split}/{i}", prompt=math_prompt(row.get("problem") or row["question"]),
-                        gold=str(row["answer"]).strip()) for i, row in enumerate(rows)]
+        return [Problem(id=f"{self.name}/{self.split}/{i}", prompt=math_prompt(row.text("problem", "question")),
+                        gold=row.answer("answer")) for i, row in enumerate(rows)]
 
     def grade(self, problem: Problem, response: str) -> Grade:
         return grade(gold=problem.gold, response=response)

@@ -31,8 +31,8 @@ class AMC23:
     def problems(self) -> list[Problem]:
         rows = read_rows(self.name, folder="amc23", data_dir=self.data_dir, split=self.split,
                          hub=("math-ai/amc23", None))
-        return [Problem(id=f"{self.name}/{self.split}/{i}", prompt=math_prompt(row.get("question") or row["problem"]),
-                        gold=number_text(row["answer"])) for i, row in enumerate(rows)]
+        return [Problem(id=f"{self.name}/{self.split}/{i}", prompt=math_prompt(row.text("question", "problem")),
+                        gold=number_text(row.answer("answer"))) for i, row in enumerate(rows)]
 
     def grade(self, problem: Problem, response: str) -> Grade:
         return grade(gold=problem.gold, response=response)

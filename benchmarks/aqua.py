@@ -39,9 +39,13 @@ class AQuA:
     def problems(self) -> list[Problem]:
         rows = read_rows(self.name, folder="aqua", data_dir=self.data_dir, split=self.split,
                          hub=("deepmind/aqua_rat", "raw"))
-        return [Problem(id=f"{self.name}/{self.split}/{i}",
-                        prompt=choice_prompt(row["question"], [option_text(o) for o in row["options"]], LETTERS),
-                        gold=row["correct"].strip().upper(), choices=tuple(LETTERS)) for i, row in enumerate(rows)]
+        return [self._problem(i, row) for i, row in enumerate(rows)]
+
+    def _problem(self, i: int, row) -> Problem:
+        options = row.options("options", most=len(LETTERS))
+        return Problem(id=f"{self.name}/{self.split}/{i}",
+                       prompt=choice_prompt(row.text("question"), [option_text(o) for o in options], LETTERS),
+                       gold=row.letter("correct", LETTERS[:len(options)]), choices=tuple(LETTERS))
 
     def grade(self, problem: Problem, response: str) -> Grade:
         return grade_choice(gold=problem.gold, response=response, letters="".join(problem.choices) or LETTERS)

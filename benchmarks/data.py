@@ -4,8 +4,12 @@ Rows come from `<data_dir>/<folder>/<split>.jsonl` (the files are copies of the 
 ../shared/data/README.md); without such a file they come from the set's public home on the HuggingFace hub,
 when the `datasets` package is installed and HF_HUB_OFFLINE is not "1".
 
+Each row is a `Row`: a benchmark reads its fields through `row.text`, `row.answer`, `row.options` and `row.letter`,
+so a field that is missing, of another type or empty is one line naming the file, the line and the field.
+
 Example:
     rows = read_rows("gsm8k", folder="gsm8k", data_dir="../shared/data", split="test", hub=("openai/gsm8k", "main"))
+    rows[0].text("question"), rows[0].answer("answer")
     problems = select(problems, limit=20, seed=0)
 """
 
@@ -14,6 +18,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import math
 import os
 from pathlib import Path
 from typing import Sequence
@@ -41,6 +46,9 @@ def read_rows(name: str, *, folder: str, data_dir: str | None, split: str,
     Raises UserError naming the missing path when neither source is available.
     """
     data_dir = data_dir or os.environ.get("TESTTIME_DATA_DIR")
+    if data_dir and Path(data_dir).exists() and not Path(data_dir).is_dir():
+        raise UserError(f"data directory {data_dir} is a file, not a folder; pass the folder that holds "
+                        f"{folder}/{split}.jsonl as --data-dir (e.g. ../shared/data)")
     path = Path(data_dir, folder, f"{split}.jsonl") if data_dir else None
     if path is not None and path.is_file():
         return _read_jsonl(str(path.resolve()))
@@ -51,7 +59,8 @@ def read_rows(name: str, *, folder: str, data_dir: str | None, split: str,
 
 
 class Row(dict):
-    """One row of a data file; a field the benchmark needs and the row lacks is a one-line error naming the line."""
+    """One row of a data file; a field the benchmark needs and the row lacks, holds as another JSON type, or leaves
+    empty is a one-line error naming the line (`where`) and the field."""
 
     def __init__(self, data: dict, where: str):
         super().__init__(data)
@@ -60,6 +69,71 @@ class Row(dict):
     def __missing__(self, key):
         raise UserError(f"{self.where} has no {key!r} field (it has: {', '.join(map(repr, self)) or 'nothing'}); "
                         "every row of the file needs it")
+
+    def text(self, *keys: str) -> str:
+        """The first of `keys` the row fills (copies name a field differently), as non-empty text."""
+        present = [k for k in keys if k in self]
+        if not present:
+            raise UserError(f"{self.where} has no {' or '.join(map(repr, keys))} field (it has: "
+                            f"{', '.join(map(repr, self)) or 'nothing'}); every row of the file needs it")
+        key = next((k for k in present if isinstance(self[k], str) and self[k].strip()), present[0])
+        if not isinstance(self[key], str):
+            raise self._fix(f"field {key!r} is {_shown(self[key])}, not text (a JSON string)")
+        if not self[key].strip():
+            raise self._fix(f"field {key!r} is empty (every problem needs it)")
+        return self[key]
+
+    def answer(self, key: str) -> str:
+        """A gold answer given as text or a number ("\\frac{1}{2}", 27, 27.0), as stripped non-empty text."""
+        value = self[key]
+        if (isinstance(value, bool) or not isinstance(value, (str, int, float))
+                or isinstance(value, float) and not math.isfinite(value)):
+            raise self._fix(f"field {key!r} is {_shown(value)}, not a gold answer (a JSON string or number)")
+        return self.gold(key, str(value))
+
+    def gold(self, key: str, value: str, *, part: str = "") -> str:
+        """`value`, the gold answer read from field `key` (from its `part`, e.g. "after '####'"), stripped; one line
+        naming the field when it is empty."""
+        if not value.strip():
+            raise self._fix(f"field {key!r} has an empty gold answer{' ' + part if part else ''} (every problem "
+                            "needs one)")
+        return value.strip()
+
+    def options(self, key: str, *, most: int) -> list[str]:
+        """The answer options of a multiple-choice row: a list of 2 to `most` texts (one per option letter)."""
+        value = self[key]
+        if not isinstance(value, list) or not all(isinstance(o, str) for o in value):
+            raise self._fix(f"field {key!r} is {_shown(value)}, not a list of option texts")
+        if not 2 <= len(value) <= most:
+            raise self._fix(f"field {key!r} holds {len(value)} options; a problem takes 2 to {most}")
+        return value
+
+    def letter(self, key: str, letters: str) -> str:
+        """The gold option of a multiple-choice row, given as its letter ("C") or its index (2), as one of `letters`
+        (one per option of the row)."""
+        value = self[key]
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(letters):
+            return letters[value]
+        if isinstance(value, str) and value.strip() and value.strip().upper() in letters:
+            return value.strip().upper()
+        if isinstance(value, str) and not value.strip():
+            raise self._fix(f"field {key!r} has an empty gold answer (every problem needs one)")
+        raise self._fix(f"field {key!r} is {_shown(value)}, not one of the row's {len(letters)} options "
+                        f"({', '.join(letters)}, or 0-{len(letters) - 1})")
+
+    def _fix(self, what: str) -> UserError:
+        return UserError(f"{self.where}: {what}; fix that row or delete the line (or restore the file from the "
+                         "benchmark's source)")
+
+
+def _shown(value) -> str:
+    """A JSON value and its type, shortened, for a one-line error: 'a number (5)', 'null'."""
+    if value is None:
+        return "null"
+    kind = {bool: "true/false", str: "a string", int: "a number", float: "a number", list: "a list",
+            dict: "an object"}.get(type(value), type(value).__name__)
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return f"{kind} ({text if len(text) <= 40 else text[:37] + '...'})"
 
 
 @functools.cache
@@ -93,4 +167,5 @@ def _read_jsonl(path: str) -> tuple[dict, ...]:
 def _read_hub(repository: str, config: str | None, split: str) -> tuple[dict, ...]:
     import datasets  # optional and heavy; only for users with network access
 
-    return tuple(datasets.load_dataset(repository, config, split=split))
+    return tuple(Row(row, f"{repository} ({split}) row {i}")
+                 for i, row in enumerate(datasets.load_dataset(repository, config, split=split)))

@@ -36,8 +36,9 @@ class GSM8K:
     def problems(self) -> list[Problem]:
         rows = read_rows(self.name, folder="gsm8k", data_dir=self.data_dir, split=self.split,
                          hub=("openai/gsm8k", "main"))
-        return [Problem(id=f"{self.name}/{self.split}/{i}", prompt=math_prompt(row["question"]),
-                        gold=gold_answer(row["answer"])) for i, row in enumerate(rows)]
+        return [Problem(id=f"{self.name}/{self.split}/{i}", prompt=math_prompt(row.text("question")),
+                        gold=row.gold("answer", gold_answer(row.answer("answer")), part="after '####'"))
+                for i, row in enumerate(rows)]
 
     def grade(self, problem: Problem, response: str) -> Grade:
         return grade(gold=problem.gold, response=response)

@@ -31,8 +31,8 @@ class MATH500:
     def problems(self) -> list[Problem]:
         rows = read_rows(self.name, folder="math500", data_dir=self.data_dir, split=self.split,
                          hub=("HuggingFaceH4/MATH-500", None))
-        return [Problem(id=f"{self.name}/{self.split}/{i}", prompt=math_prompt(row["problem"]),
-                        gold=str(row["answer"]).strip()) for i, row in enumerate(rows)]
+        return [Problem(id=f"{self.name}/{self.split}/{i}", prompt=math_prompt(row.text("problem")),
+                        gold=row.answer("answer")) for i, row in enumerate(rows)]
 
     def grade(self, problem: Problem, response: str) -> Grade:
         return grade(gold=problem.gold, response=response)

@@ -21,11 +21,6 @@ from testtime.registry import register
 LETTERS = "ABCD"
 
 
-def gold_letter(answer: int | str) -> str:
-    """The option letter for an answer given as an index (2) or a letter ("C")."""
-    return LETTERS[answer] if isinstance(answer, int) else str(answer).strip().upper()
-
-
 @register("benchmark", "mmlu_stem")
 @dataclass(frozen=True)
 class MMLUSTEM:
@@ -38,8 +33,12 @@ class MMLUSTEM:
     def problems(self) -> list[Problem]:
         rows = read_rows(self.name, folder="mmlu_stem", data_dir=self.data_dir, split=self.split,
                          hub=("TIGER-Lab/MMLU-STEM", None))
-        return [Problem(id=f"{self.name}/{self.split}/{i}", prompt=choice_prompt(row["question"], row["choices"], LETTERS),
-                        gold=gold_letter(row["answer"]), choices=tuple(LETTERS)) for i, row in enumerate(rows)]
+        return [self._problem(i, row) for i, row in enumerate(rows)]
+
+    def _problem(self, i: int, row) -> Problem:
+        options = row.options("choices", most=len(LETTERS))
+        return Problem(id=f"{self.name}/{self.split}/{i}", prompt=choice_prompt(row.text("question"), options, LETTERS),
+                       gold=row.letter("answer", LETTERS[:len(options)]), choices=tuple(LETTERS))
 
     def grade(self, problem: Problem, response: str) -> Grade:
         return grade_choice(gold=problem.gold, response=response, letters="".join(problem.choices) or LETTERS)

@@ -32,8 +32,8 @@ class SVAMP:
         rows = read_rows(self.name, folder="svamp", data_dir=self.data_dir, split=self.split,
                          hub=("ChilleD/SVAMP", None))
         return [Problem(id=f"{self.name}/{self.split}/{i}",
-                        prompt=math_prompt(f"{row['Body'].strip()} {row['Question'].strip()}"),
-                        gold=number_text(row["Answer"])) for i, row in enumerate(rows)]
+                        prompt=math_prompt(f"{row.text('Body').strip()} {row.text('Question').strip()}"),
+                        gold=number_text(row.answer("Answer"))) for i, row in enumerate(rows)]
 
     def grade(self, problem: Problem, response: str) -> Grade:
         return grade(gold=problem.gold, response=response)

@@ -29,6 +29,8 @@ BROKEN = {
     "data file that is not UTF-8": (GOOD[0] + '\n{"question": "caf\xe9", "answer": "#### 1"}\n').encode("latin-1"),
     "data row missing its fields": ("\n".join([*GOOD, '{"question": "no answer"}']) + "\n").encode(),
     "data row that is not an object": ("\n".join([*GOOD, "[1, 2]"]) + "\n").encode(),
+    "data row with a wrong-typed field": ("\n".join([*GOOD, '{"question": 5, "answer": "#### 6"}']) + "\n").encode(),
+    "data row with an empty gold answer": ("\n".join([*GOOD, '{"question": "x", "answer": "####"}']) + "\n").encode(),
     "empty data file": b"",
 }
 FLAGS = {

@@ -5,7 +5,7 @@ Adding one is one short file: a frozen dataclass with `evaluate(pool, n) -> Esti
 """
 
 from strategies import best_of_n, majority_vote, pass_at_k  # noqa: F401  (registers them)
-from strategies import beam_search, budget_forcing  # noqa: F401
+from strategies import beam_search, budget_forcing, dvts  # noqa: F401
 from strategies import weighted_majority  # noqa: F401
 from strategies import deepconf, deepconf_online, particle_filtering, rebase, sequential_revisions  # noqa: F401
 from strategies import scorers  # noqa: F401

@@ -85,16 +85,31 @@ class Generation(Protocol):
     """What a budget counts ("thinking budget", "candidates per step"); the tables' column heading."""
     scorer: str | None
     """The step scorer a search is guided by; None for none."""
+    revision: ClassVar[int]
+    """1, bumped when a change makes the strategy store other samples than before (or charge them otherwise); from
+    2 on it enters its settings digest (testtime.pipeline.store.generation_group), so a resumed run never mixes
+    samples of two revisions."""
     # Optional: `independent_samples: ClassVar[bool] = True` says that the records stored at one budget are
     # independent samples per problem (budget forcing's N traces), not the output of one search or vote, so every
     # selection strategy applies to them as to a pool (`testtime.pipeline.evaluate.evaluate_grid`: the sequential x
     # parallel grid). Such a strategy may take `select: tuple[str, ...] = evaluation_only(())`, the selection
     # strategies to apply.
 
+    def check_budget(self, budget: int) -> None:
+        """Raise ValueError (one sentence naming the fix) if the strategy cannot run at `budget` with its settings;
+        the runner asks for every budget before anything is sampled."""
+        ...
+
     def stream(self, sampler: Sampler, problems: Sequence[Problem], sampling: Sampling, *, budget: int,
                scorer: BoundScorer | None = None) -> Iterator[tuple[int, list[Completion]]]:
         """Yield (problem index, its completions) as problems finish, at one budget."""
         ...
+
+
+def check_positive(name: str, budget: int, unit: str) -> None:
+    """The check of a strategy whose every budget >= 1 works."""
+    if budget < 1:
+        raise ValueError(f"{name}: the budget must be >= 1 {unit}, got {budget}")
 
 
 EVALUATION_ONLY = "evaluation_only"

@@ -6,7 +6,11 @@ thinking, up to `max_waits` times. When thinking ends (naturally or at the budge
 an answer cue, and generate the short final answer. Thinking tokens (generated plus inserted cues) never exceed B.
 
 Each round is one batch of continuations; a continuation's prompt is its whole prefix, so with vLLM's prefix
-caching only the new tokens are prefilled. Delimiters are configurable: `<think>` / `</think>` for reasoning models;
+caching only the new tokens and the last partial cache block are prefilled: what the engine reports it prefilled
+is charged (strategies/steps.py `Spend.prefill`), every generated token at its own context position. After "Wait"
+at least one token is generated (s1's `min_tokens=1`), and each extension draws with its own seed (a seeded engine
+would otherwise continue two equal traces alike). The final answer runs to the brace that closes `\\boxed{`
+(`\\frac{1}{2}` keeps its inner braces), or `answer_tokens`. Delimiters are configurable: `<think>` / `</think>` for reasoning models;
 for ordinary chat models (the default) thinking is the answer the model writes, ended by its end-of-turn token.
 
 The N samples stored per problem at each budget are independent (`independent_samples`), so selection strategies
@@ -20,12 +24,13 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, Iterator, Sequence
 
 from testtime.registry import register
-from strategies.base import BoundScorer, evaluation_only
-from testtime.sampler import Completion, Sampler, Sampling
+from strategies.base import BoundScorer, check_positive, evaluation_only
+from strategies.steps import Spend
+from testtime.sampler import Completion, Sampler, Sampling, node_seed
 
 
 @register("strategy", "budget_forcing")
@@ -34,6 +39,8 @@ class BudgetForcing:
     kind: ClassVar[str] = "generation"
     name: ClassVar[str] = "budget_forcing"
     budget_unit: ClassVar[str] = "thinking budget"
+    revision: ClassVar[int] = 2
+    """2: extensions seeded per trace, one token at least after "Wait", the answer runs to the closing brace, continuations charged their prefill."""
     scorer: ClassVar[str | None] = None
     independent_samples: ClassVar[bool] = True
     """The samples stored at one budget are independent draws per problem: selection strategies apply to them."""
@@ -65,19 +72,23 @@ class BudgetForcing:
         if self.max_waits < 0 or self.answer_tokens < 1 or (self.samples is not None and self.samples < 1):
             raise ValueError("budget_forcing: max_waits must be >= 0, answer_tokens and samples >= 1")
 
+    def check_budget(self, budget: int) -> None:
+        check_positive(self.name, budget, "thinking tokens")
+
     def stream(self, sampler: Sampler, problems: Sequence, sampling: Sampling, *, budget: int,
                scorer: BoundScorer | None = None) -> Iterator[tuple[int, list[Completion]]]:
         """Yield (problem index, n completions) once each problem's samples have thought and answered."""
-        if budget < 1:
-            raise ValueError(f"budget_forcing: budget must be >= 1, got {budget}")
+        self.check_budget(budget)
         stop = (self.think_end,) if self.think_end else ()
+        block = sampler.prefix_block
         heads = [sampler.chat_prompt(p.prompt) + self.think_start for p in problems]
         # One request per problem for the first round: the n samples share the prompt's prefill.
-        first = Sampling(n=self.samples or sampling.n, temperature=sampling.temperature, top_p=sampling.top_p,
-                         top_k=sampling.top_k, max_tokens=budget, seed=sampling.seed, stop=stop, logprobs=0)
+        first = replace(sampling, n=self.samples or sampling.n, max_tokens=budget, stop=stop, logprobs=0, min_tokens=0,
+                        seed=node_seed(sampling.seed, "think"))
         traces: list[list[_Trace]] = [[] for _ in problems]
         for i, completions in sampler.stream(heads, first, raw=True):
-            traces[i] = [_Trace(head=heads[i], prompt_tokens=c.prompt_tokens).add(c) for c in completions]
+            traces[i] = [_Trace(head=heads[i], prompt_tokens=c.prompt_tokens, index=k).add(c)
+                         for k, c in enumerate(completions)]
         flat = [t for ts in traces for t in ts]
         # Extension rounds: every trace that stopped early gets the cue, while waits and budget remain.
         cue = "\n\n" + self.cue
@@ -88,18 +99,19 @@ class BudgetForcing:
                 break
             for t in active:
                 t.append(cue, cue_tokens)
-            params = [Sampling(n=1, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
-                               max_tokens=budget - t.thinking_tokens, seed=sampling.seed, stop=stop, logprobs=0)
-                      for t in active]
+            params = [replace(sampling, n=1, max_tokens=budget - t.thinking_tokens, stop=stop, logprobs=0,
+                              min_tokens=1, seed=node_seed(sampling.seed, "wait", t.index, t.waits)) for t in active]
             for j, (c,) in sampler.stream([t.text for t in active], params, raw=True):
+                active[j].spend.prefill(c, active[j].computed, block)
                 active[j].add(c)
-        # Answer round: close thinking, cue the answer.
+        # Answer round: close thinking, cue the answer (greedy); it ends at the brace that closes the box.
         close = (self.think_end or "") + self.answer_cue
         close_tokens = sampler.count_tokens(close)
-        answer = Sampling(n=1, temperature=0.0, max_tokens=self.answer_tokens, seed=sampling.seed, stop=("}",),
-                          logprobs=0)
+        answer = replace(sampling, n=1, temperature=0.0, max_tokens=self.answer_tokens, stop=("\n",), logprobs=0,
+                         min_tokens=0, seed=node_seed(sampling.seed, "answer"))
         answers: list[Completion | None] = [None] * len(flat)
         for j, (c,) in sampler.stream([t.text + close for t in flat], answer, raw=True):
+            flat[j].spend.prefill(c, flat[j].computed, block)
             answers[j] = c
         k = 0
         for i, ts in enumerate(traces):
@@ -110,12 +122,34 @@ class BudgetForcing:
             yield i, out
 
 
+def boxed_content(text: str) -> str:
+    """`text` up to the brace that closes an already opened `\\boxed{` (escaped braces \\{ \\} do not count); all of
+    it when none does.
+
+    Example:
+        boxed_content("\\frac{1}{2}} so the answer")    # "\\frac{1}{2}"
+    """
+    depth, k = 1, 0
+    while k < len(text):
+        ch = text[k]
+        if ch == "\\":
+            k += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth == 0:
+            return text[:k]
+        k += 1
+    return text
+
+
 class _Trace:
     """One sample's thinking so far: text after the head, tokens spent, logprobs, why it last stopped."""
 
-    def __init__(self, head: str, prompt_tokens: int):
+    def __init__(self, head: str, prompt_tokens: int, index: int):
         self.head = head
         self.prompt_tokens = prompt_tokens
+        self.index = index
+        """Its place among the problem's samples (the seed of its extensions)."""
         self.body = ""
         self.thinking_tokens = 0
         self.generated = 0
@@ -123,15 +157,20 @@ class _Trace:
         self.token_logprobs: list[float] = []
         self.stopped = False
         self.waits = 0
+        self.computed = prompt_tokens
+        """Tokens of its text the engine has run (the last sampled token never is): what a prefix cache can hold."""
+        self.spend = Spend()
 
     @property
     def text(self) -> str:
         return self.head + self.body
 
     def add(self, c: Completion) -> "_Trace":
+        self.spend.segments.append((self.prompt_tokens + self.thinking_tokens, c.n_tokens))
         self.body += c.text
         self.thinking_tokens += c.n_tokens
         self.generated += c.n_tokens
+        self.computed = self.prompt_tokens + self.thinking_tokens - 1
         self.logprob += c.logprob or 0.0
         self.token_logprobs.extend(c.token_logprobs)
         self.stopped = c.finish_reason == "stop"
@@ -143,11 +182,13 @@ class _Trace:
         self.waits += 1
 
     def finish(self, close: str, close_tokens: int, answer: Completion, *, budget: int) -> Completion:
-        text = self.body + close + answer.text + "}"
+        text = self.body + close + boxed_content(answer.text) + "}"
         total = self.thinking_tokens + close_tokens + answer.n_tokens  # every token after the prompt
+        self.spend.segments.append((self.prompt_tokens + self.thinking_tokens + close_tokens, answer.n_tokens))
         return Completion(
             text=text, n_tokens=total, prompt_tokens=self.prompt_tokens,
             logprob=self.logprob + (answer.logprob or 0.0), finish_reason="stop" if self.stopped else "length",
             token_logprobs=tuple(self.token_logprobs) + answer.token_logprobs,
             extra={"budget": budget, "thinking_tokens": self.thinking_tokens, "waits": self.waits,
-                   "generated_tokens": self.generated + answer.n_tokens, "answer_tokens": answer.n_tokens})
+                   "generated_tokens": self.generated + answer.n_tokens, "answer_tokens": answer.n_tokens,
+                   **self.spend.extra()})

@@ -27,7 +27,7 @@ from typing import ClassVar, Iterator, Sequence
 
 import numpy as np
 
-from strategies.base import BoundScorer
+from strategies.base import BoundScorer, check_positive
 from strategies.steps import Node, Spend, completion, extend, score
 from strategies.voting import answer_classes, weighted_vote
 from testtime.registry import register
@@ -40,6 +40,8 @@ class ParticleFiltering:
     kind: ClassVar[str] = "generation"
     name: ClassVar[str] = "particle_filtering"
     budget_unit: ClassVar[str] = "particles"
+    revision: ClassVar[int] = 2
+    """2: every request seeded by its node, a cut step continues, continuations charged their prefill."""
     scorer: str = "self_verify"
     """Step scorer: any scorer that scores a partial solution (prm with aggregate "last", self_verify)."""
     temperature: float = 1.0
@@ -57,6 +59,9 @@ class ParticleFiltering:
                                                                               self.max_step_tokens) < 1:
             raise ValueError("particle_filtering: temperature must be > 0, select argmax or vote, max_steps and "
                              "max_step_tokens >= 1")
+
+    def check_budget(self, budget: int) -> None:
+        check_positive(self.name, budget, "particles")
 
     def stream(self, sampler: Sampler, problems: Sequence, sampling: Sampling, *, budget: int,
                scorer: BoundScorer | None = None) -> Iterator[tuple[int, list[Completion]]]:

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Iterator, Sequence
 
-from strategies.base import BoundScorer
+from strategies.base import BoundScorer, check_positive
 from strategies.steps import Node, Spend, completion, extend, score, vote_weights
 from strategies.voting import answer_classes, weighted_vote
 from testtime.registry import register
@@ -37,6 +37,8 @@ class Rebase:
     kind: ClassVar[str] = "generation"
     name: ClassVar[str] = "rebase"
     budget_unit: ClassVar[str] = "candidates per step"
+    revision: ClassVar[int] = 2
+    """2: every request seeded by its node, a cut step continues, continuations charged their prefill."""
     scorer: str = "self_verify"
     """Step scorer: any scorer that scores a partial solution (prm with aggregate "last", self_verify)."""
     temperature: float = 0.2
@@ -52,6 +54,9 @@ class Rebase:
                                                                             self.max_step_tokens) < 1:
             raise ValueError("rebase: temperature must be > 0, select vote or best, max_steps and max_step_tokens "
                              ">= 1")
+
+    def check_budget(self, budget: int) -> None:
+        check_positive(self.name, budget, "candidates")
 
     def stream(self, sampler: Sampler, problems: Sequence, sampling: Sampling, *, budget: int,
                scorer: BoundScorer | None = None) -> Iterator[tuple[int, list[Completion]]]:

@@ -12,8 +12,10 @@ last `context` attempts (4, as Snell et al.) and writes one more. The answer: ma
 verifier-weighted selection across all revisions; the scorer's passes are charged).
 
 Spend: every generated token at its own context position; a revision prompt is a new prompt, so the part of it past
-the prefix it shares with the problem's prompt (the attempts, the instruction) is prefilled and charged
-(`prefill_tokens`); the problem's own prompt is prefilled once.
+what the prefix cache holds is prefilled and charged (`prefill_tokens`: the engine's count where it reports one,
+else past the whole cache blocks of the prefix it shares with the problem's prompt); the problem's own prompt is
+prefilled once. Each revision request has its own seed (chain, round), so equal chains still revise independently
+on a seeded engine.
 
 Example:
     sr = SequentialRevisions(chain_length=4)
@@ -26,11 +28,11 @@ import math
 from dataclasses import dataclass, replace
 from typing import ClassVar, Iterator, Sequence
 
-from strategies.base import BoundScorer
-from strategies.steps import vote_weights
+from strategies.base import BoundScorer, check_positive
+from strategies.steps import Spend, vote_weights
 from strategies.voting import answer_classes, weighted_vote
 from testtime.registry import register
-from testtime.sampler import Completion, Sampler, Sampling
+from testtime.sampler import Completion, Sampler, Sampling, node_seed
 
 REVISE = ("Your previous attempts at this problem are above; some may be wrong. Check them step by step, then "
           "write a corrected, complete solution and put the final answer in \\boxed{}.")
@@ -42,6 +44,8 @@ class SequentialRevisions:
     kind: ClassVar[str] = "generation"
     name: ClassVar[str] = "sequential_revisions"
     budget_unit: ClassVar[str] = "generations"
+    revision: ClassVar[int] = 2
+    """2: revisions seeded per chain and round, charged the prefill past the cache hit."""
     chain_length: int | None = 4
     """L, attempts per chain (the budget must be a multiple); None: from `sequential_ratio`."""
     sequential_ratio: float | None = None
@@ -74,6 +78,10 @@ class SequentialRevisions:
         L = min((d for d in range(1, budget + 1) if budget % d == 0), key=lambda d: abs(math.log(d / target)))
         return L, budget // L
 
+    def check_budget(self, budget: int) -> None:
+        check_positive(self.name, budget, "generations")
+        self.chains(budget)
+
     def prompt(self, problem, attempts: Sequence[str]) -> str:
         """The user message of a revision: the problem, the chain's last `context` attempts, the instruction."""
         shown = list(attempts)[-self.context:]
@@ -88,38 +96,38 @@ class SequentialRevisions:
         if self.scorer is not None and scorer is None:
             raise ValueError(f"{self.name}: select={self.select!r} needs that scorer bound")
         heads = [sampler.chat_prompt(p.prompt) for p in problems]
-        one = Sampling(n=1, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
-                       max_tokens=sampling.max_tokens, seed=sampling.seed, stop=sampling.stop, logprobs=0)
+        one = replace(sampling, n=1, logprobs=0, min_tokens=0)
         chains: list[list[list[Completion]]] = [[[] for _ in range(C)] for _ in problems]
-        spend = [{"segments": [], "prefill": 0, "prompt_tokens": 0} for _ in problems]
-        for i, cs in sampler.stream(heads, replace(one, n=C), raw=True):
-            spend[i]["prompt_tokens"] = cs[0].prompt_tokens
+        spend = [Spend() for _ in problems]
+        prompt_tokens = [0] * len(problems)
+        for i, cs in sampler.stream(heads, replace(one, n=C, seed=node_seed(sampling.seed, "attempts")), raw=True):
+            prompt_tokens[i] = cs[0].prompt_tokens
             for chain, c in zip(chains[i], cs):
                 chain.append(c)
-                spend[i]["segments"].append((c.prompt_tokens, c.n_tokens))
-        for _ in range(L - 1):
+                spend[i].segments.append((c.prompt_tokens, c.n_tokens))
+        for round_ in range(2, L + 1):
             todo = [(i, k) for i in range(len(problems)) for k in range(C)]
             texts = [sampler.chat_prompt(self.prompt(problems[i], [c.text for c in chains[i][k]])) for i, k in todo]
-            for j, (c,) in sampler.stream(texts, one, raw=True):
+            params = [replace(one, seed=node_seed(sampling.seed, "revise", k, round_)) for _, k in todo]
+            for j, (c,) in sampler.stream(texts, params, raw=True):
                 i, k = todo[j]
                 chains[i][k].append(c)
                 # The revision prompt shares the problem's prompt up to where the two texts part; the rest is new.
                 shared = sampler.count_tokens(heads[i][:_common_prefix(heads[i], texts[j])])
-                spend[i]["segments"] += [(shared, c.prompt_tokens - shared), (c.prompt_tokens, c.n_tokens)]
-                spend[i]["prefill"] += c.prompt_tokens - shared
+                spend[i].prefill(c, shared, sampler.prefix_block)
+                spend[i].segments.append((c.prompt_tokens, c.n_tokens))
         for i, problem in enumerate(problems):
             attempts = [c for chain in chains[i] for c in chain]   # chain by chain, in order
-            weights, score_flops = [1.0] * len(attempts), 0.0
+            weights = [1.0] * len(attempts)
             if scorer is not None:
                 weights = vote_weights(scorer.score(problem, attempts))
-                score_flops = float(sum(scorer.flops(problem, attempts) or [0.0]))
+                spend[i].score_flops = float(sum(scorer.flops(problem, attempts) or [0.0]))
             pick = weighted_vote(answer_classes(problem, [c.text for c in attempts]), weights)
             best = attempts[pick if pick is not None else -1]
             yield i, [Completion(
-                text=best.text, n_tokens=sum(c.n_tokens for c in attempts), prompt_tokens=spend[i]["prompt_tokens"],
+                text=best.text, n_tokens=sum(c.n_tokens for c in attempts), prompt_tokens=prompt_tokens[i],
                 logprob=best.logprob, finish_reason=best.finish_reason, token_logprobs=best.token_logprobs,
-                extra={"budget": budget, "chains": C, "chain_length": L, "prefill_tokens": spend[i]["prefill"],
-                       "decode_segments": spend[i]["segments"], "search_score_flops": score_flops,
+                extra={"budget": budget, "chains": C, "chain_length": L, **spend[i].extra(),
                        "selected_round": attempts.index(best) % L + 1, "solution_tokens": best.n_tokens})]
 
 

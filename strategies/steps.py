@@ -1,9 +1,21 @@
-"""Step-wise generation shared by the searches over solution steps (particle filtering, REBASE), under beam search's
-conventions (strategies/beam_search.py): a step is the text up to the step delimiter (a blank line); a node that
-ends (end of sequence, or `max_tokens` in all) is finished; the step scorer scores partial solutions.
+"""Step-wise generation shared by the searches over solution steps (beam search, DVTS, particle filtering, REBASE):
+a step is the text up to the step delimiter (a blank line); the step scorer scores partial solutions.
 
-Spend, per problem: every generated step is a decode segment at its own context position (the prompt's tokens plus
-the node's tokens so far: vLLM's prefix cache holds the rest), and the step scorer's passes add `score_flops`.
+A node ends at the end of sequence or at `max_tokens` in all. A step cut at `max_step_tokens` does not end it: the
+node goes on from where the step was cut (search-and-learn and the REBASE code let a step run to the delimiter; the
+cap only bounds one request, so the next step continues the same text).
+
+Seeds: every request extends one node and carries that node's own seed, from the run seed and the node's path from
+the root (`testtime.sampler.node_seed`). On a seeded engine (a GPU, a server with per-request seeds) a request's
+samples are a pure function of its seed and text, so nodes that share a text (beams at the root, REBASE's siblings
+with equal steps) would otherwise get the same children, and a search would collapse into one beam. Requests that
+share a node share one request (n = its children, one prefill), as the pool does.
+
+Spend, per problem: every generated step is a segment at its own context position (the prompt's tokens plus the
+node's tokens so far); every continuation request is charged the prefill of the prompt tokens the engine did not
+hold in its prefix cache (`Completion.cached_tokens` where the engine reports it, else whole cached blocks of what it
+computed before: vLLM recomputes the last partial block, and everything after a point where re-tokenising the text
+changes the ids); the step scorer's passes add `score_flops`.
 
 Example:
     spend = [Spend() for _ in problems]
@@ -18,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from strategies.base import BoundScorer
-from testtime.sampler import Completion, Sampler, Sampling
+from testtime.sampler import Completion, Sampler, Sampling, block_aligned, node_seed
 
 
 @dataclass
@@ -31,6 +43,10 @@ class Node:
     done: bool = False
     score: float = math.nan
     """The step scorer's reward for the partial solution; NaN before it is scored (or when it cannot be)."""
+    path: tuple = ()
+    """Where it sits in the search: the root's path (e.g. (tree,)) plus one child index per step; its seed's identity."""
+    tree: int = 0
+    """The subtree it belongs to (DVTS)."""
 
     def copy(self) -> "Node":
         return replace(self)
@@ -38,34 +54,66 @@ class Node:
 
 @dataclass
 class Spend:
+    """What a generation strategy spent on one problem, beyond the problem's one shared prefill."""
+
     tokens: int = 0
+    """Generated tokens."""
     segments: list = field(default_factory=list)
+    """(context position, tokens) of every generated segment."""
+    prefill_segments: list = field(default_factory=list)
+    """(context position, tokens) of every continuation request's prefill past what the prefix cache held."""
+    cached_tokens: int = 0
+    """Prompt tokens of continuation requests read from the prefix cache."""
+    cache_reported: bool = True
+    """Whether the engine reported every one of those counts (else whole blocks of the known prefix were assumed)."""
     score_flops: float = 0.0
     steps: int = 0
     candidates: list = field(default_factory=list)
     """Nodes generated at each step."""
 
+    def prefill(self, c: Completion, computed: int, block: int) -> None:
+        """Charge one continuation request's prefill: its prompt tokens past the prefix cache's hit, as the engine
+        reported it (`c.cached_tokens`), else the whole `block`-token blocks of the `computed` tokens of the prompt
+        that the engine has already run (never the last prompt token: vLLM always computes it)."""
+        cached = c.cached_tokens if c.cached_tokens is not None else \
+            block_aligned(min(computed, c.prompt_tokens - 1), block)
+        self.prefill_segments.append((cached, c.prompt_tokens - cached))
+        self.cached_tokens += cached
+        self.cache_reported &= c.cached_tokens is not None
+
+    def extra(self) -> dict:
+        """The record's spend fields (testtime.pipeline.samples charges the segments' FLOPs)."""
+        return {"decode_segments": self.segments, "prefill_segments": self.prefill_segments,
+                "prefill_tokens": sum(t for _, t in self.prefill_segments), "cached_tokens": self.cached_tokens,
+                "cache_reported": self.cache_reported, "search_score_flops": self.score_flops}
+
 
 def extend(sampler: Sampler, heads: Sequence[str], prompt_tokens: Sequence[int], nodes: Sequence[Node],
            widths: Sequence[int], sampling: Sampling, *, spend: list[Spend], delimiter: str = "\n\n",
            max_step_tokens: int = 128) -> list[list[Node]]:
-    """The children of each node: `widths[j]` next steps of nodes[j], from one request (n = width, one prefill)."""
+    """The children of each node: `widths[j]` next steps of nodes[j], from one request (n = width, one prefill)
+    seeded by the node's path; child k's path is the node's plus (k,)."""
     todo = [j for j, w in enumerate(widths) if w > 0]
-    params = [Sampling(n=widths[j], temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
-                       seed=sampling.seed, stop=(delimiter,), logprobs=0,
-                       max_tokens=max(1, min(max_step_tokens, sampling.max_tokens - nodes[j].tokens))) for j in todo]
+    params = [replace(sampling, n=widths[j], stop=(delimiter,), logprobs=0, min_tokens=0,
+                      seed=node_seed(sampling.seed, *nodes[j].path),
+                      max_tokens=max(1, min(max_step_tokens, sampling.max_tokens - nodes[j].tokens))) for j in todo]
     children: list[list[Node]] = [[] for _ in nodes]
     for k, completions in sampler.stream([heads[nodes[j].problem] + nodes[j].text for j in todo], params, raw=True):
         b = nodes[todo[k]]
         s = spend[b.problem]
-        for c in completions:
+        if b.text and completions:   # a continuation: the bare prompt's prefill is the problem's shared one
+            s.prefill(completions[0], prompt_tokens[b.problem] + b.tokens - 1, sampler.prefix_block)
+        for c_k, c in enumerate(completions):
             s.tokens += c.n_tokens
             s.segments.append((prompt_tokens[b.problem] + b.tokens, c.n_tokens))
-            ended = c.stop_string is None or b.tokens + c.n_tokens >= sampling.max_tokens
+            total = b.tokens + c.n_tokens
+            eos = c.finish_reason == "stop" and c.stop_string is None
+            ended = eos or total >= sampling.max_tokens
+            # A step cut at max_step_tokens goes on next step where it was cut (no delimiter: the step is not over).
+            sep = delimiter if c.stop_string is not None and not ended else ""
             children[todo[k]].append(Node(
-                problem=b.problem, text=b.text + c.text + ("" if ended else delimiter), tokens=b.tokens + c.n_tokens,
-                logprob=b.logprob + (c.logprob or 0.0), token_logprobs=b.token_logprobs + c.token_logprobs,
-                done=ended))
+                problem=b.problem, text=b.text + c.text + sep, tokens=total, logprob=b.logprob + (c.logprob or 0.0),
+                token_logprobs=b.token_logprobs + c.token_logprobs, done=ended, path=b.path + (c_k,), tree=b.tree))
     for i in {b.problem for b in nodes}:
         spend[i].steps += 1
         spend[i].candidates.append(sum(len(cs) for b, cs in zip(nodes, children) if b.problem == i))
@@ -91,9 +139,13 @@ def completion(best: Node, spend: Spend, prompt_tokens: int, extra: dict) -> Com
     return Completion(
         text=best.text, n_tokens=spend.tokens, prompt_tokens=prompt_tokens, logprob=best.logprob,
         finish_reason="stop" if best.done else "length", token_logprobs=best.token_logprobs,
-        extra={**extra, "steps": spend.steps, "candidates_per_step": spend.candidates,
-               "decode_segments": spend.segments, "search_score_flops": spend.score_flops,
+        extra={**extra, "steps": spend.steps, "candidates_per_step": spend.candidates, **spend.extra(),
                "best_score": best.score, "solution_tokens": best.tokens})
+
+
+def ranked(score: float) -> float:
+    """A score as a sort key: NaN (not scorable) ranks below every number."""
+    return -math.inf if score != score else score
 
 
 def vote_weights(rewards: Sequence[float]) -> list[float]:

@@ -4,8 +4,9 @@ byte-level tokenizer folder it and the client share.
 It answers like vLLM 0.32's server (the reply shapes recorded in tests/data/openai/): /v1/models, /version, /health,
 /metrics, /tokenize and /v1/completions with n choices, token ids, per-token and top-k logprobs, prompt logprobs and
 `logprob_token_ids`, all with known values. `Script` holds the knobs tests turn: answers per prompt, faults to inject
-in order (HTTP 500, a dropped connection, a slow reply, 400), whether /health fails, and what it observed (requests,
-most requests in flight at once).
+in order (HTTP 500, a dropped connection, a slow reply, 400), whether /health fails, bodies to answer an endpoint with
+instead (a page that is not JSON, JSON of another shape), prefix-cache counts in `usage`, and what it observed
+(requests, most requests in flight at once).
 
 Example:
     with serve(Script()) as (url, script):
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI, Request   # module level: FastAPI resolves the handlers' annotations here
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 
 CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
                  "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
@@ -82,6 +83,14 @@ class Script:
     prompt_logprobs: bool = True
     """False: refuse `prompt_logprobs` (as some OpenAI-compatible servers do)."""
     seeds: bool = True
+    bodies: dict = field(default_factory=dict)
+    """Endpoint path -> the body to answer it with instead, HTTP 200: a str is sent as an HTML page (not JSON), any
+    other value as JSON; e.g. {"/v1/models": {"data": []}, "/version": "<html>..."}."""
+    prompt_tokens_details: bool = False
+    """True: `usage.prompt_tokens_details.cached_tokens` in every completion reply, as vLLM's server started with
+    --enable-prompt-tokens-details (see `cached_prefix`)."""
+    seen: list = field(default_factory=list)
+    """Prompts of the completion requests answered so far (the fake prefix cache)."""
     serve_limit: int | None = None
     """After this many answered completion requests the server goes `down`."""
     requests: list = field(default_factory=list)
@@ -94,8 +103,28 @@ class Script:
     generated: int = 0
 
 
+BLOCK = 16
+"""Tokens per block of the fake prefix cache, reported in /metrics as vLLM does (cache_config_info)."""
+
+
+def cached_prefix(seen: list, prompt: list, block: int = BLOCK) -> int:
+    """Prompt tokens a prefix cache of `block`-token blocks holds for `prompt` after the prompts `seen`: the longest
+    common prefix in whole blocks, short of the last token (which vLLM always computes)."""
+    common = 0
+    for old in seen:
+        k = 0
+        while k < min(len(old), len(prompt)) and old[k] == prompt[k]:
+            k += 1
+        common = max(common, k)
+    return min(common, len(prompt) - 1) // block * block
+
+
 def make_app(script: Script, tokenizer):
     app = FastAPI()
+
+    def scripted(path: str):
+        body = script.bodies[path]
+        return HTMLResponse(body) if isinstance(body, str) else JSONResponse(body)
 
     @app.get("/health")
     async def health():
@@ -103,10 +132,14 @@ def make_app(script: Script, tokenizer):
 
     @app.get("/version")
     async def version():
+        if "/version" in script.bodies:
+            return scripted("/version")
         return {"version": "0.32.0-fake"}
 
     @app.get("/v1/models")
     async def models():
+        if "/v1/models" in script.bodies:
+            return scripted("/v1/models")
         return {"object": "list", "data": [{"id": script.model, "object": "model", "max_model_len": 2048,
                                             "root": "/models/tiny", "owned_by": "vllm"}]}
 
@@ -114,10 +147,14 @@ def make_app(script: Script, tokenizer):
     async def metrics():
         return PlainTextResponse(f'# TYPE vllm:generation_tokens_total counter\n'
                                  f'vllm:generation_tokens_total{{engine="0",model_name="{script.model}"}} '
-                                 f'{float(script.generated)}\n')
+                                 f'{float(script.generated)}\n'
+                                 f'vllm:cache_config_info{{_block_size_resolved="True",block_size="{BLOCK}",'
+                                 f'enable_prefix_caching="True",engine="0"}} 1.0\n')
 
     @app.post("/tokenize")
     async def tokenize(request: Request):
+        if "/tokenize" in script.bodies:
+            return scripted("/tokenize")
         body = await request.json()
         ids = tokenizer.encode(body["prompt"])
         return {"tokens": ids, "count": len(ids), "max_model_len": 2048}
@@ -132,6 +169,8 @@ def make_app(script: Script, tokenizer):
             script.down = True
         if script.down:
             return JSONResponse({"error": {"message": "no healthy replica", "code": 503}}, status_code=503)
+        if "/v1/completions" in script.bodies:
+            return scripted("/v1/completions")
         if fault == "500":
             return JSONResponse({"error": {"message": "EngineCore hiccup", "code": 500}}, status_code=500)
         if fault == "400":
@@ -191,9 +230,12 @@ def _reply(script: Script, tokenizer, body: dict) -> dict:
                 for j, t in enumerate(prompt) if j > 0]
         script.generated += len(ids)
         choices.append(choice)
+    usage = {"prompt_tokens": len(prompt), "completion_tokens": sum(len(c["token_ids"]) for c in choices)}
+    if script.prompt_tokens_details:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached_prefix(script.seen, prompt)}
+    script.seen.append(prompt)
     return {"id": "cmpl-fake", "object": "text_completion", "created": int(time.time()), "model": script.model,
-            "choices": choices, "usage": {"prompt_tokens": len(prompt),
-                                          "completion_tokens": sum(len(c["token_ids"]) for c in choices)}}
+            "choices": choices, "usage": usage}
 
 
 def free_port() -> int:

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from benchmarks.base import Problem
+from benchmarks.grading import grade
 from conftest import cli
 from strategies.budget_forcing import BudgetForcing
 from testtime.sampler import Sampling
@@ -78,3 +79,30 @@ def test_generation_strategy_needs_budgets(data_dir, tmp_path):
     res = cli("run", "--backend", "fake", "--data-dir", data_dir, "--strategy", "budget_forcing",
               "--output-dir", tmp_path)
     assert res.returncode == 2 and "--budgets" in res.stderr
+
+
+def test_a_boxed_fraction_keeps_its_braces():
+    """The answer round runs to the brace that closes the box: a scripted `\\frac{1}{2}} ...` answer is stored as
+    `\\boxed{\\frac{1}{2}}` (it was `\\boxed{\\frac{1}` when the round stopped at the first "}") and grades right."""
+    head = "<user>half</user><assistant>"
+    thought = "Half of one is a half."
+    close = "\n\nFinal answer: \\boxed{"
+    script = {head: [thought], head + thought + close: ["\\frac{1}{2}} and that is all"]}
+    [out] = [cs for _, cs in BudgetForcing(max_waits=0).stream(
+        FakeSampler(script=script), [Problem(id="h", prompt="half", gold="\\frac{1}{2}")], Sampling(n=1),
+        budget=50)]
+    assert out[0].text.endswith("\\boxed{\\frac{1}{2}}")
+    assert grade(gold="\\frac{1}{2}", response=out[0].text).correct
+
+
+def test_answer_tokens_past_the_box_are_charged():
+    head = "<user>q</user><assistant>"
+    close = "\n\nFinal answer: \\boxed{"
+    script = {head: ["Three."], head + "Three." + close: ["3} is it"]}
+    [out] = [cs for _, cs in BudgetForcing(max_waits=0, answer_tokens=24).stream(
+        FakeSampler(script=script), [Problem(id="q", prompt="q", gold="3")], Sampling(n=1), budget=50)]
+    c = out[0]
+    assert c.text.endswith("\\boxed{3}")
+    # every token generated for the answer is spent, the words after the box included
+    assert c.extra["answer_tokens"] >= 3 and sum(t for _, t in c.extra["decode_segments"]) == c.extra[
+        "generated_tokens"]

@@ -249,3 +249,23 @@ def test_results_name_is_accepted_back():
     assert tail.scorer == "tail_confidence"
     with pytest.raises(UserError, match="takes no scorer"):
         make_strategy("deepconf:logprob")
+
+
+def test_an_empty_warmup_trace_counts_as_confidence_zero():
+    """One warm-up trace ends at once (no tokens): its confidence is 0 (the reference's compute_least_grouped), so
+    the threshold is the percentile of [5, 4, 0, 2], not NaN; traces still stop and the confident ones vote."""
+    plans = [[5.0] * 10, [4.0] * 10, [], [2.0] * 10, [5.0] * 20, [5.0] * 6 + [1.0] * 14]
+    answers = [7, 9, 1, 1, 9, 1]
+    sampler = PlantedConfidence(plans, answers)
+    dc = DeepConfOnline(warmup=4, eta=0.5, window=4, top_k=3, chunk_tokens=5)
+    [(_, [voted])] = list(dc.stream(sampler, [Problem(id="p", prompt="q", gold="9")], Sampling(max_tokens=100),
+                                    budget=6))
+    assert voted.extra["threshold"] == np.percentile([5, 4, 0, 2], 50) == 3.0
+    assert voted.extra["stopped_traces"] == 1 and voted.extra["voters"] == 3   # 5 ("7"), 4 ("9"), trace 4 ("9")
+    assert voted.text.endswith("\\boxed{9}")
+
+
+def test_token_confidence_with_fewer_logprobs_than_k():
+    """A position listing fewer than k tokens averages those it has: finite, never +inf."""
+    conf = token_confidence([(-1.0, -2.0, -3.0), (-0.5,)], 5)
+    assert conf.tolist() == [2.0, 0.5]

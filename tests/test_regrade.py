@@ -88,7 +88,7 @@ def _tamper(run_dir, data_dir):
     assert df.loc[rows, "answer_id_strict"].nunique() > 1
     df.loc[rows, "answer_id_strict"] = 0
     # 4. A text cut off mid-working whose last number is the gold: flexible right, strict wrong, last_number.
-    i = pool[30]
+    i = [k for k in pool[::-1] if df.loc[k, "problem_id"] not in (first, second)][0]   # a problem not merged above
     df.loc[i, "text"] = f"Let me think. 3 + 4 = {golds[df.loc[i, 'problem_id']]} and then"
     store.rewrite(df)
     # Its problem's vote classes change too: a new answer (flexible), one answer fewer (strict).

@@ -201,3 +201,22 @@ def test_gold_likelihood_is_stored_once_per_problem_and_backfilled(data_dir, tmp
     store.add_gold([{**gold.iloc[0].to_dict(), "gold_logprob_sum": -1.0}])   # replaces, does not duplicate
     assert len(store.gold()) == 3 and store.gold().to_pandas().set_index("problem_id")[
         "gold_logprob_sum"][problems[0].id] == -1.0
+
+
+def test_a_strategy_revision_changes_its_group_and_revision_1_keeps_the_old_digest():
+    """Samples of an older revision of a generation strategy are never resumed as this revision's."""
+    import dataclasses
+    import hashlib
+    import json as json_
+
+    from strategies.rebase import Rebase
+    from testtime.pipeline.store import generation_group
+
+    old = hashlib.sha1(json_.dumps(dataclasses.asdict(Rebase()), sort_keys=True).encode()).hexdigest()[:8]
+    assert Rebase.revision == 2 and generation_group(Rebase(), 8) != f"rebase-{old}@8"
+
+    @dataclasses.dataclass(frozen=True)
+    class First(Rebase):
+        revision = 1
+
+    assert generation_group(First(), 8) == f"rebase-{old}@8"

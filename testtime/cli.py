@@ -2,7 +2,8 @@
 
 Flags override the YAML config (`--config`, default configs/default.yaml when present), and `--set a.b=v` overrides
 any setting. Errors a user can fix print one line and exit 2; a run that could not sample some problems (a server kept
-failing) exits 1 and resumes when run again; Ctrl-C keeps what was stored and exits 130.
+failing) exits 1 and resumes when run again, and a server answering out of protocol exits 1 in one line; Ctrl-C keeps
+what was stored and exits 130.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console()
     err = Console(stderr=True)
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args, console) or 0
     except UserError as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)   # not markup: "[/model]"
         return getattr(e, "exit_code", 2)
     except KeyboardInterrupt as e:
         what = "terminated" if isinstance(e, Terminated) else "interrupted"
@@ -215,6 +217,8 @@ def cmd_show(args, console) -> int:
 
     if args.run is None:
         root = Path(args.output_dir)
+        if root.exists() and not root.is_dir():
+            raise UserError(f"--output-dir {root} is a file, not a folder; pass the folder the runs are in (runs/)")
         runs = sorted(p for p in root.glob("*") if (p / "manifest.json").is_file()) if root.is_dir() else []
         if not runs:
             raise UserError(f"no runs under {root}/; start one with `python -m testtime run`")
@@ -288,10 +292,15 @@ def _analysis(args, console, *, compare: bool) -> int:
     import time
 
     from testtime.analysis import analyze
+    from testtime.files import check_folder
     from testtime.report.analysis_tables import analysis_tables
     from testtime.pipeline.records import Results
     from testtime.report.html import write_report
 
+    names = "-vs-".join(p.resolve().name for p in args.runs)
+    name = f"{args.command}-{names[:80]}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = args.out or args.runs[0].resolve().parent / "analysis" / name
+    check_folder(out, "--out" if args.out else "the report folder", "pass --out with a folder (it is made if missing)")
     for path in args.runs:
         _rebuild(path)
     result = analyze(args.runs, compare=compare, queries=args.queries, extrapolate=args.extrapolate,
@@ -302,9 +311,6 @@ def _analysis(args, console, *, compare: bool) -> int:
         console.print(Results.load(path))
     for table in analysis_tables(result, omit=("results",)):   # the HTML report keeps the all-runs table
         console.print(table)
-    names = "-vs-".join(p.resolve().name for p in args.runs)
-    name = f"{args.command}-{names[:80]}-{time.strftime('%Y%m%d-%H%M%S')}"
-    out = args.out or args.runs[0].resolve().parent / "analysis" / name
     paths = write_report(result, out, title=f"testtime {args.command}: {', '.join(p.name for p in args.runs)}")
     console.print(f"wrote {len(paths)} files (plots, CSV, Parquet) to {out}; report: {out / 'report.html'}",
                   highlight=False, soft_wrap=True)

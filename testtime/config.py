@@ -242,9 +242,14 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
     if path is not None:
         p = Path(path)
         if not p.is_file():
-            raise UserError(f"config file {p} not found; pass a YAML file (e.g. configs/default.yaml)")
+            what = "is a folder, not a file" if p.is_dir() else "not found"
+            raise UserError(f"config file {p} {what}; pass a YAML file (e.g. configs/default.yaml)")
         try:
-            data = yaml.safe_load(p.read_text()) or {}
+            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError:
+            raise UserError(f"config file {p} is not UTF-8 text; save it as UTF-8 YAML") from None
+        except OSError as e:
+            raise UserError(f"config file {p} cannot be read ({e.strerror}); check its permissions") from None
         except yaml.YAMLError as e:
             where = getattr(e, "problem_mark", None)
             at = f" at line {where.line + 1}" if where else ""

@@ -17,11 +17,24 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from testtime.errors import IncompleteRun
+from testtime.errors import IncompleteRun, UserError
 
 
 FULL = (errno.ENOSPC, errno.EDQUOT)
 """A full disk, or a full quota (shared clusters): the run stops, keeps what it stored, and resumes later."""
+
+
+def check_folder(path: str | Path, what: str, fix: str) -> None:
+    """Refuse, in one line, a folder to write into that cannot be one: `path`, or the nearest part of it that
+    exists, is a file (mkdir would raise mid-command). `what` names the folder ("--out", "run directory"); `fix`
+    says what to do."""
+    path = Path(path)
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                where = "is a file" if part == path else f"cannot be made: {part} is a file"
+                raise UserError(f"{what} {path} {where}, not a folder; {fix}")
+            return
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], Any]) -> Path:

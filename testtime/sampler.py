@@ -10,6 +10,7 @@ Backends live in `testtime/samplers/` and are the only modules that import an en
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol, Sequence, runtime_checkable
@@ -35,6 +36,8 @@ class Sampling:
     """Strings that end a sample (not included in its text)."""
     logprobs: int | None = 0
     """Top-k logprobs per generated token to return; 0 returns the sampled token's logprob only; None for none."""
+    min_tokens: int = 0
+    """Fewest tokens generated per sample before the end of sequence or a stop string may end it (vLLM's own)."""
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -49,6 +52,8 @@ class Sampling:
             raise ValueError(f"sampling.seed must be in 0..2**63-1 (or null), got {self.seed}")
         if self.logprobs is not None and self.logprobs < 0:
             raise ValueError(f"sampling.logprobs must be >= 0 (or null), got {self.logprobs}")
+        if not 0 <= self.min_tokens <= self.max_tokens:
+            raise ValueError(f"sampling.min_tokens must be in 0..max_tokens, got {self.min_tokens}")
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,9 @@ class Completion:
     """Per-token top-k logprobs when `Sampling.logprobs` > 0 (for self-certainty); may be empty."""
     stop_string: str | None = None
     """The stop string that ended the sample; None at the end of sequence or at max_tokens."""
+    cached_tokens: int | None = None
+    """Prompt tokens the engine read from its prefix cache instead of prefilling (vLLM's `num_cached_tokens`, a
+    server's `usage.prompt_tokens_details.cached_tokens`); None where the engine did not say."""
     extra: dict = field(default_factory=dict, repr=False, compare=False)
     """Fields a generation strategy adds to the sample's record (e.g. thinking_budget, thinking_tokens)."""
 
@@ -84,8 +92,28 @@ class Completion:
 
 def seed_for(seed: int, prompt: str) -> int:
     """Per-request seed from the run seed and the (formatted) prompt: a problem's samples do not depend on its batch
-    or on the backend that sends it."""
+    or on the backend that sends it. A seeded vLLM engine draws sample k of a request from seed + k
+    (vllm/v1/engine/parallel_sampling.py), so two requests with the same seed and text return the same samples."""
     return (seed * 1_000_003 + zlib.crc32(prompt.encode())) % (2**31 - 1)
+
+
+def node_seed(seed: int | None, *identity: int | str) -> int | None:
+    """The seed of a request that extends one node of a search (or one trace): the run seed mixed with the node's
+    identity (e.g. its path from the root), so that on a seeded engine two nodes never draw the same samples, even
+    where their texts are equal, and a node draws the same samples in any batch or order. None stays None.
+
+    Example:
+        replace(sampling, n=4, seed=node_seed(sampling.seed, "beam", 2, 0))   # beam 2's children at step 0
+    """
+    if seed is None:
+        return None
+    digest = hashlib.blake2b(repr((seed, identity)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1   # Sampling.seed is < 2**63
+
+
+def block_aligned(tokens: int, block: int) -> int:
+    """The tokens a prefix cache of `block`-token blocks can hold of a prefix of `tokens`: whole blocks only."""
+    return max(0, tokens) // block * block
 
 
 # ---- tokenizer helpers: the one place the chat template is applied (engines and scorers alike) -------------------
@@ -144,6 +172,9 @@ class Sampler(Protocol):
 
     vocab_size: int | None
     """Size of the policy's tokenizer vocabulary; None when the backend has no tokenizer (fake)."""
+    prefix_block: int
+    """Tokens per block of the engine's prefix cache (vLLM's cache_config.block_size): it reuses whole blocks only.
+    What a continuation is charged for prefill where the engine does not report `Completion.cached_tokens`."""
 
     def describe(self) -> dict:
         """Engine facts for the run manifest."""

@@ -31,13 +31,15 @@ from testtime.registry import register
 
 
 def token_confidence(top_logprobs: Sequence[Sequence[float]], k: int | None = None) -> np.ndarray:
-    """[T] C_i = -(mean of the k largest logprobs at position i); k None: the shortest list."""
-    k = k or min(len(row) for row in top_logprobs)
+    """[T] C_i = -(mean of the k largest logprobs at position i); k None: the shortest list. A position that lists
+    fewer than k tokens averages those it has (the reference's mean over what vLLM returned), never -inf."""
+    k = k or max(1, min(len(row) for row in top_logprobs))
     width = max(len(row) for row in top_logprobs)
-    lp = np.full((len(top_logprobs), width), -np.inf)
+    lp = np.full((len(top_logprobs), width), np.nan)
     for i, row in enumerate(top_logprobs):
         lp[i, : len(row)] = row
-    return -np.sort(lp, axis=1)[:, ::-1][:, :k].mean(axis=1)
+    top = -np.sort(-lp, axis=1)[:, :k]   # NaN (missing) sorts last
+    return -np.nanmean(top, axis=1)
 
 
 def group_confidence(conf: np.ndarray, window: int) -> np.ndarray:

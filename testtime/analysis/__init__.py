@@ -42,7 +42,7 @@ from testtime.analysis.frontier import frontier
 from testtime.analysis.matched import matched_flops
 from testtime.analysis.laws import (BESIROGLU2024, CHINCHILLA, CHINCHILLA_UNROUNDED, KAPLAN2020, LAWS, Kaplan2020,
                                     ParametricLaw, allocation_table)
-from testtime.analysis.paired import adjacent_budgets, find_cell, paired, paired_difference
+from testtime.analysis.paired import adjacent_budgets, find_cell, find_pairs, paired, paired_difference
 from testtime.analysis.pools import load_pools, shared_problems
 from testtime.analysis.runs import KEY, label, load_runs, model_facts
 from testtime.analysis.signal import continuous_metric
@@ -166,7 +166,8 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
         seed: bootstrap seed.
         levels: what the points' CIs resample: "both" (problems, then samples), "problems" or "samples"
             (`testtime.analysis.uncertainty`).
-        pairs: (A, B) cell specs ("strategy[:scorer]@n[/model]") to compare on the same problems.
+        pairs: (A, B) cell specs ("strategy[:scorer]@n[/model]") to compare on the same problems; a pair found on
+            no benchmark is refused.
         bins: difficulty bins of the compute-optimal allocation.
         forecast_from: n', the samples per problem the pass@k forecast may see (None: no forecast).
         price_per_hour: dollars per device-hour; adds dollars per problem (seconds x price / 3600).
@@ -176,7 +177,8 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
         The Analysis.
 
     Raises:
-        UserError: bad arguments, unreadable runs, or compare without two models on one benchmark.
+        UserError: bad arguments, unreadable runs, a pair of cells that matches none, or compare without two
+            models on one benchmark.
 
     Example:
         result = analyze(["runs/a", "runs/b"], compare=True, pairs=[("majority_vote@16", "best_of_n@16")])
@@ -189,6 +191,10 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
         raise UserError(f"--price-per-hour must be a positive number of dollars per device-hour; got {price_per_hour}")
     if levels not in LEVELS:
         raise UserError(f"levels must be one of {', '.join(LEVELS)}; got {levels!r}")
+    if bins < 1:
+        raise UserError(f"--bins must be at least 1 (difficulty bins of the allocation); got {bins}")
+    if forecast_from is not None and forecast_from < 1:
+        raise UserError(f"--forecast-from must be a number of samples, 1 or more (0: no forecast); got {forecast_from}")
     loaded = load_runs(paths)
     # results.json's grid rows (budget x n) are no series of one strategy over budgets: they go to `grid`.
     table = loaded[loaded["generation"].isna()].reset_index(drop=True)
@@ -215,6 +221,8 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
                             "every cross-run figure is on those")
     cells_by_bench, table = _cells_table(pools, table, shared, n_boot=max(n_boot, 1), levels=levels, seed=seed,
                                          notes=notes)
+    cell_sets = [cells for bench_cells in cells_by_bench for cells in bench_cells]
+    asked = find_pairs(cell_sets, pairs)   # before the fits: a pair that matches nothing is refused at once
     table["dollars_per_problem"] = (table["seconds_per_problem"] * price_per_hour / 3600
                                     if price_per_hour else np.nan)
     fits = fit_curves(table, n_boot=n_boot, seed=seed)
@@ -230,24 +238,23 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
     if compare and exchange.empty:
         notes.append("no exchange rates: no pair of models with known sizes and an n=1 result on one benchmark")
     pair_rows, allocations, forecasts, matched = [], [], [], []
-    for bench_cells in cells_by_bench:
-        for cells in bench_cells:
-            notes += cells.notes
-            matched.append(matched_flops(pools, cells, seed=seed))
-            for a, b in pairs:
+    for j, cells in enumerate(cell_sets):
+        notes += cells.notes
+        matched.append(matched_flops(pools, cells, seed=seed))
+        for k, (a, b) in enumerate(pairs):
+            if isinstance(asked[k, j], str):   # found on another benchmark
+                notes.append(f"paired {a} vs {b}: {asked[k, j]}")
+            else:
+                pair_rows.append(paired(cells, *asked[k, j], seed=seed))
+        adj = adjacent_budgets(cells, seed=seed)
+        if len(adj):
+            pair_rows += adj.assign(kind="adjacent budgets").to_dict("records")
+        for run in cells.runs:
+            for binning in ["oracle", *sorted(s for r, s in cells.predictors if r == run)]:
                 try:
-                    pair_rows.append(paired(cells, find_cell(cells, a), find_cell(cells, b), seed=seed))
+                    allocations.append(allocate(cells, run=run, binning=binning, bins=bins, seed=seed))
                 except UserError as e:
-                    notes.append(f"paired {a} vs {b}: {e}")
-            adj = adjacent_budgets(cells, seed=seed)
-            if len(adj):
-                pair_rows += adj.assign(kind="adjacent budgets").to_dict("records")
-            for run in cells.runs:
-                for binning in ["oracle", *sorted(s for r, s in cells.predictors if r == run)]:
-                    try:
-                        allocations.append(allocate(cells, run=run, binning=binning, bins=bins, seed=seed))
-                    except UserError as e:
-                        notes.append(f"no allocation for {run} by {binning}: {e}")
+                    notes.append(f"no allocation for {run} by {binning}: {e}")
     for r in pools:
         if r.pool is None or forecast_from is None:
             continue

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -114,6 +115,17 @@ def find_cell(cells: Cells, spec: str) -> Key:
     Example:
         find_cell(cells, "majority_vote@16"), find_cell(cells, "best_of_n:logprob@16/qwen2.5-coder-0.5b")
     """
+    found = _matches(cells, spec)
+    if len(found) != 1:
+        what = "no cell" if not found else f"{len(found)} cells ({', '.join(describe(k) for k in found)})"
+        raise UserError(f"--paired {spec}: {what} on {cells.benchmark}; name the scorer and /model, e.g. "
+                        + ", ".join(f"{k[2]}{'' if k[3] is None else ':' + k[3]}@{k[4]}/{k[0]}"
+                                    for k in list(cells.point)[:4]))
+    return found[0]
+
+
+def _matches(cells: Cells, spec: str) -> list[Key]:
+    """The cells of `cells` that `spec` names (any number); UserError for a malformed spec."""
     m = _SPEC.match(spec.strip())
     if not m:
         raise UserError(f"--paired takes cells as strategy[:scorer]@n[/model], e.g. majority_vote@16 or "
@@ -123,9 +135,50 @@ def find_cell(cells: Cells, spec: str) -> Key:
              and (scorer is None or k[3] == scorer) and (who is None or who in (k[0], k[1]))]
     if scorer is None and len({k[3] for k in found}) > 1:
         found = [k for k in found if k[3] in (None, "logprob")]
-    if len(found) != 1:
-        what = "no cell" if not found else f"{len(found)} cells ({', '.join(describe(k) for k in found)})"
-        raise UserError(f"--paired {spec}: {what} on {cells.benchmark}; name the scorer and /model, e.g. "
-                        + ", ".join(f"{k[2]}{'' if k[3] is None else ':' + k[3]}@{k[4]}/{k[0]}"
-                                    for k in list(cells.point)[:4]))
-    return found[0]
+    return found
+
+
+def find_pairs(cell_sets: Sequence[Cells], pairs: Sequence[tuple[str, str]]
+               ) -> dict[tuple[int, int], tuple[Key, Key] | str]:
+    """For asked pair k and cell set j (one per benchmark or run): the two cells, or why they are not there (a note
+    for the report).
+
+    Raises:
+        UserError: a pair found in no cell set, naming the spec that matched nothing and the cells there are (a
+            comparison dropped with a note would read as one never asked for).
+    """
+    found: dict[tuple[int, int], tuple[Key, Key] | str] = {}
+    for k, (a, b) in enumerate(pairs):
+        for j, cells in enumerate(cell_sets):
+            try:
+                found[k, j] = (find_cell(cells, a), find_cell(cells, b))
+            except UserError as e:
+                found[k, j] = str(e)
+        if not any(isinstance(found[k, j], tuple) for j in range(len(cell_sets))):
+            raise UserError(_unmatched(cell_sets, a, b))
+    return found
+
+
+def _unmatched(cell_sets: Sequence[Cells], a: str, b: str) -> str:
+    if not cell_sets:
+        return (f"--paired {a} {b}: these runs have no cells to compare (none stored a pool of samples for the "
+                "selection strategies); drop --paired")
+    cells_are = f"the cells are (strategy[:scorer]@{{budgets}}/model): {cell_names(cell_sets)}"
+    for spec in (a, b):
+        hits = [k for cells in cell_sets for k in _matches(cells, spec)]
+        if not hits:
+            return f"--paired {spec} matched no cell; {cells_are}"
+        if not any(len(_matches(cells, spec)) == 1 for cells in cell_sets):
+            return (f"--paired {spec} matches {len(hits)} cells ({', '.join(describe(k) for k in hits[:6])}); name "
+                    f"the scorer and /model; {cells_are}")
+    return f"--paired {a} {b}: the two cells are never on one benchmark together; {cells_are}"
+
+
+def cell_names(cell_sets: Sequence[Cells]) -> str:
+    """Every cell of `cell_sets` in --paired's syntax, budgets grouped: "best_of_n:logprob@{1,2,4}/smollm2-135m"."""
+    budgets: dict[tuple[str, str, str], set[int]] = {}
+    for cells in cell_sets:
+        for model, _run, strategy, scorer, n in cells.point:
+            budgets.setdefault((strategy, "" if scorer is None else ":" + scorer, model), set()).add(n)
+    return ", ".join(f"{strategy}{scorer}@{{{','.join(map(str, sorted(ns)))}}}/{model}"
+                     for (strategy, scorer, model), ns in sorted(budgets.items()))

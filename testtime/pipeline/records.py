@@ -84,6 +84,8 @@ class SampleRecord:
     prefill_flops: float
     """One prefill of the prompt (shared by the problem's samples)."""
     decode_flops: float
+    """Every other forward pass of the sample: its generated tokens at their context positions, and for a generation
+    strategy the prefill of its continuation requests past what the engine's prefix cache held."""
     extraction: str | None = None
     """How the answer was found: boxed | marked | last_number | letter | none (benchmarks.base.EXTRACTIONS); None in
     samples graded before grader 2 (`python -m testtime regrade RUN` adds it)."""

@@ -62,6 +62,12 @@ class Plan:
         plan = cls([s for s in strategies if s.kind == "selection"], [s for s in strategies if s.kind != "selection"])
         if plan.generation and not cfg.budgets:
             raise UserError(f"{plan.generation[0].name} needs budgets: pass --budgets 64,128,256")
+        for g in plan.generation:   # before anything is sampled or written
+            for b in cfg.budgets:
+                try:
+                    g.check_budget(b)
+                except ValueError as e:
+                    raise UserError(str(e)) from None
         names = {"logprob", cfg.scorer} | {s.scorer for s in plan.selection if s.scorer is not None}
         plan.scorers = {n: s for n in sorted(names) if not (s := make_scorer(n, cfg)).reads_gold}
         plan.step_scorers = {g.name: make_scorer(g.scorer, cfg) for g in plan.generation if g.scorer is not None}

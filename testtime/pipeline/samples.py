@@ -60,8 +60,11 @@ def to_records(problem: Problem, completions: Sequence[Completion], *, job: Job,
     for k, (c, g) in enumerate(zip(completions, grades)):
         extra = dict(c.extra)
         decode = float(decode_flops(facts, c.prompt_tokens, c.n_tokens))
-        if "decode_segments" in extra:   # a search: its generated segments, each at its own context position
-            decode = float(sum(decode_flops(facts, start, t) for start, t in extra.pop("decode_segments")))
+        if "decode_segments" in extra:   # a search: its generated segments, each at its own context position,
+            # and the prefill of its continuation requests past what the prefix cache held (the same forward pass
+            # per token: decode_flops(facts, start, t) sums positions start+1 .. start+t)
+            segments = extra.pop("decode_segments") + extra.pop("prefill_segments", [])
+            decode = float(sum(decode_flops(facts, start, t) for start, t in segments))
         if "search_score_flops" in extra:
             extra["score_flops"] = extra.pop("search_score_flops")
         records.append(SampleRecord(

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from testtime.errors import UserError
-from testtime.files import atomic_write, write_json
+from testtime.files import atomic_write, check_folder, write_json
 from testtime.pipeline.pool import Pool
 from testtime.pipeline.records import (SAMPLE_COLUMNS, SUMMARY_COLUMNS, SampleRecord, read_manifest, read_parquet,
                                        read_part, read_parts, sample_columns)
@@ -58,6 +58,8 @@ def generation_group(strategy, budget: int) -> str:
     # forcing's `select`) are left out, so the digests of runs made before such a setting existed stay as they were.
     later = {f.name for f in dataclasses.fields(strategy) if f.metadata.get("evaluation_only")}
     settings = {k: v for k, v in dataclasses.asdict(strategy).items() if k not in later}
+    if strategy.revision > 1:   # revision 1 is left out: the digests made before revisions existed stay valid
+        settings["revision"] = strategy.revision
     digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
     return f"{strategy.name}-{digest}@{budget}"
 
@@ -72,6 +74,7 @@ class Store:
     def open(cls, path: str | Path, sample_key: dict) -> "Store":
         """A run directory for samples shaped by `sample_key` (created on first write); refuse one made for other
         samples."""
+        check_folder(path, "run directory", "pass another --output-dir (or --name)")
         store = cls(Path(path))
         manifest = store.manifest()
         if manifest is not None and manifest.get("sample_key") != json.loads(json.dumps(sample_key)):

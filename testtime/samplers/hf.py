@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from testtime.sampler import Completion, Sampling, chat_text, continuation_ids
+from testtime.sampler import Completion, Sampling, chat_text, continuation_ids, seed_for
 from testtime.samplers.transformers_models import Loaded
 from testtime.config import EngineConfig
 from testtime.models import ModelFacts
@@ -50,6 +50,8 @@ class HFSampler:
     def vocab_size(self) -> int:
         return len(self.tokenizer)
 
+    prefix_block = 1   # no prefix cache: every request reports cached_tokens = 0, so this never applies
+
     def chat_prompt(self, prompt: str) -> str:
         return chat_text(self.tokenizer, prompt)
 
@@ -76,12 +78,13 @@ class HFSampler:
         enc = self.tokenizer(text, return_tensors="pt", add_special_tokens=False).to(self.device)
         prompt_len = enc.input_ids.shape[1]
         out: list[Completion] = []
-        if sampling.seed is not None:
-            torch.manual_seed(sampling.seed)
+        if sampling.seed is not None:   # as a seeded vLLM request: from the seed and the text
+            torch.manual_seed(seed_for(sampling.seed, text))
         greedy = sampling.temperature == 0
         while len(out) < sampling.n:
             k = min(self.batch, sampling.n - len(out))
-            kwargs = dict(max_new_tokens=sampling.max_tokens, num_return_sequences=k, do_sample=not greedy,
+            kwargs = dict(max_new_tokens=sampling.max_tokens, min_new_tokens=sampling.min_tokens,
+                          num_return_sequences=k, do_sample=not greedy,
                           return_dict_in_generate=True, output_scores=True,
                           pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
             if not greedy:
@@ -111,7 +114,7 @@ class HFSampler:
                 token_lps = tuple(float(x) for x in lps[:n_tokens])
                 out.append(Completion(text=text_out, n_tokens=n_tokens, prompt_tokens=prompt_len,
                                       logprob=sum(token_lps), finish_reason=finish, token_logprobs=token_lps,
-                                      stop_string=hit))
+                                      stop_string=hit, cached_tokens=0))   # generate keeps no cache between calls
                 self._finished.append(n_tokens)
         return out
 

