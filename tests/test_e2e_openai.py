@@ -33,7 +33,7 @@ if importlib.util.find_spec("vllm") is None:
     pytest.skip("vllm not installed", allow_module_level=True)
 
 TOLERANCE = 2e-3
-"""Largest |served - in-process| logprob allowed (nats); measured: see the README's served-backend section."""
+"""Largest |served - in-process| logprob allowed (nats); measured: see docs/serving.md, "Measured here"."""
 
 
 def test_served_run_agrees_with_the_in_process_engine(data_dir, tmp_path, request):

@@ -3,8 +3,8 @@ per run directory; SIGTERM, a full disk, a damaged part, a dying engine and a cr
 each survived, and the same command resumes with nothing lost or duplicated.
 
 Fake backend throughout (seconds), except `test_kill_9_of_a_real_engine_run_resumes` (SmolLM2-135M through vLLM,
-`slow`). scripts/fault_table.py runs the same cases and prints what a user sees (README, "Faults, bad input and
-locking").
+`slow`). scripts/fault_table.py runs the same cases and prints what a user sees (docs/run-directory.md, "Faults, bad
+input and locking").
 """
 
 import errno
