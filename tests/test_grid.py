@@ -126,9 +126,11 @@ def test_budgets_on_different_problems_are_refused():
 
 
 def test_select_never_changes_the_samples_group():
-    # the settings digest of runs made before `select` existed (its other settings at their defaults)
-    assert generation_group(BudgetForcing(), 64) == "budget_forcing-c21af774@64"
-    assert generation_group(BudgetForcing(select=("majority_vote", "pass_at_k")), 64) == "budget_forcing-c21af774@64"
+    # revision 1's settings digest was that of runs made before `select` existed (other settings at their
+    # defaults): budget_forcing-c21af774@64; revision 2 (seeded extensions, the answer to its closing brace) adds
+    # itself to the digest, and `select` still changes nothing
+    assert generation_group(BudgetForcing(), 64) == "budget_forcing-a62a0975@64"
+    assert generation_group(BudgetForcing(select=("majority_vote", "pass_at_k")), 64) == "budget_forcing-a62a0975@64"
     assert BudgetForcing(select="majority_vote").select == ("majority_vote",)
     assert BudgetForcing(select=["pass_at_k"]).select == ("pass_at_k",)
 
