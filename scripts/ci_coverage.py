@@ -15,7 +15,7 @@ from scipy.special import betaln
 
 from testtime.analysis.pools import RunPools
 from testtime.analysis.uncertainty import evaluate_cells, interval
-from testtime.pipeline.pool import Pool
+from testtime.store.pool import Pool
 
 
 def planted_pool(rng, P, N, a, b) -> Pool:

@@ -75,7 +75,7 @@ def saw(stdout: str, stderr: str, tmp: Path) -> str:
 def on_disk(tmp: Path, out: Path) -> str:
     """The output folder after the command: absent, or each run directory's stored problems, status and lock."""
     from testtime.errors import UserError
-    from testtime.pipeline.store import Store
+    from testtime.store.store import Store
 
     stray = sorted(p.name for p in tmp.iterdir() if p.name not in ("runs", "data", "copies", "mnt"))
     if not out.exists():
@@ -167,7 +167,7 @@ def faults() -> None:
     case("the same command after the `mv` the message gives", testtime(*args), tmp, out)
 
     tmp, out = fresh()
-    crash = ("import os, sys; from testtime.pipeline import records; "
+    crash = ("import os, sys; from testtime.store import records; "
              "records.Results.save = lambda *a: os._exit(137); from testtime.cli import main; sys.exit(main())")
     cmd = ["run", "--backend", "fake", "--data-dir", DATA, "--limit", 4, "--n", 4, "--output-dir", out, "--name", "r"]
     res = subprocess.run([sys.executable, "-c", crash, *map(str, cmd)], cwd=ROOT, capture_output=True, text=True,

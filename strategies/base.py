@@ -1,4 +1,5 @@
-"""The small protocols every strategy and scorer implements, and what they return.
+"""The small protocols every strategy and scorer implements (what a selection strategy returns, `Estimate`, and
+its usual spend, `sample_cost`, live beside the pool in testtime.store.pool).
 
 - A *selection* strategy reads a stored pool of N samples per problem and answers any budget n <= N with the
   expected accuracy over all size-n subsets (exact where a closed form exists, Monte Carlo with its standard error
@@ -14,29 +15,13 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import ClassVar, Iterator, Protocol, Sequence
 
-import numpy as np
-
 from benchmarks.base import Problem
-from testtime.pipeline.pool import Pool
 from testtime.registry import get
 from testtime.sampler import Completion, Engines, Sampler, Sampling
-
-
-@dataclass(frozen=True)
-class Estimate:
-    accuracy: np.ndarray
-    """[P] expected accuracy per problem at this budget."""
-    tokens: np.ndarray
-    """[P] expected generated tokens per problem (policy and scorer)."""
-    flops: np.ndarray
-    """[P] expected inference FLOPs per problem: one shared prefill plus the decode of the chosen samples."""
-    flops_naive: np.ndarray
-    """[P] the same if every sample prefilled its own copy of the prompt (no prefix caching)."""
-    stderr: np.ndarray | None = None
-    """[P] Monte-Carlo standard error of `accuracy`, None where the estimate is exact."""
+from testtime.store.pool import Estimate, Pool
 
 
 class BoundScorer(Protocol):
@@ -87,7 +72,7 @@ class Generation(Protocol):
     """The step scorer a search is guided by; None for none."""
     revision: ClassVar[int]
     """1, bumped when a change makes the strategy store other samples than before (or charge them otherwise); from
-    2 on it enters its settings digest (testtime.pipeline.store.generation_group), so a resumed run never mixes
+    2 on it enters its settings digest (testtime.store.store.generation_group), so a resumed run never mixes
     samples of two revisions."""
     # Optional: `independent_samples: ClassVar[bool] = True` says that the records stored at one budget are
     # independent samples per problem (budget forcing's N traces), not the output of one search or vote, so every
@@ -114,24 +99,9 @@ def check_positive(name: str, budget: int, unit: str) -> None:
 
 EVALUATION_ONLY = "evaluation_only"
 """Field metadata key of a generation strategy's settings that do not shape its samples (its settings digest,
-`testtime.pipeline.store.generation_group`, leaves them out, so changing them never re-samples)."""
+`testtime.store.store.generation_group`, leaves them out, so changing them never re-samples)."""
 
 
 def evaluation_only(default):
     """A dataclass field for a setting that only changes how stored samples are evaluated, e.g. `select`."""
     return field(default=default, metadata={EVALUATION_ONLY: True})
-
-
-def sample_cost(pool: Pool, n: int, accuracy: np.ndarray, stderr: np.ndarray | None = None,
-                scorer: str | None = None) -> Estimate:
-    """Spend of n samples drawn at random from each problem's pool: n times the mean sample, one shared prefill.
-
-    A strategy that ranks by `scorer` also pays that scorer's passes over the n samples (`pool.scorer_flops`).
-    """
-    mean_tokens = pool.output_tokens.mean(axis=1)
-    mean_decode = pool.decode_flops.mean(axis=1) + pool.score_flops.mean(axis=1)
-    if scorer in pool.scorer_flops:
-        mean_decode = mean_decode + pool.scorer_flops[scorer].mean(axis=1)
-    return Estimate(accuracy=np.asarray(accuracy, float), tokens=n * mean_tokens,
-                    flops=pool.prefill_flops + n * mean_decode,
-                    flops_naive=n * (pool.prefill_flops + mean_decode), stderr=stderr)

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from strategies.base import Estimate, sample_cost, scorer_reads_gold
+from strategies.base import scorer_reads_gold
 from testtime.errors import UserError
-from testtime.pipeline.estimators import expected_best_of_n
-from testtime.pipeline.pool import Pool
 from testtime.registry import register
+from testtime.store.estimators import expected_best_of_n
+from testtime.store.pool import Estimate, Pool, sample_cost
 
 
 @register("strategy", "best_of_n")

@@ -25,11 +25,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from strategies.base import Estimate, sample_cost
 from testtime.errors import UserError
-from testtime.pipeline.estimators import _classes, _weighted_winner
-from testtime.pipeline.pool import Pool
 from testtime.registry import register
+from testtime.store.estimators import _classes, _weighted_winner
+from testtime.store.pool import Estimate, Pool, sample_cost
 
 
 @register("strategy", "deepconf")

@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from strategies.base import Estimate, sample_cost
-from testtime.pipeline.estimators import expected_majority_vote
-from testtime.pipeline.pool import Pool
 from testtime.registry import register
+from testtime.store.estimators import expected_majority_vote
+from testtime.store.pool import Estimate, Pool, sample_cost
 
 
 @register("strategy", "majority_vote")

@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from strategies.base import Estimate, sample_cost
-from testtime.pipeline.estimators import pass_at_k
-from testtime.pipeline.pool import Pool
 from testtime.registry import register
+from testtime.store.estimators import pass_at_k
+from testtime.store.pool import Estimate, Pool, sample_cost
 
 
 @register("strategy", "pass_at_k")

@@ -26,11 +26,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from strategies.base import Estimate, sample_cost, scorer_reads_gold
+from strategies.base import scorer_reads_gold
 from testtime.errors import UserError
-from testtime.pipeline.estimators import expected_weighted_vote
-from testtime.pipeline.pool import Pool
 from testtime.registry import register
+from testtime.store.estimators import expected_weighted_vote
+from testtime.store.pool import Estimate, Pool, sample_cost
 
 WEIGHTS = ("auto", "exp", "score")
 

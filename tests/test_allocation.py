@@ -10,7 +10,7 @@ from testtime.analysis.allocation import allocate
 from testtime.analysis.pools import RunPools
 from testtime.analysis.uncertainty import evaluate_cells
 from testtime.errors import UserError
-from testtime.pipeline.pool import Pool
+from testtime.store.pool import Pool
 
 
 def planted(P=40, N=16, seed=0):

@@ -17,9 +17,9 @@ from testtime.analysis import (analyze, break_even_queries, continuous_metric, e
                                frontier, load_runs, lookup, model_facts, total_compute, training_flops)
 from testtime.analysis.curves import log_sigmoid
 from testtime.errors import UserError
-from testtime.pipeline.records import SUMMARY_COLUMNS
-from testtime.pipeline.store import Store
 from testtime.report.html import write_report
+from testtime.store.records import SUMMARY_COLUMNS
+from testtime.store.store import Store
 
 SMALL, LARGE = "smollm2-135m", "qwen2.5-coder-0.5b"
 

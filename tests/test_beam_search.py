@@ -12,7 +12,7 @@ from strategies.dvts import DVTS
 from strategies.scorers.logprob import LogprobScorer
 from testtime.sampler import Completion, Sampling
 from testtime.samplers.fake import FakeSampler
-from testtime.pipeline.store import Store
+from testtime.store.store import Store
 
 PROBLEMS = [Problem(id=str(i), prompt=f"question {i} " * (i + 1), gold="1") for i in range(3)]
 

@@ -10,7 +10,7 @@ from conftest import cli
 from strategies.budget_forcing import BudgetForcing
 from testtime.sampler import Sampling
 from testtime.samplers.fake import FakeSampler
-from testtime.pipeline.store import Store
+from testtime.store.store import Store
 
 
 def problems(*prompts):

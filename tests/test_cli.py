@@ -113,7 +113,7 @@ def test_name_flag_is_a_typed_string(data_dir, tmp_path):
 
 
 def test_show_and_analyze_print_the_same_results_table(data_dir, tmp_path):
-    """One loader (pipeline.records.Results) behind `show RUN` and `analyze RUN`: the same table in both."""
+    """One loader (store.records.Results) behind `show RUN` and `analyze RUN`: the same table in both."""
     assert cli("run", "--backend", "fake", "--data-dir", data_dir, "--limit", 3, "--n", 4, "--output-dir", tmp_path,
                "--name", "r").returncode == 0
     show = cli("show", tmp_path / "r")

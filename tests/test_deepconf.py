@@ -16,9 +16,9 @@ from strategies.deepconf_online import DeepConfOnline, first_drop
 from strategies.scorers.confidence import (BottomGroupConfidence, LowestGroupConfidence, TailConfidence,
                                            token_confidence)
 from testtime.errors import UserError
-from testtime.pipeline.pool import Pool
 from testtime.sampler import Completion, Sampling
 from testtime.samplers.fake import FakeSampler
+from testtime.store.pool import Pool
 
 
 # ---- the measures (facebookresearch/deepconf utils.py, transcribed) ------------------------------------------------

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import cli
-from testtime.pipeline.store import Store
+from testtime.store.store import Store
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ from math import comb
 import numpy as np
 import pytest
 
-from testtime.pipeline import estimators
-from testtime.pipeline.estimators import (
+from testtime.store import estimators
+from testtime.store.estimators import (
     bootstrap_ci,
     budgets,
     expected_best_of_n,

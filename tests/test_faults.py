@@ -23,7 +23,7 @@ import pytest
 from conftest import ROOT, cli, wait_for_parts
 from test_cli import one_line_error
 from testtime.errors import IncompleteRun
-from testtime.pipeline.store import Store
+from testtime.store.store import Store
 
 GOOD = [json.dumps({"question": f"What is {i} + 1?", "answer": f"{i} plus one.\n#### {i + 1}"}) for i in range(3)]
 
@@ -207,7 +207,8 @@ def test_crash_between_samples_and_results_is_rebuilt_by_the_next_command(data_d
 def test_full_disk_during_a_part_write_in_process(data_dir, tmp_path, monkeypatch):
     """The disk fills halfway through the third part: one IncompleteRun, no partial part, resume once there is room."""
     from testtime.config import load_config
-    from testtime.pipeline import runner, store
+    from testtime.pipeline import runner
+    from testtime.store import store
 
     cfg = load_config(None, settings={"backend": "fake", "data_dir": str(data_dir), "limit": 6, "sampling.n": 4,
                                       "output_dir": str(tmp_path), "name": "r", "bootstrap": 50})

@@ -15,9 +15,9 @@ from testtime.analysis.grid import mark_frontier
 from testtime.config import load_config
 from testtime.errors import UserError
 from testtime.pipeline.evaluate import evaluate_grid, make_strategy
-from testtime.pipeline.pool import Pool
 from testtime.pipeline.runner import Plan
-from testtime.pipeline.store import Store, generation_group
+from testtime.store.pool import Pool
+from testtime.store.store import Store, generation_group
 
 SELECT = ["majority_vote", "best_of_n:logprob", "weighted_majority:logprob", "pass_at_k"]
 

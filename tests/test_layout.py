@@ -2,10 +2,12 @@
 
     foundation -> benchmarks -> models -> samplers -> store -> strategies -> run -> analysis -> report -> interface
 
-A module may import from its own stage or an earlier one, never a later one. On top of the order: strategies (and
-their scorers) never import an engine from `testtime.samplers` (they get engines through the protocols in
-`testtime.sampler`), and the analyzer and the reports never open the sample store (they read results and the
-per-problem summary through `testtime.pipeline.records`).
+The folders are the stages (the foundation, models and interface are files of testtime/ itself): the store is
+testtime/store/, below strategies/; the run is testtime/pipeline/, above it. A module may import from its own stage
+or an earlier one, never a later one. On top of the order: strategies (and their scorers) never import an
+engine from `testtime.samplers` (they get engines through the protocols in `testtime.sampler`), and the analyzer and
+the reports never open the sample store, `testtime.store.store` (they read results and the per-problem summary
+through `testtime.store.records`).
 """
 
 import ast
@@ -19,18 +21,17 @@ STAGES = [
     ("benchmarks", ["benchmarks"]),
     ("models", ["testtime.models", "testtime.flops"]),
     ("samplers", ["testtime.samplers"]),
-    ("store", ["testtime.pipeline.records", "testtime.pipeline.pool", "testtime.pipeline.store",
-               "testtime.pipeline.estimators"]),
+    ("store", ["testtime.store"]),
     ("strategies", ["strategies"]),
     ("run", ["testtime.pipeline"]),
     ("analysis", ["testtime.analysis"]),
     ("report", ["testtime.report"]),
-    ("interface", ["testtime.cli", "testtime.__main__", "testtime.api", "testtime"]),
+    ("interface", ["testtime.cli", "testtime.bench", "testtime.__main__", "testtime.api", "testtime"]),
 ]
 FORBIDDEN = [
     ("strategies", "testtime.samplers", "strategies get engines through testtime.sampler's protocols"),
-    ("testtime.analysis", "testtime.pipeline.store", "the analyzer reads results (testtime.pipeline.records)"),
-    ("testtime.report", "testtime.pipeline.store", "reports read results (testtime.pipeline.records)"),
+    ("testtime.analysis", "testtime.store.store", "the analyzer reads results (testtime.store.records)"),
+    ("testtime.report", "testtime.store.store", "reports read results (testtime.store.records)"),
 ]
 PACKAGES = ("testtime", "strategies", "benchmarks")
 
@@ -99,6 +100,15 @@ def test_forbidden_edges():
 
 def test_stage_folders_exist():
     # the tree itself shows the stages
-    for folder in ("testtime/samplers", "testtime/pipeline", "testtime/analysis", "testtime/report", "strategies",
-                   "strategies/scorers", "benchmarks"):
+    for folder in ("testtime/samplers", "testtime/store", "testtime/pipeline", "testtime/analysis", "testtime/report",
+                   "strategies", "strategies/scorers", "benchmarks"):
         assert (ROOT / folder / "__init__.py").is_file(), folder
+
+
+def test_each_folder_is_one_stage():
+    # a subfolder of testtime/ (or of strategies/, benchmarks/) never splits across stages
+    known = modules()
+    split = [f"{m} ({stage(m)[1]}) in {m.rpartition('.')[0]} ({stage(m.rpartition('.')[0])[1]})"
+             for m in known if "." in m and m.rpartition(".")[0] in known and m.rpartition(".")[0] not in PACKAGES
+             and stage(m) != stage(m.rpartition(".")[0])]
+    assert not split, split

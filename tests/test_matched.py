@@ -8,7 +8,7 @@ import pytest
 from testtime.analysis.matched import matched_flops
 from testtime.analysis.pools import RunPools
 from testtime.analysis.uncertainty import evaluate_cells
-from testtime.pipeline.pool import Pool
+from testtime.store.pool import Pool
 
 IDS = ("p0", "p1", "p2", "p3")
 

@@ -9,7 +9,7 @@ from testtime.analysis.paired import adjacent_budgets, find_cell, paired, paired
 from testtime.analysis.pools import RunPools
 from testtime.analysis.uncertainty import evaluate_cells
 from testtime.errors import UserError
-from testtime.pipeline.pool import Pool
+from testtime.store.pool import Pool
 
 
 def test_paired_difference_by_hand():

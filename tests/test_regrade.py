@@ -13,11 +13,11 @@ from conftest import cli
 from testtime.config import RunConfig, load_config
 from testtime.errors import UserError
 from testtime.pipeline.lock import RunDirectoryBusy, run_lock
-from testtime.pipeline.records import Results
 from testtime.pipeline.regrade import regrade
 from testtime.pipeline.runner import run
-from testtime.pipeline.store import Store
 from testtime.sampler import Sampling
+from testtime.store.records import Results
+from testtime.store.store import Store
 
 GRADES = ["answer", "answer_id", "correct", "extraction", "correct_strict", "answer_id_strict"]
 

@@ -12,7 +12,7 @@ import os
 import pytest
 
 from conftest import cli
-from testtime.pipeline.store import Store
+from testtime.store.store import Store
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ import pytest
 
 from conftest import ROOT, cli, wait_for_parts
 from testtime.errors import UserError
-from testtime.pipeline.records import SAMPLE_COLUMNS, SampleRecord
-from testtime.pipeline.store import Store
+from testtime.store.records import SAMPLE_COLUMNS, SampleRecord
+from testtime.store.store import Store
 
 FAKE = ["--backend", "fake", "--benchmark", "gsm8k"]
 
@@ -210,7 +210,7 @@ def test_a_strategy_revision_changes_its_group_and_revision_1_keeps_the_old_dige
     import json as json_
 
     from strategies.rebase import Rebase
-    from testtime.pipeline.store import generation_group
+    from testtime.store.store import generation_group
 
     old = hashlib.sha1(json_.dumps(dataclasses.asdict(Rebase()), sort_keys=True).encode()).hexdigest()[:8]
     assert Rebase.revision == 2 and generation_group(Rebase(), 8) != f"rebase-{old}@8"

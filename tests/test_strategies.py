@@ -9,7 +9,7 @@ import pytest
 
 from testtime.errors import UserError
 from testtime.pipeline.evaluate import evaluate, make_strategy
-from testtime.pipeline.pool import Pool
+from testtime.store.pool import Pool
 
 
 def pool_of(correct, answer_ids=None, scores=None, tokens=None, prefill=None, decode=None):

@@ -10,7 +10,7 @@ import pytest
 from testtime.analysis.pools import RunPools, shared_problems, take
 from testtime.analysis.uncertainty import evaluate_cells, interval, points
 from testtime.errors import UserError
-from testtime.pipeline.pool import Pool
+from testtime.store.pool import Pool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from ci_coverage import coverage, planted_pool  # noqa: E402

@@ -10,7 +10,7 @@ from benchmarks.grading import group_answers
 from strategies.weighted_majority import WeightedMajority, vote_weights
 from testtime.errors import UserError
 from testtime.pipeline.evaluate import evaluate, make_strategy
-from testtime.pipeline.pool import Pool
+from testtime.store.pool import Pool
 
 
 def pool_of(answer_ids, correct, scores: dict):

@@ -19,7 +19,7 @@ _EXPORTS = {
     "evaluate": "testtime.api", "analyze": "testtime.api",
     "RunConfig": "testtime.config", "load_config": "testtime.config",
     "Sampling": "testtime.sampler", "Completion": "testtime.sampler",
-    "Results": "testtime.pipeline.records", "ResultRow": "testtime.pipeline.records",
+    "Results": "testtime.store.records", "ResultRow": "testtime.store.records",
     "UserError": "testtime.errors",
 }
 __all__ = sorted(_EXPORTS)

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 from testtime.config import RunConfig, load_config
 from testtime.errors import UserError
 from testtime.pipeline.events import Reporter
-from testtime.pipeline.records import Results, existing_manifest
+from testtime.store.records import Results, existing_manifest
 
 
 def run(config: RunConfig | str | Path | None = None, settings: Mapping[str, Any] | None = None, *,
@@ -47,9 +47,9 @@ def load_results(run_dir: str | Path):
 
 
 def load_samples(run_dir: str | Path):
-    """Every stored sample of a run as a pandas DataFrame (the records of testtime.pipeline.records.SampleRecord,
+    """Every stored sample of a run as a pandas DataFrame (the records of testtime.store.records.SampleRecord,
     plus score_<scorer> and strategy-specific columns)."""
-    from testtime.pipeline.store import Store
+    from testtime.store.store import Store
 
     existing_manifest(run_dir)
     return Store(Path(run_dir)).table().to_pandas()
@@ -60,7 +60,7 @@ def evaluate(run_dir: str | Path, strategy: str, *, budgets: Sequence[int] | Non
     """One selection strategy ("name" or "name:scorer") on a run's stored pool, at `budgets` (default 1, 2, 4, ...,
     N), without sampling: a DataFrame like `load_results`. `options` are the strategy's settings."""
     from testtime.pipeline.evaluate import evaluate as evaluate_pool, make_strategy
-    from testtime.pipeline.store import Store
+    from testtime.store.store import Store
 
     manifest = existing_manifest(run_dir)
     name = strategy.partition(":")[0]

@@ -212,7 +212,7 @@ def _module_doc(obj) -> str:
 
 
 def cmd_show(args, console) -> int:
-    from testtime.pipeline.records import Results, existing_manifest, read_manifest
+    from testtime.store.records import Results, existing_manifest, read_manifest
     from testtime.report.terminal import summary_table
 
     if args.run is None:
@@ -255,7 +255,7 @@ def _rebuild(run_dir: Path) -> None:
 
 
 def cmd_bench(args, console) -> int:
-    from testtime.pipeline.bench import bench
+    from testtime.bench import bench
 
     bench(args, console)
     return 0
@@ -294,7 +294,7 @@ def _analysis(args, console, *, compare: bool) -> int:
     from testtime.analysis import analyze
     from testtime.files import check_folder
     from testtime.report.analysis_tables import analysis_tables
-    from testtime.pipeline.records import Results
+    from testtime.store.records import Results
     from testtime.report.html import write_report
 
     names = "-vs-".join(p.resolve().name for p in args.runs)

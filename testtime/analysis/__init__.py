@@ -1,7 +1,7 @@
 """The analyzer: stored runs -> one tidy table, accuracy-vs-compute fits, the frontier, small-vs-large exchange
 rates, the continuous (gold-likelihood) signal, paired comparisons, the compute-optimal allocation by difficulty and
 pass@k forecasts, beside training-compute laws and a model catalogue. It reads what the runner stored (results,
-manifest and per-problem summary through `testtime.pipeline.records`, the samples' arrays through `pools.py`),
+manifest and per-problem summary through `testtime.store.records`, the samples' arrays through `pools.py`),
 never the runner's `Store`.
 
     runs.py        load_runs: results rows + catalog facts -> one table     fits.py      curve fits per series
@@ -284,7 +284,7 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
 
 def _overlap(pools, table) -> tuple[pd.DataFrame, dict]:
     """Per benchmark: runs, problems per run and the shared problems (from the pools, else the manifests)."""
-    from testtime.pipeline.records import existing_manifest
+    from testtime.store.records import existing_manifest
 
     per = {}
     by_run = {r.run: r for r in pools}

@@ -31,7 +31,7 @@ from scipy.special import betaln, gammaln
 
 from testtime.analysis.curves import ExpPower
 from testtime.errors import UserError
-from testtime.pipeline.estimators import pass_at_k as unbiased_pass_at_k
+from testtime.store.estimators import pass_at_k as unbiased_pass_at_k
 
 _LOG_BOUNDS = (-9.0, 7.0)
 SPREAD_LR_CRITICAL = 2.71

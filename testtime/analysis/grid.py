@@ -51,7 +51,7 @@ def grid_points(runs: Sequence[RunPools], results: pd.DataFrame) -> tuple[pd.Dat
     Example:
         grid, notes = grid_points(load_pools(["runs/bf"]), load_runs(["runs/bf"]))
     """
-    from testtime.pipeline.records import Results
+    from testtime.store.records import Results
 
     labels = results.drop_duplicates("run").set_index("run")["model"] if len(results) else pd.Series(dtype=object)
     frames, notes, done = [], [], set()

@@ -23,12 +23,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from strategies.base import sample_cost
 from testtime.analysis.paired import paired_difference
 from testtime.analysis.pools import RunPools, subset
 from testtime.analysis.runs import label
 from testtime.analysis.uncertainty import Cells
-from testtime.pipeline.estimators import bootstrap_ci
+from testtime.store.estimators import bootstrap_ci
+from testtime.store.pool import sample_cost
 
 COLUMNS = ["benchmark", "generation", "generation_run", "budget", "problems", "generation_flops",
            "generation_accuracy", "generation_low", "generation_high", "generation_tokens", "selection",

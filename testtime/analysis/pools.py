@@ -1,7 +1,7 @@
 """A stored run's samples as arrays, for the analyses that need every sample and not only the per-budget means:
 the two-level bootstrap, paired comparisons, difficulty bins, forecasts and the sequential x parallel grid.
 
-Reads the run directory's sample parts (`samples/part-*.parquet`, columns as `testtime.pipeline.records` names
+Reads the run directory's sample parts (`samples/part-*.parquet`, columns as `testtime.store.records` names
 them) directly with pyarrow, only the columns a `Pool` holds (never the texts), so the analyzer does not open the
 runner's `Store`. As the store does, a (group, problem, sample) row written twice keeps its newest copy.
 
@@ -23,8 +23,8 @@ import pandas as pd
 import pyarrow as pa
 
 from testtime.errors import UserError
-from testtime.pipeline.pool import Pool
-from testtime.pipeline.records import existing_manifest, read_part, read_parts
+from testtime.store.pool import Pool
+from testtime.store.records import existing_manifest, read_part, read_parts
 
 POOL_GROUP = "sample"
 """The group of a run's plain samples (the pool); a generation strategy's are "<name>-<digest>@<budget>"."""

@@ -1,4 +1,4 @@
-"""Stored runs -> one tidy table: each run's result rows (`testtime.pipeline.records.Results`), labelled, beside the
+"""Stored runs -> one tidy table: each run's result rows (`testtime.store.records.Results`), labelled, beside the
 model's N, training tokens D and training compute 6ND from `testtime.analysis.catalog`.
 
 One row per (model, benchmark, strategy, scorer, budget n). `scorer` is None where a strategy ranks by nothing, and
@@ -19,7 +19,7 @@ import pandas as pd
 
 from testtime.analysis.catalog import lookup, training_flops
 from testtime.errors import UserError
-from testtime.pipeline.records import Results
+from testtime.store.records import Results
 
 KEY = ["model", "benchmark", "strategy", "scorer"]
 """One series of the table: a strategy (with its scorer) of one model on one benchmark."""

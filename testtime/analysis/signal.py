@@ -3,7 +3,7 @@
 Smooth metrics can show progress that pass/fail accuracy hides (Schaeffer et al. 2023, "Are Emergent Abilities of
 Large Language Models a Mirage?"). The main one is the log-probability the model gives each problem's gold answer
 after the problem and "The final answer is $\\boxed{" (read from prompt logprobs by the runner). The runner sums
-what it needs per problem into summary.parquet (`testtime.pipeline.records.load_summary`), so any set of problems
+what it needs per problem into summary.parquet (`testtime.store.records.load_summary`), so any set of problems
 aggregates exactly; this module never opens the samples.
 
 Example:
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from testtime.analysis.pools import POOL_GROUP
-from testtime.pipeline.records import existing_manifest, load_summary, read_part, read_parts
+from testtime.store.records import existing_manifest, load_summary, read_part, read_parts
 
 COLUMNS = ["run", "model_name", "benchmark", "problems", "samples", "correct_samples", "accuracy", "accuracy_low",
            "accuracy_high", "gold_problems", "gold_logprob", "gold_logprob_low", "gold_logprob_high",

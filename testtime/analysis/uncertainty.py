@@ -124,7 +124,7 @@ def evaluate_cells(runs: Sequence[RunPools], *, problems: Sequence[str] | None =
         cells = evaluate_cells(load_pools(["runs/a"]), n_boot=100)
     """
     import strategies as _registered  # noqa: F401  (registers the strategies)
-    from testtime.pipeline.estimators import budgets as default_budgets
+    from testtime.store.estimators import budgets as default_budgets
     from testtime.pipeline.evaluate import make_strategy
 
     if levels not in LEVELS:

@@ -13,13 +13,12 @@ from typing import Sequence
 
 import numpy as np
 
-from strategies.base import sample_cost
 from testtime.config import typed_settings
 from testtime.errors import UserError
-from testtime.pipeline.estimators import bootstrap_ci, budgets as default_budgets
-from testtime.pipeline.pool import Pool
-from testtime.pipeline.records import ResultRow
 from testtime.registry import construct, get
+from testtime.store.estimators import bootstrap_ci, budgets as default_budgets
+from testtime.store.pool import Pool, sample_cost
+from testtime.store.records import ResultRow
 
 
 def make_strategy(spec: str, default_scorer: str = "logprob", options: dict | None = None):

@@ -30,10 +30,10 @@ from testtime.errors import UserError
 from testtime.pipeline.evaluate import evaluate, evaluate_budgets
 from testtime.pipeline.events import NullReporter
 from testtime.pipeline.lock import run_lock
-from testtime.pipeline.records import ResultRow
 from testtime.pipeline.runner import Plan, finish
 from testtime.pipeline.samples import grade_texts
-from testtime.pipeline.store import POOL, Store, generation_group
+from testtime.store.records import ResultRow
+from testtime.store.store import POOL, Store, generation_group
 
 GRADE_COLUMNS = ("answer", "answer_id", "correct", "extraction", "correct_strict", "answer_id_strict")
 """The sample columns a regrade rewrites; every other column (texts, tokens, scores, FLOPs) is kept as it is."""

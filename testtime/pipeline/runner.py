@@ -27,15 +27,15 @@ from testtime.config import RunConfig, build, typed_settings
 from testtime.errors import IncompleteRun, UserError
 from testtime.pipeline.evaluate import evaluate, evaluate_budgets, evaluate_grid, make_strategy
 from testtime.pipeline.events import NullReporter, Reporter
-from testtime.pipeline.provenance import provenance
-from testtime.pipeline.records import Results, write_summary
-from testtime.pipeline.samples import Job, to_records
-from testtime.pipeline.store import POOL, Store, generation_group
-from testtime.registry import construct, get
 from testtime.pipeline.limits import check_context, check_memory
 from testtime.pipeline.lock import RunDirectoryBusy, run_lock
+from testtime.pipeline.provenance import provenance
+from testtime.pipeline.samples import Job, to_records
+from testtime.registry import construct, get
 from testtime.sampler import ContinuationLogprobs, EngineDied, EngineProgress, ProblemsFailed
 from testtime.samplers.logs import engine_logs_to
+from testtime.store.records import Results, write_summary
+from testtime.store.store import POOL, Store, generation_group
 
 ENGINE_LOG = "engine.log"
 """Where the engine stack's output goes (vLLM, transformers, torch, C/C++ kernels, progress bars)."""

@@ -15,9 +15,9 @@ from benchmarks.base import Benchmark, Problem
 from benchmarks.grading import group_answers
 from testtime.flops import decode_flops, prefill_flops
 from testtime.models import ModelFacts
-from testtime.pipeline.records import SampleRecord
-from testtime.pipeline.store import POOL
 from testtime.sampler import Completion
+from testtime.store.records import SampleRecord
+from testtime.store.store import POOL
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """A run's summary for the terminal (`testtime show`). Results render themselves (`console.print(Results.load(run))`,
-testtime.pipeline.records); live progress is testtime.report.progress.
+testtime.store.records); live progress is testtime.report.progress.
 
 Example:
     console.print(summary_table(existing_manifest("runs/<run>")))

@@ -1,4 +1,5 @@
-"""A pool: N stored samples for each of P problems, as arrays, for selection strategies and estimators.
+"""A pool: N stored samples for each of P problems, as arrays, for selection strategies and estimators; and what a
+selection strategy returns at a budget (`Estimate`) with the spend of n samples drawn from the pool (`sample_cost`).
 
 Sample once, select many times: every selection strategy is a pure function of a pool and a budget n <= N.
 
@@ -6,6 +7,7 @@ Example:
     pool = store.pool()
     pool.correct.shape        # (P, N)
     pool.scores["logprob"]    # (P, N) mean token logprob per sample
+    sample_cost(pool, 8, acc) # Estimate: accuracy `acc`, tokens and FLOPs of 8 samples per problem
 """
 
 from __future__ import annotations
@@ -65,3 +67,34 @@ class Pool:
     def n_samples(self) -> int:
         """N, samples per problem."""
         return self.correct.shape[1]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A selection strategy at one budget: expected accuracy and spend per problem."""
+
+    accuracy: np.ndarray
+    """[P] expected accuracy per problem at this budget."""
+    tokens: np.ndarray
+    """[P] expected generated tokens per problem (policy and scorer)."""
+    flops: np.ndarray
+    """[P] expected inference FLOPs per problem: one shared prefill plus the decode of the chosen samples."""
+    flops_naive: np.ndarray
+    """[P] the same if every sample prefilled its own copy of the prompt (no prefix caching)."""
+    stderr: np.ndarray | None = None
+    """[P] Monte-Carlo standard error of `accuracy`, None where the estimate is exact."""
+
+
+def sample_cost(pool: Pool, n: int, accuracy: np.ndarray, stderr: np.ndarray | None = None,
+                scorer: str | None = None) -> Estimate:
+    """Spend of n samples drawn at random from each problem's pool: n times the mean sample, one shared prefill.
+
+    A strategy that ranks by `scorer` also pays that scorer's passes over the n samples (`pool.scorer_flops`).
+    """
+    mean_tokens = pool.output_tokens.mean(axis=1)
+    mean_decode = pool.decode_flops.mean(axis=1) + pool.score_flops.mean(axis=1)
+    if scorer in pool.scorer_flops:
+        mean_decode = mean_decode + pool.scorer_flops[scorer].mean(axis=1)
+    return Estimate(accuracy=np.asarray(accuracy, float), tokens=n * mean_tokens,
+                    flops=pool.prefill_flops + n * mean_decode,
+                    flops_naive=n * (pool.prefill_flops + mean_decode), stderr=stderr)

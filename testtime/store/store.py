@@ -4,7 +4,7 @@
         manifest.json                 config, sample key, versions, hardware, model facts, engine, timings, status
         samples/part-<time>-<n>.parquet   all n samples of one or more finished problems
         gold.parquet                  per problem: the model's log-probability of the gold answer
-        summary.parquet, results.json, results.csv   what the analyzer reads (testtime.pipeline.records),
+        summary.parquet, results.json, results.csv   what the analyzer reads (testtime.store.records),
                                       rewritten at the end of every run
         engine.log                    the engine's own log lines
 
@@ -36,10 +36,10 @@ import pyarrow.parquet as pq
 
 from testtime.errors import UserError
 from testtime.files import atomic_write, check_folder, write_json
-from testtime.pipeline.pool import Pool
-from testtime.pipeline.records import (SAMPLE_COLUMNS, SUMMARY_COLUMNS, SampleRecord, read_manifest, read_parquet,
-                                       read_part, read_parts, sample_columns)
 from testtime.sampler import Completion
+from testtime.store.pool import Pool
+from testtime.store.records import (SAMPLE_COLUMNS, SUMMARY_COLUMNS, SampleRecord, read_manifest, read_parquet,
+                                    read_part, read_parts, sample_columns)
 
 _TYPES = {
     "sample_index": pa.int32(), "prompt_tokens": pa.int32(), "output_tokens": pa.int32(), "answer_id": pa.int32(),

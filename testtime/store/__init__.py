@@ -1,0 +1,31 @@
+"""The store: what a run directory holds, below strategies/ in the flow.
+
+    records.py     SampleRecord, ResultRow, Results, the manifest and the per-problem summary (every file's types)
+    store.py       Store: the run directory's samples, appended whole problems at a time, crash-safe; its pools
+    pool.py        Pool (N samples x P problems as arrays), Estimate and sample_cost (a strategy's answer and spend)
+    estimators.py  pass@k, exact best-of-n and vote expectations, bootstrap CIs
+
+Example:
+    from testtime.store import Store
+    pool = Store.open(run_dir, sample_key).pool(problem_ids)   # every stored sample of those problems
+
+Names are imported when first used: importing one module (the analyzer reads records.py) loads no other.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "SampleRecord": "testtime.store.records", "ResultRow": "testtime.store.records",
+    "Results": "testtime.store.records", "load_summary": "testtime.store.records",
+    "Store": "testtime.store.store", "generation_group": "testtime.store.store",
+    "Pool": "testtime.store.pool", "Estimate": "testtime.store.pool", "sample_cost": "testtime.store.pool",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'testtime.store' has no attribute {name!r}")
