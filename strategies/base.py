@@ -4,7 +4,9 @@ its usual spend, `sample_cost`, live beside the pool in testtime.store.pool).
 - A *selection* strategy reads a stored pool of N samples per problem and answers any budget n <= N with the
   expected accuracy over all size-n subsets (exact where a closed form exists, Monte Carlo with its standard error
   where not). One pool, every budget: sample once, select many times.
-- A *generation* strategy drives the sampler itself (continuations, step-wise search) and stores what it generates.
+- A *generation* strategy drives the sampler itself (continuations, step-wise search) and stores what it generates,
+  each record with what it spent (`testtime.sampler.Spend`: segments, continuation prefills, scorer FLOPs;
+  handed over as `Completion.spend`).
 - A *scorer* ranks samples (higher is better). It is configuration (a frozen dataclass); `bind(engines)` loads what
   it needs through testtime.sampler's `Engines` and returns the bound scorer that scores.
 
@@ -74,11 +76,14 @@ class Generation(Protocol):
     """1, bumped when a change makes the strategy store other samples than before (or charge them otherwise); from
     2 on it enters its settings digest (testtime.store.store.generation_group), so a resumed run never mixes
     samples of two revisions."""
-    # Optional: `independent_samples: ClassVar[bool] = True` says that the records stored at one budget are
-    # independent samples per problem (budget forcing's N traces), not the output of one search or vote, so every
-    # selection strategy applies to them as to a pool (`testtime.pipeline.evaluate.evaluate_grid`: the sequential x
-    # parallel grid). Such a strategy may take `select: tuple[str, ...] = evaluation_only(())`, the selection
-    # strategies to apply.
+    independent_samples: ClassVar[bool]
+    """True where the records stored at one budget are independent samples per problem (budget forcing's N traces):
+    selection strategies apply to them as to a pool (`testtime.pipeline.evaluate.evaluate_grid`, the sequential x
+    parallel grid). False where they are the output of one search or vote."""
+    grid_select: tuple[str, ...]
+    """The selection strategies ("name" or "name:scorer") the runner applies to those samples at every budget; ()
+    for none, and always () where `independent_samples` is False. Budget forcing's is its `select` setting, an
+    `evaluation_only` field; the others declare `grid_select: ClassVar[tuple[str, ...]] = ()`."""
 
     def check_budget(self, budget: int) -> None:
         """Raise ValueError (one sentence naming the fix) if the strategy cannot run at `budget` with its settings;

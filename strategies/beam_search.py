@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Iterator, Sequence
 
 from strategies.base import BoundScorer
-from strategies.steps import Node, Spend, completion, extend, ranked, score
+from strategies.steps import Node, Tally, completion, extend, ranked, score
 from testtime.registry import register
 from testtime.sampler import Completion, Sampler, Sampling
 
@@ -40,6 +40,8 @@ class StepSearch:
     budget_unit: ClassVar[str] = "candidates per step"
     revision: ClassVar[int] = 2
     """2: every request seeded by its node, a cut step continues, a finished solution beats a partial one."""
+    independent_samples: ClassVar[bool] = False
+    grid_select: ClassVar[tuple[str, ...]] = ()
     scorer: str = "self_verify"
     """Step scorer: any scorer that can score a partial solution (prm with aggregate "last", self_verify)."""
     width: int = 4
@@ -81,19 +83,19 @@ def search(s: StepSearch, sampler: Sampler, problems: Sequence, sampling: Sampli
     heads = [sampler.chat_prompt(p.prompt) for p in problems]
     prompt_tokens = [sampler.count_tokens(h) for h in heads]
     beams = budget // s.width
-    spend = [Spend() for _ in problems]
+    tally = [Tally() for _ in problems]
     finished: list[list[Node]] = [[] for _ in problems]
     live, widths = [Node(problem=i) for i in range(len(problems))], [budget] * len(problems)
     for step in range(s.max_steps):
         if not live:
             break
-        children = extend(sampler, heads, prompt_tokens, live, widths, sampling, spend=spend,
+        children = extend(sampler, heads, prompt_tokens, live, widths, sampling, tally=tally,
                           delimiter=s.step_delimiter, max_step_tokens=s.max_step_tokens)
         flat = [c for kids in children for c in kids]
         if step == 0:   # subtree t (DVTS) grows from the root's candidates t*M .. t*M + M - 1
             for c in flat:
                 c.tree = c.path[-1] // s.width
-        score(scorer, problems, prompt_tokens, flat, spend)
+        score(scorer, problems, prompt_tokens, flat, tally)
         live = []
         for i in range(len(problems)):
             mine = [c for c in flat if c.problem == i]
@@ -109,4 +111,4 @@ def search(s: StepSearch, sampler: Sampler, problems: Sequence, sampling: Sampli
         # A finished solution beats any partial one; what is still open competes only when nothing finished.
         leaves = finished[i] or [b for b in live if b.problem == i]
         best = max(leaves, key=lambda c: ranked(c.score))
-        yield i, [completion(best, spend[i], prompt_tokens[i], {"budget": budget, "width": s.width})]
+        yield i, [completion(best, tally[i], prompt_tokens[i], {"budget": budget, "width": s.width})]

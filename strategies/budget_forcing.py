@@ -7,7 +7,7 @@ an answer cue, and generate the short final answer. Thinking tokens (generated p
 
 Each round is one batch of continuations; a continuation's prompt is its whole prefix, so with vLLM's prefix
 caching only the new tokens and the last partial cache block are prefilled: what the engine reports it prefilled
-is charged (strategies/steps.py `Spend.prefill`), every generated token at its own context position. After "Wait"
+is charged (`testtime.sampler.Spend.prefill`), every generated token at its own context position. After "Wait"
 at least one token is generated (s1's `min_tokens=1`), and each extension draws with its own seed (a seeded engine
 would otherwise continue two equal traces alike). The final answer runs to the brace that closes `\\boxed{`
 (`\\frac{1}{2}` keeps its inner braces), or `answer_tokens`. Delimiters are configurable: `<think>` / `</think>` for reasoning models;
@@ -29,8 +29,7 @@ from typing import ClassVar, Iterator, Sequence
 
 from testtime.registry import register
 from strategies.base import BoundScorer, check_positive, evaluation_only
-from strategies.steps import Spend
-from testtime.sampler import Completion, Sampler, Sampling, node_seed
+from testtime.sampler import Completion, Sampler, Sampling, Spend, node_seed
 
 
 @register("strategy", "budget_forcing")
@@ -71,6 +70,11 @@ class BudgetForcing:
         object.__setattr__(self, "select", select)
         if self.max_waits < 0 or self.answer_tokens < 1 or (self.samples is not None and self.samples < 1):
             raise ValueError("budget_forcing: max_waits must be >= 0, answer_tokens and samples >= 1")
+
+    @property
+    def grid_select(self) -> tuple[str, ...]:
+        """The selection strategies of the grid: `select`."""
+        return self.select
 
     def check_budget(self, budget: int) -> None:
         check_positive(self.name, budget, "thinking tokens")
@@ -166,7 +170,7 @@ class _Trace:
         return self.head + self.body
 
     def add(self, c: Completion) -> "_Trace":
-        self.spend.segments.append((self.prompt_tokens + self.thinking_tokens, c.n_tokens))
+        self.spend.decode_segments.append((self.prompt_tokens + self.thinking_tokens, c.n_tokens))
         self.body += c.text
         self.thinking_tokens += c.n_tokens
         self.generated += c.n_tokens
@@ -184,11 +188,12 @@ class _Trace:
     def finish(self, close: str, close_tokens: int, answer: Completion, *, budget: int) -> Completion:
         text = self.body + close + boxed_content(answer.text) + "}"
         total = self.thinking_tokens + close_tokens + answer.n_tokens  # every token after the prompt
-        self.spend.segments.append((self.prompt_tokens + self.thinking_tokens + close_tokens, answer.n_tokens))
+        self.spend.decode_segments.append((self.prompt_tokens + self.thinking_tokens + close_tokens,
+                                           answer.n_tokens))
         return Completion(
             text=text, n_tokens=total, prompt_tokens=self.prompt_tokens,
             logprob=self.logprob + (answer.logprob or 0.0), finish_reason="stop" if self.stopped else "length",
             token_logprobs=tuple(self.token_logprobs) + answer.token_logprobs,
             extra={"budget": budget, "thinking_tokens": self.thinking_tokens, "waits": self.waits,
-                   "generated_tokens": self.generated + answer.n_tokens, "answer_tokens": answer.n_tokens,
-                   **self.spend.extra()})
+                   "generated_tokens": self.generated + answer.n_tokens, "answer_tokens": answer.n_tokens},
+            spend=self.spend)

@@ -37,11 +37,10 @@ import numpy as np
 
 from strategies.base import BoundScorer, check_positive
 from strategies.scorers.confidence import group_confidence, lowest_group, token_confidence
-from strategies.steps import Spend
 from strategies.voting import answer_classes, weighted_vote
 from testtime.errors import UserError
 from testtime.registry import register
-from testtime.sampler import Completion, Sampler, Sampling, node_seed
+from testtime.sampler import Completion, Sampler, Sampling, Spend, node_seed
 
 
 @dataclass
@@ -88,6 +87,8 @@ class DeepConfOnline:
     revision: ClassVar[int] = 2
     """2: warm-up, first chunk and each trace seeded apart, an empty trace has confidence 0, continuations charged their prefill."""
     scorer: ClassVar[str | None] = None
+    independent_samples: ClassVar[bool] = False
+    grid_select: ClassVar[tuple[str, ...]] = ()
     warmup: int = 16
     """N_init: warm-up traces per problem, generated in full to set the threshold."""
     eta: float = 0.1
@@ -158,15 +159,15 @@ class DeepConfOnline:
         pick = weighted_vote(answer_classes(problem, [traces[k].text for k in voters]), [lowest[k] for k in voters])
         best = traces[voters[pick] if pick is not None else int(np.argmax(lowest))]
         stopped = [t for t in traces if t.stopped_at is not None]
-        spend.segments = [s for t in traces for s in t.segments]
+        spend.decode_segments = [s for t in traces for s in t.segments]
         return Completion(
             text=best.text, n_tokens=sum(t.tokens for t in traces), prompt_tokens=prompt_tokens, logprob=best.logprob,
             finish_reason=best.finish_reason, token_logprobs=best.token_logprobs,
             extra={"budget": budget, "warmup": sum(t.warm for t in traces), "threshold": threshold,
                    "voters": len(voters), "stopped_traces": len(stopped),
                    "stopped_tokens": sum(t.tokens for t in stopped),
-                   "overshoot_tokens": sum(t.tokens - t.stopped_at for t in stopped), **spend.extra(),
-                   "solution_tokens": best.tokens})
+                   "overshoot_tokens": sum(t.tokens - t.stopped_at for t in stopped),
+                   "solution_tokens": best.tokens}, spend=spend)
 
 
 def first_drop(conf: Sequence[float], window: int, threshold: float) -> int | None:

@@ -28,7 +28,7 @@ from typing import ClassVar, Iterator, Sequence
 import numpy as np
 
 from strategies.base import BoundScorer, check_positive
-from strategies.steps import Node, Spend, completion, extend, score
+from strategies.steps import Node, Tally, completion, extend, score
 from strategies.voting import answer_classes, weighted_vote
 from testtime.registry import register
 from testtime.sampler import Completion, Sampler, Sampling
@@ -42,6 +42,8 @@ class ParticleFiltering:
     budget_unit: ClassVar[str] = "particles"
     revision: ClassVar[int] = 2
     """2: every request seeded by its node, a cut step continues, continuations charged their prefill."""
+    independent_samples: ClassVar[bool] = False
+    grid_select: ClassVar[tuple[str, ...]] = ()
     scorer: str = "self_verify"
     """Step scorer: any scorer that scores a partial solution (prm with aggregate "last", self_verify)."""
     temperature: float = 1.0
@@ -72,7 +74,7 @@ class ParticleFiltering:
         prompt_tokens = [sampler.count_tokens(h) for h in heads]
         rngs = [np.random.default_rng([sampling.seed or 0, zlib.crc32(p.id.encode())]) for p in problems]
         particles = [[Node(problem=i) for _ in range(budget)] for i in range(len(problems))]
-        spend = [Spend() for _ in problems]
+        tally = [Tally() for _ in problems]
         for _ in range(self.max_steps):
             # Copies of one particle share a request: group the live particles by (problem, text).
             groups: dict[tuple[int, str], list[int]] = {}
@@ -84,11 +86,11 @@ class ParticleFiltering:
                 break
             parents = [particles[i][ks[0]] for (i, _), ks in groups.items()]
             children = extend(sampler, heads, prompt_tokens, parents, [len(ks) for ks in groups.values()], sampling,
-                              spend=spend, delimiter=self.step_delimiter, max_step_tokens=self.max_step_tokens)
+                              tally=tally, delimiter=self.step_delimiter, max_step_tokens=self.max_step_tokens)
             for ((i, _), ks), kids in zip(groups.items(), children):
                 for k, kid in zip(ks, kids):
                     particles[i][k] = kid
-            score(scorer, problems, prompt_tokens, [c for kids in children for c in kids], spend)
+            score(scorer, problems, prompt_tokens, [c for kids in children for c in kids], tally)
             for i, ps in enumerate(particles):
                 if any(not p.done for p in ps):   # resample while the problem still has live particles
                     probs = resampling_probabilities([p.score for p in ps], temperature=self.temperature,
@@ -103,7 +105,7 @@ class ParticleFiltering:
                                                    log_odds=self.log_odds)
                 pick = weighted_vote(answer_classes(problem, [p.text for p in ps]), list(weights))
             best = ps[int(np.argmax(rewards)) if pick is None else pick]
-            yield i, [completion(best, spend[i], prompt_tokens[i],
+            yield i, [completion(best, tally[i], prompt_tokens[i],
                                  {"budget": budget, "particles": len(particles[i]),
                                   "distinct_particles": len({p.text for p in particles[i]})})]
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Iterator, Sequence
 
 from strategies.base import BoundScorer, check_positive
-from strategies.steps import Node, Spend, completion, extend, score, vote_weights
+from strategies.steps import Node, Tally, completion, extend, score, vote_weights
 from strategies.voting import answer_classes, weighted_vote
 from testtime.registry import register
 from testtime.sampler import Completion, Sampler, Sampling
@@ -39,6 +39,8 @@ class Rebase:
     budget_unit: ClassVar[str] = "candidates per step"
     revision: ClassVar[int] = 2
     """2: every request seeded by its node, a cut step continues, continuations charged their prefill."""
+    independent_samples: ClassVar[bool] = False
+    grid_select: ClassVar[tuple[str, ...]] = ()
     scorer: str = "self_verify"
     """Step scorer: any scorer that scores a partial solution (prm with aggregate "last", self_verify)."""
     temperature: float = 0.2
@@ -65,15 +67,15 @@ class Rebase:
             raise ValueError(f"{self.name} needs a budget >= 1 and a step scorer (got {budget}, {scorer})")
         heads = [sampler.chat_prompt(p.prompt) for p in problems]
         prompt_tokens = [sampler.count_tokens(h) for h in heads]
-        spend = [Spend() for _ in problems]
+        tally = [Tally() for _ in problems]
         finished: list[list[Node]] = [[] for _ in problems]
         width = [budget] * len(problems)
         frontier, widths = [Node(problem=i) for i in range(len(problems))], [budget] * len(problems)
         for step in range(self.max_steps):
-            children = [c for kids in extend(sampler, heads, prompt_tokens, frontier, widths, sampling, spend=spend,
+            children = [c for kids in extend(sampler, heads, prompt_tokens, frontier, widths, sampling, tally=tally,
                                              delimiter=self.step_delimiter, max_step_tokens=self.max_step_tokens)
                         for c in kids]
-            score(scorer, problems, prompt_tokens, children, spend)
+            score(scorer, problems, prompt_tokens, children, tally)
             frontier, widths = [], []
             for i in range(len(problems)):
                 mine = [c for c in children if c.problem == i]
@@ -94,7 +96,7 @@ class Rebase:
             if self.select == "vote":
                 pick = weighted_vote(answer_classes(problem, [c.text for c in leaves]), vote_weights(rewards))
             best = leaves[max(range(len(leaves)), key=lambda k: rewards[k]) if pick is None else pick]
-            yield i, [completion(best, spend[i], prompt_tokens[i], {"budget": budget, "leaves": len(leaves)})]
+            yield i, [completion(best, tally[i], prompt_tokens[i], {"budget": budget, "leaves": len(leaves)})]
 
 
 def allocate(rewards: Sequence[float], width: int, *, temperature: float = 0.2) -> list[int]:

@@ -29,10 +29,10 @@ from dataclasses import dataclass, replace
 from typing import ClassVar, Iterator, Sequence
 
 from strategies.base import BoundScorer, check_positive
-from strategies.steps import Spend, vote_weights
+from strategies.steps import vote_weights
 from strategies.voting import answer_classes, weighted_vote
 from testtime.registry import register
-from testtime.sampler import Completion, Sampler, Sampling, node_seed
+from testtime.sampler import Completion, Sampler, Sampling, Spend, node_seed
 
 REVISE = ("Your previous attempts at this problem are above; some may be wrong. Check them step by step, then "
           "write a corrected, complete solution and put the final answer in \\boxed{}.")
@@ -46,6 +46,8 @@ class SequentialRevisions:
     budget_unit: ClassVar[str] = "generations"
     revision: ClassVar[int] = 2
     """2: revisions seeded per chain and round, charged the prefill past the cache hit."""
+    independent_samples: ClassVar[bool] = False
+    grid_select: ClassVar[tuple[str, ...]] = ()
     chain_length: int | None = 4
     """L, attempts per chain (the budget must be a multiple); None: from `sequential_ratio`."""
     sequential_ratio: float | None = None
@@ -104,7 +106,7 @@ class SequentialRevisions:
             prompt_tokens[i] = cs[0].prompt_tokens
             for chain, c in zip(chains[i], cs):
                 chain.append(c)
-                spend[i].segments.append((c.prompt_tokens, c.n_tokens))
+                spend[i].decode_segments.append((c.prompt_tokens, c.n_tokens))
         for round_ in range(2, L + 1):
             todo = [(i, k) for i in range(len(problems)) for k in range(C)]
             texts = [sampler.chat_prompt(self.prompt(problems[i], [c.text for c in chains[i][k]])) for i, k in todo]
@@ -115,7 +117,7 @@ class SequentialRevisions:
                 # The revision prompt shares the problem's prompt up to where the two texts part; the rest is new.
                 shared = sampler.count_tokens(heads[i][:_common_prefix(heads[i], texts[j])])
                 spend[i].prefill(c, shared, sampler.prefix_block)
-                spend[i].segments.append((c.prompt_tokens, c.n_tokens))
+                spend[i].decode_segments.append((c.prompt_tokens, c.n_tokens))
         for i, problem in enumerate(problems):
             attempts = [c for chain in chains[i] for c in chain]   # chain by chain, in order
             weights = [1.0] * len(attempts)
@@ -127,8 +129,9 @@ class SequentialRevisions:
             yield i, [Completion(
                 text=best.text, n_tokens=sum(c.n_tokens for c in attempts), prompt_tokens=prompt_tokens[i],
                 logprob=best.logprob, finish_reason=best.finish_reason, token_logprobs=best.token_logprobs,
-                extra={"budget": budget, "chains": C, "chain_length": L, **spend[i].extra(),
-                       "selected_round": attempts.index(best) % L + 1, "solution_tokens": best.n_tokens})]
+                extra={"budget": budget, "chains": C, "chain_length": L,
+                       "selected_round": attempts.index(best) % L + 1, "solution_tokens": best.n_tokens},
+                spend=spend[i])]
 
 
 def _common_prefix(a: str, b: str) -> int:

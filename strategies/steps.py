@@ -11,16 +11,17 @@ samples are a pure function of its seed and text, so nodes that share a text (be
 with equal steps) would otherwise get the same children, and a search would collapse into one beam. Requests that
 share a node share one request (n = its children, one prefill), as the pool does.
 
-Spend, per problem: every generated step is a segment at its own context position (the prompt's tokens plus the
-node's tokens so far); every continuation request is charged the prefill of the prompt tokens the engine did not
-hold in its prefix cache (`Completion.cached_tokens` where the engine reports it, else whole cached blocks of what it
-computed before: vLLM recomputes the last partial block, and everything after a point where re-tokenising the text
-changes the ids); the step scorer's passes add `score_flops`.
+Spend, per problem (a `Tally`'s `testtime.sampler.Spend`, the record's `Completion.spend`): every generated step is
+a segment at its own context position (the prompt's tokens plus the node's tokens so far); every continuation
+request is charged the prefill of the prompt tokens the engine did not hold in its prefix cache
+(`Completion.cached_tokens` where the engine reports it, else whole cached blocks of what it computed before: vLLM
+recomputes the last partial block, and everything after a point where re-tokenising the text changes the ids); the
+step scorer's passes add `score_flops`.
 
 Example:
-    spend = [Spend() for _ in problems]
-    children = extend(sampler, heads, prompt_tokens, nodes, [4] * len(nodes), sampling, spend=spend)
-    score(scorer, problems, prompt_tokens, children, spend)
+    tally = [Tally() for _ in problems]
+    children = extend(sampler, heads, prompt_tokens, nodes, [4] * len(nodes), sampling, tally=tally)
+    score(scorer, problems, prompt_tokens, children, tally)
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from strategies.base import BoundScorer
-from testtime.sampler import Completion, Sampler, Sampling, block_aligned, node_seed
+from testtime.sampler import Completion, Sampler, Sampling, Spend, node_seed
 
 
 @dataclass
@@ -53,43 +54,19 @@ class Node:
 
 
 @dataclass
-class Spend:
-    """What a generation strategy spent on one problem, beyond the problem's one shared prefill."""
+class Tally:
+    """One problem's search so far: what it spent (its record's `Completion.spend`) and the shape of the search."""
 
+    spend: Spend = field(default_factory=Spend)
     tokens: int = 0
     """Generated tokens."""
-    segments: list = field(default_factory=list)
-    """(context position, tokens) of every generated segment."""
-    prefill_segments: list = field(default_factory=list)
-    """(context position, tokens) of every continuation request's prefill past what the prefix cache held."""
-    cached_tokens: int = 0
-    """Prompt tokens of continuation requests read from the prefix cache."""
-    cache_reported: bool = True
-    """Whether the engine reported every one of those counts (else whole blocks of the known prefix were assumed)."""
-    score_flops: float = 0.0
     steps: int = 0
     candidates: list = field(default_factory=list)
     """Nodes generated at each step."""
 
-    def prefill(self, c: Completion, computed: int, block: int) -> None:
-        """Charge one continuation request's prefill: its prompt tokens past the prefix cache's hit, as the engine
-        reported it (`c.cached_tokens`), else the whole `block`-token blocks of the `computed` tokens of the prompt
-        that the engine has already run (never the last prompt token: vLLM always computes it)."""
-        cached = c.cached_tokens if c.cached_tokens is not None else \
-            block_aligned(min(computed, c.prompt_tokens - 1), block)
-        self.prefill_segments.append((cached, c.prompt_tokens - cached))
-        self.cached_tokens += cached
-        self.cache_reported &= c.cached_tokens is not None
-
-    def extra(self) -> dict:
-        """The record's spend fields (testtime.pipeline.samples charges the segments' FLOPs)."""
-        return {"decode_segments": self.segments, "prefill_segments": self.prefill_segments,
-                "prefill_tokens": sum(t for _, t in self.prefill_segments), "cached_tokens": self.cached_tokens,
-                "cache_reported": self.cache_reported, "search_score_flops": self.score_flops}
-
 
 def extend(sampler: Sampler, heads: Sequence[str], prompt_tokens: Sequence[int], nodes: Sequence[Node],
-           widths: Sequence[int], sampling: Sampling, *, spend: list[Spend], delimiter: str = "\n\n",
+           widths: Sequence[int], sampling: Sampling, *, tally: list[Tally], delimiter: str = "\n\n",
            max_step_tokens: int = 128) -> list[list[Node]]:
     """The children of each node: `widths[j]` next steps of nodes[j], from one request (n = width, one prefill)
     seeded by the node's path; child k's path is the node's plus (k,)."""
@@ -100,12 +77,12 @@ def extend(sampler: Sampler, heads: Sequence[str], prompt_tokens: Sequence[int],
     children: list[list[Node]] = [[] for _ in nodes]
     for k, completions in sampler.stream([heads[nodes[j].problem] + nodes[j].text for j in todo], params, raw=True):
         b = nodes[todo[k]]
-        s = spend[b.problem]
+        t = tally[b.problem]
         if b.text and completions:   # a continuation: the bare prompt's prefill is the problem's shared one
-            s.prefill(completions[0], prompt_tokens[b.problem] + b.tokens - 1, sampler.prefix_block)
+            t.spend.prefill(completions[0], prompt_tokens[b.problem] + b.tokens - 1, sampler.prefix_block)
         for c_k, c in enumerate(completions):
-            s.tokens += c.n_tokens
-            s.segments.append((prompt_tokens[b.problem] + b.tokens, c.n_tokens))
+            t.tokens += c.n_tokens
+            t.spend.decode_segments.append((prompt_tokens[b.problem] + b.tokens, c.n_tokens))
             total = b.tokens + c.n_tokens
             eos = c.finish_reason == "stop" and c.stop_string is None
             ended = eos or total >= sampling.max_tokens
@@ -115,13 +92,13 @@ def extend(sampler: Sampler, heads: Sequence[str], prompt_tokens: Sequence[int],
                 problem=b.problem, text=b.text + c.text + sep, tokens=total, logprob=b.logprob + (c.logprob or 0.0),
                 token_logprobs=b.token_logprobs + c.token_logprobs, done=ended, path=b.path + (c_k,), tree=b.tree))
     for i in {b.problem for b in nodes}:
-        spend[i].steps += 1
-        spend[i].candidates.append(sum(len(cs) for b, cs in zip(nodes, children) if b.problem == i))
+        tally[i].steps += 1
+        tally[i].candidates.append(sum(len(cs) for b, cs in zip(nodes, children) if b.problem == i))
     return children
 
 
 def score(scorer: BoundScorer, problems: Sequence, prompt_tokens: Sequence[int], nodes: Sequence[Node],
-          spend: list[Spend]) -> None:
+          tally: list[Tally]) -> None:
     """Set each node's `score` to the scorer's reward for its partial solution (NaN stays NaN); charge the passes."""
     for i in sorted({n.problem for n in nodes}):
         mine = [n for n in nodes if n.problem == i]
@@ -131,16 +108,16 @@ def score(scorer: BoundScorer, problems: Sequence, prompt_tokens: Sequence[int],
             n.score = float(s)
         flops = scorer.flops(problems[i], partial)
         if flops is not None:
-            spend[i].score_flops += float(sum(flops))
+            tally[i].spend.score_flops += float(sum(flops))
 
 
-def completion(best: Node, spend: Spend, prompt_tokens: int, extra: dict) -> Completion:
+def completion(best: Node, tally: Tally, prompt_tokens: int, extra: dict) -> Completion:
     """The record of a search: the chosen solution, charged with the whole search's tokens, segments and scoring."""
     return Completion(
-        text=best.text, n_tokens=spend.tokens, prompt_tokens=prompt_tokens, logprob=best.logprob,
+        text=best.text, n_tokens=tally.tokens, prompt_tokens=prompt_tokens, logprob=best.logprob,
         finish_reason="stop" if best.done else "length", token_logprobs=best.token_logprobs,
-        extra={**extra, "steps": spend.steps, "candidates_per_step": spend.candidates, **spend.extra(),
-               "best_score": best.score, "solution_tokens": best.tokens})
+        extra={**extra, "steps": tally.steps, "candidates_per_step": tally.candidates, "best_score": best.score,
+               "solution_tokens": best.tokens}, spend=tally.spend)
 
 
 def ranked(score: float) -> float:

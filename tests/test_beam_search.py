@@ -69,7 +69,7 @@ def test_width_and_budget(cls, N, M):
         assert counts[0] == N and all(c <= N and c % M == 0 for c in counts)
         assert len(counts) == best.extra["steps"] <= 4
         # every generated token is charged: the segments add up to the search's tokens
-        assert best.n_tokens == sum(t for _, t in best.extra["decode_segments"]) >= best.extra["solution_tokens"]
+        assert best.n_tokens == sum(t for _, t in best.spend.decode_segments) >= best.extra["solution_tokens"]
         assert best.extra["budget"] == N and best.extra["width"] == M
 
 

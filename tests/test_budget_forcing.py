@@ -104,5 +104,5 @@ def test_answer_tokens_past_the_box_are_charged():
     c = out[0]
     assert c.text.endswith("\\boxed{3}")
     # every token generated for the answer is spent, the words after the box included
-    assert c.extra["answer_tokens"] >= 3 and sum(t for _, t in c.extra["decode_segments"]) == c.extra[
+    assert c.extra["answer_tokens"] >= 3 and sum(t for _, t in c.spend.decode_segments) == c.extra[
         "generated_tokens"]

@@ -208,7 +208,7 @@ def test_online_stops_exactly_the_falling_traces_and_charges_their_tokens(chunk)
     assert voted.extra["stopped_traces"] == 2
     assert voted.extra["stopped_tokens"] == sum(spent.values())
     assert voted.extra["overshoot_tokens"] == sum(spent[j] - e for j, e in falls.items())
-    assert voted.n_tokens == full + sum(spent.values()) == sum(t for _, t in voted.extra["decode_segments"])
+    assert voted.n_tokens == full + sum(spent.values()) == sum(t for _, t in voted.spend.decode_segments)
     if chunk == 1:   # stopping at every token is the logits processor's exact stop
         assert voted.extra["stopped_tokens"] == 8 + 15 and voted.extra["overshoot_tokens"] == 0
     # vote: warm-up traces at or above 3.5 (5: "7", 4: "9") and trace 4 (5: "9"); trace 6 (mean 1) does not vote
@@ -227,7 +227,7 @@ def test_online_segments_sit_at_their_own_positions():
     [(_, [voted])] = list(dc.stream(sampler, [Problem(id="p", prompt="q", gold="9")], Sampling(max_tokens=100),
                                     budget=8))
     P = voted.prompt_tokens
-    segments = voted.extra["decode_segments"]
+    segments = voted.spend.decode_segments
     assert segments[:4] == [(P, 10)] * 4                       # warm-up: whole traces after the prompt
     assert (P, 5) in segments and (P + 5, 5) in segments and (P + 15, 5) in segments   # chunks of trace 4
 

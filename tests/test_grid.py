@@ -117,6 +117,19 @@ def test_only_independent_samples_qualify():
         evaluate_grid(BeamSearch(), {4: POOL_8}, [make_strategy("majority_vote")])
 
 
+def test_every_generation_strategy_declares_its_grid_attributes():
+    # the runner and the analyzer read them directly (no probing), so every generation strategy declares both
+    from testtime.registry import get, names
+
+    gens = [make_strategy(n) for n in names("strategy") if get("strategy", n).kind == "generation"]
+    assert len(gens) >= 7
+    for g in gens:
+        assert isinstance(g.independent_samples, bool) and isinstance(g.grid_select, tuple)
+        assert g.independent_samples or g.grid_select == ()
+    assert {g.name for g in gens if g.independent_samples} == {"budget_forcing"}
+    assert BudgetForcing(select="pass_at_k").grid_select == ("pass_at_k",) and BudgetForcing().grid_select == ()
+
+
 def test_budgets_on_different_problems_are_refused():
     other = Pool(problem_ids=("x", "y", "z"), answer_ids=POOL_32.answer_ids, correct=POOL_32.correct,
                  output_tokens=POOL_32.output_tokens, prompt_tokens=POOL_32.prompt_tokens,

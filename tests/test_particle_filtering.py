@@ -87,9 +87,9 @@ def test_particle_counts_and_resampling_on_planted_rewards(N, temperature, monke
         assert kw == {"temperature": temperature, "log_odds": True}
     for i, [best] in out.items():
         assert best.extra["particles"] == N and best.extra["budget"] == N
-        assert best.n_tokens == sum(t for _, t in best.extra["decode_segments"])
+        assert best.n_tokens == sum(t for _, t in best.spend.decode_segments)
         # the planted scorer charged 10 FLOPs per scored partial solution: one per generated step
-        assert best.extra["search_score_flops"] == 10.0 * sum(best.extra["candidates_per_step"])
+        assert best.spend.score_flops == 10.0 * sum(best.extra["candidates_per_step"])
 
 
 def test_a_dominant_reward_takes_over():

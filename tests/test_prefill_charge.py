@@ -10,10 +10,9 @@ from strategies.beam_search import BeamSearch
 from strategies.budget_forcing import BudgetForcing
 from strategies.deepconf_online import DeepConfOnline
 from strategies.scorers.logprob import LogprobScorer
-from strategies.steps import Spend
 from testtime.flops import decode_flops
 from testtime.pipeline.samples import Job, to_records
-from testtime.sampler import Completion, Sampling
+from testtime.sampler import Completion, Sampling, Spend
 from testtime.samplers import fake_facts
 from testtime.samplers.fake import FakeSampler
 
@@ -29,7 +28,7 @@ def test_spend_prefill_by_hand():
     s.prefill(Completion("x", 1, 50, None, "stop"), computed=15, block=16)    # less than a block: nothing cached
     assert s.prefill_segments == [(32, 18), (32, 18), (48, 2), (0, 50)]
     assert s.cached_tokens == 32 + 32 + 48 and not s.cache_reported
-    assert s.extra()["prefill_tokens"] == 18 + 18 + 2 + 50
+    assert s.prefill_tokens == 18 + 18 + 2 + 50
 
 
 class Recorder(FakeSampler):
@@ -60,7 +59,7 @@ def test_each_continuation_is_charged_what_the_engine_prefilled(strategy, budget
     # online DeepConf's first chunk included (the warm-up computed its prompt, the cache may not hold all of it)
     continuations = [cs[0] for _, cs in sampler.log[1:]]
     assert continuations
-    charged = [seg for c in out for seg in c.extra["prefill_segments"]]
+    charged = [seg for c in out for seg in c.spend.prefill_segments]
     assert len(charged) == len(continuations)
     if report:   # exactly the engine's counts
         assert sorted(charged) == sorted((c.cached_tokens, c.prompt_tokens - c.cached_tokens) for c in continuations)
@@ -68,7 +67,7 @@ def test_each_continuation_is_charged_what_the_engine_prefilled(strategy, budget
     else:        # whole blocks only, and the last prompt token always
         assert all(start % 8 == 0 and t >= 1 for start, t in charged)
         assert sorted(start + t for start, t in charged) == sorted(c.prompt_tokens for c in continuations)
-    assert all(c.extra["cache_reported"] == report for c in out)
+    assert all(c.spend.cache_reported == report for c in out)
 
 
 def test_record_flops_add_the_prefill_segments():
@@ -76,10 +75,33 @@ def test_record_flops_add_the_prefill_segments():
     [(_, [best])] = list(BeamSearch(width=2, max_steps=4, max_step_tokens=8).stream(
         sampler, [LONG], Sampling(max_tokens=200), budget=4, scorer=LogprobScorer()))
     facts = fake_facts()
-    segments = best.extra["decode_segments"] + best.extra["prefill_segments"]
+    segments = best.spend.decode_segments + best.spend.prefill_segments
     [record] = to_records(LONG, [best], job=Job("beam_search-x", [], BeamSearch(), 4), bench=load("gsm8k"),
                           facts=facts, scorers={}, run_id="r", model="m")
-    assert best.extra["prefill_tokens"] > 0
+    assert best.spend.prefill_tokens > 0
     assert record.decode_flops == pytest.approx(sum(float(decode_flops(facts, s, t)) for s, t in segments))
-    generated_only = sum(float(decode_flops(facts, s, t)) for s, t in best.extra["decode_segments"])
+    generated_only = sum(float(decode_flops(facts, s, t)) for s, t in best.spend.decode_segments)
     assert record.decode_flops > generated_only
+
+
+def test_record_stores_the_spend_as_its_columns():
+    # the spend travels typed (Completion.spend), never as extra keys; the record's columns are those of before
+    [(_, [best])] = list(BeamSearch(width=2, max_steps=4, max_step_tokens=8).stream(
+        FakeSampler(prefix_block=8), [LONG], Sampling(max_tokens=200), budget=4, scorer=LogprobScorer()))
+    assert not {"decode_segments", "prefill_segments", "search_score_flops", "prefill_tokens"} & set(best.extra)
+    [record] = to_records(LONG, [best], job=Job("beam_search-x", [], BeamSearch(), 4), bench=load("gsm8k"),
+                          facts=fake_facts(), scorers={}, run_id="r", model="m")
+    s = best.spend
+    assert {k: record.extra[k] for k in ("prefill_tokens", "cached_tokens", "cache_reported", "score_flops")} == {
+        "prefill_tokens": s.prefill_tokens, "cached_tokens": s.cached_tokens, "cache_reported": s.cache_reported,
+        "score_flops": s.score_flops}
+    assert record.extra["steps"] == len(record.extra["candidates_per_step"]) >= 1
+    assert not {"decode_segments", "prefill_segments", "search_score_flops"} & set(record.extra)
+
+
+def test_a_plain_sample_has_no_spend():
+    c = Completion(text="x", n_tokens=3, prompt_tokens=5, logprob=None, finish_reason="stop")
+    assert c.spend is None
+    [record] = to_records(LONG, [c], job=Job("sample", []), bench=load("gsm8k"), facts=fake_facts(), scorers={},
+                          run_id="r", model="m")
+    assert record.decode_flops == pytest.approx(float(decode_flops(fake_facts(), 5, 3))) and record.extra == {}

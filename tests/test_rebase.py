@@ -93,7 +93,7 @@ def test_expansion_counts_are_the_softmax_allocation(N, T):
         assert answer.extra["budget"] == N
         counts = answer.extra["candidates_per_step"]
         assert counts[0] == N and all(c <= N for c in counts)
-        assert answer.n_tokens == sum(t for _, t in answer.extra["decode_segments"])
+        assert answer.n_tokens == sum(t for _, t in answer.spend.decode_segments)
 
 
 def test_bad_settings():

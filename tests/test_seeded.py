@@ -145,5 +145,5 @@ def test_results_do_not_depend_on_the_batch(strategy, budget):
     together = dict(strategy.stream(Recorder(), PROBLEMS, sampling, budget=budget, scorer=scorer))
     for i, p in enumerate(PROBLEMS):
         [(_, alone)] = strategy.stream(Recorder(), [p], sampling, budget=budget, scorer=scorer)
-        assert [(c.text, c.n_tokens, c.extra.get("prefill_tokens")) for c in alone] == \
-            [(c.text, c.n_tokens, c.extra.get("prefill_tokens")) for c in together[i]]
+        assert [(c.text, c.n_tokens, c.spend.prefill_tokens) for c in alone] == \
+            [(c.text, c.n_tokens, c.spend.prefill_tokens) for c in together[i]]

@@ -58,15 +58,15 @@ def test_chains_see_exactly_their_own_earlier_attempts(L, C, context):
     for i, [answer] in out.items():
         assert answer.extra["chains"] == C and answer.extra["chain_length"] == L
         assert answer.n_tokens == 5 * L * C   # every attempt's tokens
-        generated = [t for s, t in answer.extra["decode_segments"] if t == 5]
+        generated = [t for s, t in answer.spend.decode_segments if t == 5]
         assert len(generated) == L * C
         # each revision prompt is prefilled past what the cache holds; this engine does not report it, so past the
         # whole cache blocks of the prefix it shares with the problem's prompt
-        prefill = answer.extra["prefill_segments"]
-        assert answer.extra["prefill_tokens"] == sum(t for _, t in prefill) and len(prefill) == C * (L - 1)
+        prefill = answer.spend.prefill_segments
+        assert answer.spend.prefill_tokens == sum(t for _, t in prefill) and len(prefill) == C * (L - 1)
         head = sampler.chat_prompt(PROBLEMS[i].prompt)
         assert all(s == len(head.split()) // 16 * 16 for s, _ in prefill)
-        assert (answer.extra["prefill_tokens"] > 0) == (L > 1) and answer.extra["cache_reported"] == (L == 1)
+        assert (answer.spend.prefill_tokens > 0) == (L > 1) and answer.spend.cache_reported == (L == 1)
 
 
 def test_ratio_sets_the_chain_length():
@@ -107,6 +107,6 @@ def test_selection_by_a_scorer_is_a_weighted_vote_and_charged():
     assert sr.scorer == "self_verify" and SequentialRevisions().scorer is None
     [(_, [answer])] = list(sr.stream(Numbered(answers=lambda k: plan[k]), PROBLEMS[:1], Sampling(), budget=4,
                                      scorer=Prefers(2)))
-    assert answer.text.startswith("attempt #2 ") and answer.extra["search_score_flops"] == 7.0 * 4
+    assert answer.text.startswith("attempt #2 ") and answer.spend.score_flops == 7.0 * 4
     with pytest.raises(ValueError, match="needs that scorer"):
         list(sr.stream(Numbered(), PROBLEMS[:1], Sampling(), budget=4))

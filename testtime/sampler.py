@@ -78,7 +78,11 @@ class Completion:
     """Prompt tokens the engine read from its prefix cache instead of prefilling (vLLM's `num_cached_tokens`, a
     server's `usage.prompt_tokens_details.cached_tokens`); None where the engine did not say."""
     extra: dict = field(default_factory=dict, repr=False, compare=False)
-    """Fields a generation strategy adds to the sample's record (e.g. thinking_budget, thinking_tokens)."""
+    """Descriptive fields a generation strategy adds to the sample's record, one column each (e.g. budget,
+    thinking_tokens, steps); what it spent goes in `spend`."""
+    spend: Spend | None = field(default=None, repr=False, compare=False)
+    """What a generation strategy spent on this record beyond the problem's one shared prefill (its segments, the
+    prefix cache's counts, its scorer's FLOPs); None for a plain sample, charged its own tokens only."""
 
     @property
     def mean_logprob(self) -> float | None:
@@ -88,6 +92,46 @@ class Completion:
         if self.logprob is None or count == 0:
             return None
         return self.logprob / count
+
+
+@dataclass
+class Spend:
+    """What a generation strategy spent on one problem's record beyond the problem's one shared prefill. The strategy
+    builds it while it runs and hands it over as `Completion.spend`; testtime.pipeline.samples charges every segment
+    as forward passes (`decode_flops`) and stores the counts as the record's prefill_tokens, cached_tokens,
+    cache_reported and score_flops.
+
+    Example:
+        spend = Spend()
+        spend.decode_segments.append((prompt_tokens, c.n_tokens))   # a segment generated after the prompt
+        spend.prefill(c, computed=prompt_tokens - 1, block=sampler.prefix_block)   # a continuation request
+    """
+
+    decode_segments: list[tuple[int, int]] = field(default_factory=list)
+    """(context position, tokens) of every generated segment."""
+    prefill_segments: list[tuple[int, int]] = field(default_factory=list)
+    """(context position, tokens) of every continuation request's prefill past what the prefix cache held."""
+    cached_tokens: int = 0
+    """Prompt tokens of continuation requests read from the prefix cache."""
+    cache_reported: bool = True
+    """Whether the engine reported every one of those counts (else whole blocks of the known prefix were assumed)."""
+    score_flops: float = 0.0
+    """FLOPs of the passes of the strategy's own scorer (a search's step scorer, a weighted vote's)."""
+
+    @property
+    def prefill_tokens(self) -> int:
+        """Prompt tokens the continuation requests prefilled."""
+        return sum(t for _, t in self.prefill_segments)
+
+    def prefill(self, c: Completion, computed: int, block: int) -> None:
+        """Charge one continuation request's prefill: its prompt tokens past the prefix cache's hit, as the engine
+        reported it (`c.cached_tokens`), else the whole `block`-token blocks of the `computed` tokens of the prompt
+        that the engine has already run (never the last prompt token: vLLM always computes it)."""
+        cached = c.cached_tokens if c.cached_tokens is not None else \
+            block_aligned(min(computed, c.prompt_tokens - 1), block)
+        self.prefill_segments.append((cached, c.prompt_tokens - cached))
+        self.cached_tokens += cached
+        self.cache_reported &= c.cached_tokens is not None
 
 
 def seed_for(seed: int, prompt: str) -> int:

@@ -97,7 +97,7 @@ def _run_grid(r: RunPools, name: str, pools: dict) -> tuple[list, str | None]:
         cls = get("strategy", name)
     except UserError:
         return [], None
-    if not getattr(cls, "independent_samples", False):
+    if cls.kind != "generation" or not cls.independent_samples:
         return [], None
     cfg = r.manifest.get("config") or {}
     options = cfg.get("strategy_options") or {}
@@ -112,8 +112,8 @@ def _run_grid(r: RunPools, name: str, pools: dict) -> tuple[list, str | None]:
     pools = {b: subset(p, ids) for b, p in pools.items()}
     first = next(iter(pools.values()))
     scored = sorted(s for s, v in first.scores.items() if s != "oracle" and np.isfinite(v).any())
-    specs = getattr(generation, "select", ()) or ["majority_vote", *(f"best_of_n:{s}" for s in scored),
-                                                  *(f"weighted_majority:{s}" for s in scored), "pass_at_k"]
+    specs = generation.grid_select or ["majority_vote", *(f"best_of_n:{s}" for s in scored),
+                                       *(f"weighted_majority:{s}" for s in scored), "pass_at_k"]
     selections, skipped = [], []
     for spec in specs:
         try:

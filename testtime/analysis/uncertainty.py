@@ -170,7 +170,7 @@ def evaluate_cells(runs: Sequence[RunPools], *, problems: Sequence[str] | None =
         for spec in dict.fromkeys(specs):
             try:
                 strategy = make_strategy(spec, options=opts)
-                if getattr(strategy, "kind", "selection") != "selection":
+                if strategy.kind != "selection":
                     continue
                 strategy.evaluate(pool, 1)
             except UserError as e:

@@ -33,7 +33,7 @@ def make_strategy(spec: str, default_scorer: str = "logprob", options: dict | No
             # A strategy whose scorer is one of its settings (deepconf's `confidence`) is named so in results:
             # "deepconf:bottom_group_confidence" is that strategy as configured, nothing else.
             built = construct("strategy", name, cls, kwargs, fields)
-            if getattr(built, "scorer", None) == scorer:
+            if built.scorer == scorer:
                 return built
             raise UserError(f"strategy {name!r} takes no scorer (got {spec!r})")
         get("scorer", scorer)
@@ -102,7 +102,7 @@ def evaluate_grid(generation, pools: dict[int, Pool], selections: Sequence, *, n
     Example:
         evaluate_grid(bf, {64: p64, 128: p128}, [make_strategy("majority_vote"), make_strategy("pass_at_k")])
     """
-    if not getattr(generation, "independent_samples", False):
+    if not generation.independent_samples:
         raise UserError(f"{generation.name}'s records are not independent samples per problem; selection "
                         "strategies apply only to those of a strategy such as budget_forcing")
     problems = {b: p.problem_ids for b, p in pools.items()}

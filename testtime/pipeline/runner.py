@@ -54,7 +54,7 @@ class Plan:
     step_scorers: dict = field(default_factory=dict)
     """Generation strategy name -> the scorer guiding its search."""
     grid: dict = field(default_factory=dict)
-    """Generation strategy name -> the selection strategies its `select` applies to its samples at each budget."""
+    """Generation strategy name -> the selection strategies its `grid_select` applies to its samples at each budget."""
 
     @classmethod
     def of(cls, cfg: RunConfig) -> "Plan":
@@ -72,7 +72,7 @@ class Plan:
         plan.scorers = {n: s for n in sorted(names) if not (s := make_scorer(n, cfg)).reads_gold}
         plan.step_scorers = {g.name: make_scorer(g.scorer, cfg) for g in plan.generation if g.scorer is not None}
         plan.grid = {g.name: grid_selections(g, cfg) for g in plan.generation
-                     if getattr(g, "independent_samples", False) and g.select}
+                     if g.independent_samples and g.grid_select}
         for name in cfg.strategy_options:   # settings of strategies not run this time are checked all the same
             make_strategy(name, cfg.scorer, cfg.strategy_options)
         for name in cfg.scorer_options:
@@ -322,10 +322,10 @@ def gold_likelihoods(sampler: ContinuationLogprobs, problems: Sequence[Problem],
 
 
 def grid_selections(generation, cfg: RunConfig) -> list:
-    """The selection strategies a generation strategy's `select` names, checked before anything is sampled: its
+    """The selection strategies a generation strategy's `grid_select` names, checked before anything is sampled: its
     samples store the logprob score only (and the correctness, the oracle's), so rankers default to logprob."""
     out = []
-    for spec in generation.select:
+    for spec in generation.grid_select:
         s = make_strategy(spec, "logprob", cfg.strategy_options)
         if s.kind != "selection":
             raise UserError(f"{generation.name}: select takes selection strategies; {spec!r} is a {s.kind} strategy")

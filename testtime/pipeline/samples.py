@@ -49,7 +49,8 @@ def grade_texts(problem: Problem, texts: Sequence[str], bench: Benchmark) -> tup
 def to_records(problem: Problem, completions: Sequence[Completion], *, job: Job, bench: Benchmark,
                facts: ModelFacts, scorers: dict, run_id: str, model: str) -> list[SampleRecord]:
     """The stored records of one problem's completions. Pool samples get every stored scorer's score and FLOPs;
-    a generation strategy's samples get the logprob score only (its own scorer's spend comes in `extra`)."""
+    a generation strategy's samples get the logprob score only (its own scorer's spend comes in `Completion.spend`,
+    stored as score_flops beside prefill_tokens, cached_tokens and cache_reported)."""
     grades, ids, strict_ids = grade_texts(problem, [c.text for c in completions], bench)
     prefill = float(prefill_flops(facts, completions[0].prompt_tokens)) if completions else 0.0
     use = scorers if job.group == POOL else {k: v for k, v in scorers.items() if k == "logprob"}
@@ -60,13 +61,12 @@ def to_records(problem: Problem, completions: Sequence[Completion], *, job: Job,
     for k, (c, g) in enumerate(zip(completions, grades)):
         extra = dict(c.extra)
         decode = float(decode_flops(facts, c.prompt_tokens, c.n_tokens))
-        if "decode_segments" in extra:   # a search: its generated segments, each at its own context position,
-            # and the prefill of its continuation requests past what the prefix cache held (the same forward pass
-            # per token: decode_flops(facts, start, t) sums positions start+1 .. start+t)
-            segments = extra.pop("decode_segments") + extra.pop("prefill_segments", [])
-            decode = float(sum(decode_flops(facts, start, t) for start, t in segments))
-        if "search_score_flops" in extra:
-            extra["score_flops"] = extra.pop("search_score_flops")
+        if (s := c.spend) is not None:   # a generation strategy: its generated segments, each at its own context
+            # position, and the prefill of its continuation requests past what the prefix cache held (the same
+            # forward pass per token: decode_flops(facts, start, t) sums positions start+1 .. start+t)
+            decode = float(sum(decode_flops(facts, start, t) for start, t in s.decode_segments + s.prefill_segments))
+            extra.update(prefill_tokens=s.prefill_tokens, cached_tokens=s.cached_tokens,
+                         cache_reported=s.cache_reported, score_flops=s.score_flops)
         records.append(SampleRecord(
             run_id=run_id, model=model, benchmark=bench.name, group=job.group, problem_id=problem.id,
             sample_index=k, strategy=job.strategy.name if job.strategy else POOL, prompt_tokens=c.prompt_tokens,
