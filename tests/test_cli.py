@@ -1,5 +1,8 @@
-"""Bad input gets one clear line and exit 2, never a traceback and never a run directory; light commands stay light."""
+"""Bad input gets one clear line and exit 2, never a traceback and never a run directory; light commands stay light;
+tables stay whole in a pipe or a file."""
 
+import io
+import re
 import subprocess
 import sys
 
@@ -137,3 +140,62 @@ def test_readme_python_api_example_runs(tmp_path):
         assert "api-demo" in res.stdout and "ResultRow(strategy='best_of_n'" in res.stdout
     finally:
         shutil.rmtree(ROOT / "runs" / "api-demo", ignore_errors=True)
+
+
+@pytest.fixture
+def in_process(monkeypatch):
+    """main() in this process, from the repository root, with stdout captured (not a terminal) and COLUMNS unset."""
+    import signal
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    handler = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, handler)   # main() installs its own
+
+
+def unwrapped(text: str) -> None:
+    """No table row of `text` is wrapped: each header is one line, and no line continues a row (a blank first cell:
+    every table here fills its first column)."""
+    lines = text.splitlines()
+    tops = [i for i, line in enumerate(lines) if line.startswith("┏")]
+    assert tops, text
+    for i in tops:
+        assert lines[i + 1].startswith("┃") and lines[i + 2].startswith("┡"), "\n".join(lines[i:i + 4])
+    continued = [line for line in lines if re.match(r"│ +│", line)]
+    assert not continued, continued[:3]
+
+
+def test_show_and_analyze_keep_tables_whole_in_a_pipe_or_a_file(in_process, data_dir, tmp_path, capsys):
+    """Captured stdout (a pipe, a file, a log) gets full-width tables, not rich's 80 columns: "single-sample
+    accuracy" is one header, not "singl / e-sam / ple / accur / acy"."""
+    from testtime.cli import main
+
+    assert main(["run", "--backend", "fake", "--data-dir", str(data_dir), "--limit", "3", "--n", "8",
+                 "--output-dir", str(tmp_path), "--name", "r"]) == 0
+    unwrapped(capsys.readouterr().out)
+    assert main(["show", str(tmp_path / "r")]) == 0
+    show = capsys.readouterr().out
+    unwrapped(show)
+    assert "│ versions   │ python " in show
+    assert main(["analyze", str(tmp_path / "r"), "--n-boot", "0", "--out", str(tmp_path / "a")]) == 0
+    analyze = capsys.readouterr().out
+    unwrapped(analyze)
+    for header in ("accuracy (95% CI)", "single-sample accuracy", "two-level CI", "N (params)", "held-out MAE"):
+        assert header in analyze, header
+    assert max(len(line) for line in analyze.splitlines()) > 120
+
+
+def test_columns_and_a_terminal_keep_their_width(in_process, data_dir, tmp_path, capsys, monkeypatch):
+    """COLUMNS, when set, is the width; on a terminal rich measures it as before."""
+    from testtime.cli import _wide, main
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert _wide(io.StringIO()) and not _wide(Tty())
+    monkeypatch.setenv("COLUMNS", "70")
+    assert not _wide(io.StringIO())
+    assert main(["laws", "--compute", "1e23"]) == 0
+    assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 70

@@ -4,6 +4,9 @@ Flags override the YAML config (`--config`, default configs/default.yaml when pr
 any setting. Errors a user can fix print one line and exit 2; a run that could not sample some problems (a server kept
 failing) exits 1 and resumes when run again, and a server answering out of protocol exits 1 in one line; Ctrl-C keeps
 what was stored and exits 130.
+
+Tables print at the terminal's width on a terminal, at $COLUMNS when it is set, and at their full width in a pipe or
+a file (rich's default there, 80 columns, breaks wide tables into slivers).
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from pathlib import Path
 from testtime.errors import UserError
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
+WIDE = 1000
+"""stdout's width in a pipe or a file when COLUMNS is unset: a ceiling no table reaches. Tables keep their own width
+(nothing here expands to the console's), so lines are as long as the table, not this long."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.markup import escape
 
-    console = Console()
+    console = Console(width=WIDE if _wide(sys.stdout) else None)
     err = Console(stderr=True)
     if threading.current_thread() is threading.main_thread():   # only there can Python handle signals
         signal.signal(signal.SIGTERM, _terminated)   # how Slurm and Kubernetes preempt: handled as Ctrl-C is
@@ -40,6 +46,16 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[yellow]{what}:[/] finished problems are stored; run the same command again to resume",
                   highlight=False, soft_wrap=True)
         return 128 + (signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
+
+
+def _wide(stream) -> bool:
+    """Whether `stream` is a pipe or a file (not a terminal) and COLUMNS does not set a width."""
+    if os.environ.get("COLUMNS", "").strip().isdigit():
+        return False
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):   # no isatty, or a closed stream
+        return True
 
 
 class Terminated(KeyboardInterrupt):

