@@ -5,13 +5,14 @@ model stops early and extensions remain, suppress the delimiter, append the cont
 thinking, up to `max_waits` times. When thinking ends (naturally or at the budget), close it with the delimiter and
 an answer cue, and generate the short final answer. Thinking tokens (generated plus inserted cues) never exceed B.
 
-Each round is one batch of continuations; a continuation's prompt is its whole prefix, so with vLLM's prefix
-caching only the new tokens and the last partial cache block are prefilled: what the engine reports it prefilled
-is charged (`testtime.sampler.Spend.prefill`), every generated token at its own context position. After "Wait"
-at least one token is generated (s1's `min_tokens=1`), and each extension draws with its own seed (a seeded engine
-would otherwise continue two equal traces alike). The final answer runs to the brace that closes `\\boxed{`
-(`\\frac{1}{2}` keeps its inner braces), or `answer_tokens`. Delimiters are configurable: `<think>` / `</think>` for reasoning models;
-for ordinary chat models (the default) thinking is the answer the model writes, ended by its end-of-turn token.
+Each round is one batch of continuations; a continuation's prompt is its whole prefix, so with vLLM's prefix caching
+only the new tokens and the last partial cache block are prefilled: what the engine reports it prefilled is charged
+(`testtime.sampler.Spend.prefill`), every generated token at its own context position. After "Wait" at least one
+token is generated (s1's `min_tokens=1`), and each extension draws with its own seed (a seeded engine would
+otherwise continue two equal traces alike). The final answer runs to the brace that closes `\\boxed{`
+(`\\frac{1}{2}` keeps its inner braces), or `answer_tokens`. Delimiters are configurable: `<think>` / `</think>` for
+reasoning models; for ordinary chat models (the default) thinking is the answer the model writes, ended by its
+end-of-turn token.
 
 The N samples stored per problem at each budget are independent (`independent_samples`), so selection strategies
 apply to them as to a pool: `select` names those the runner evaluates at every n = 1, 2, 4, ..., N of every budget,
@@ -39,7 +40,8 @@ class BudgetForcing:
     name: ClassVar[str] = "budget_forcing"
     budget_unit: ClassVar[str] = "thinking budget"
     revision: ClassVar[int] = 2
-    """2: extensions seeded per trace, one token at least after "Wait", the answer runs to the closing brace, continuations charged their prefill."""
+    """2: extensions seeded per trace, one token at least after "Wait", the answer runs to the closing brace,
+    continuations charged their prefill."""
     scorer: ClassVar[str | None] = None
     independent_samples: ClassVar[bool] = True
     """The samples stored at one budget are independent draws per problem: selection strategies apply to them."""

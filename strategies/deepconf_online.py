@@ -14,11 +14,11 @@ For a budget of B traces per problem:
     3. vote: every trace whose lowest group confidence is at least s (a stopped one never is) votes with that
        confidence (the reference code's `_perform_basic_voting`); the answer is the heaviest class's most confident
        trace.
-An empty trace's confidence is 0 (the reference's `compute_least_grouped`). How traces stop: between chunks, not by a vLLM logits processor (the reference code's way, which ends a trace at
-the very token). A stopped trace has generated the rest of its chunk, up to chunk_tokens - 1 tokens more than the
-processor would; those are charged (`overshoot_tokens`); `chunk_tokens: 1` stops at the exact token, at an
-engine round per token. The consensus-based early end of sampling (section 3.2, "adaptive sampling") is not done:
-all B traces are started.
+An empty trace's confidence is 0 (the reference's `compute_least_grouped`). How traces stop: between chunks, not by
+a vLLM logits processor (the reference code's way, which ends a trace at the very token). A stopped trace has
+generated the rest of its chunk, up to chunk_tokens - 1 tokens more than the processor would; those are charged
+(`overshoot_tokens`); `chunk_tokens: 1` stops at the exact token, at an engine round per token. The consensus-based
+early end of sampling (section 3.2, "adaptive sampling") is not done: all B traces are started.
 
 The record of a problem is the voted trace, charged with every token of every trace (`n_tokens`), each chunk
 decoded at its own context position. Paper defaults: N_init = 16, eta = 0.1 or 0.9, window 2048, k = 20.
@@ -85,7 +85,8 @@ class DeepConfOnline:
     name: ClassVar[str] = "deepconf_online"
     budget_unit: ClassVar[str] = "traces"
     revision: ClassVar[int] = 2
-    """2: warm-up, first chunk and each trace seeded apart, an empty trace has confidence 0, continuations charged their prefill."""
+    """2: warm-up, first chunk and each trace seeded apart, an empty trace has confidence 0, continuations charged
+    their prefill."""
     scorer: ClassVar[str | None] = None
     independent_samples: ClassVar[bool] = False
     grid_select: ClassVar[tuple[str, ...]] = ()

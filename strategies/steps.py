@@ -8,8 +8,8 @@ cap only bounds one request, so the next step continues the same text).
 Seeds: every request extends one node and carries that node's own seed, from the run seed and the node's path from
 the root (`testtime.sampler.node_seed`). On a seeded engine (a GPU, a server with per-request seeds) a request's
 samples are a pure function of its seed and text, so nodes that share a text (beams at the root, REBASE's siblings
-with equal steps) would otherwise get the same children, and a search would collapse into one beam. Requests that
-share a node share one request (n = its children, one prefill), as the pool does.
+with equal steps) would otherwise get the same children, and a search would collapse into one beam. A node's
+children come from one request (n = its children, one prefill), as a problem's pool samples do.
 
 Spend, per problem (a `Tally`'s `testtime.sampler.Spend`, the record's `Completion.spend`): every generated step is
 a segment at its own context position (the prompt's tokens plus the node's tokens so far); every continuation
@@ -45,7 +45,7 @@ class Node:
     score: float = math.nan
     """The step scorer's reward for the partial solution; NaN before it is scored (or when it cannot be)."""
     path: tuple = ()
-    """Where it sits in the search: the root's path (e.g. (tree,)) plus one child index per step; its seed's identity."""
+    """Where it sits in the search: () at the root, one child index more per step; the identity its seed comes from."""
     tree: int = 0
     """The subtree it belongs to (DVTS)."""
 
