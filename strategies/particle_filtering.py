@@ -68,8 +68,9 @@ class ParticleFiltering:
     def stream(self, sampler: Sampler, problems: Sequence, sampling: Sampling, *, budget: int,
                scorer: BoundScorer | None = None) -> Iterator[tuple[int, list[Completion]]]:
         """Filter N = `budget` particles per problem; yield (index, [the chosen particle])."""
-        if budget < 1 or scorer is None:
-            raise ValueError(f"{self.name} needs a budget >= 1 particle and a step scorer (got {budget}, {scorer})")
+        self.check_budget(budget)
+        if scorer is None:
+            raise ValueError(f"{self.name} needs a step scorer (scorer={self.scorer!r})")
         heads = [sampler.chat_prompt(p.prompt) for p in problems]
         prompt_tokens = [sampler.count_tokens(h) for h in heads]
         rngs = [np.random.default_rng([sampling.seed or 0, zlib.crc32(p.id.encode())]) for p in problems]

@@ -63,8 +63,9 @@ class Rebase:
     def stream(self, sampler: Sampler, problems: Sequence, sampling: Sampling, *, budget: int,
                scorer: BoundScorer | None = None) -> Iterator[tuple[int, list[Completion]]]:
         """Search with width N = `budget` per problem; yield (index, [the answer's solution])."""
-        if budget < 1 or scorer is None:
-            raise ValueError(f"{self.name} needs a budget >= 1 and a step scorer (got {budget}, {scorer})")
+        self.check_budget(budget)
+        if scorer is None:
+            raise ValueError(f"{self.name} needs a step scorer (scorer={self.scorer!r})")
         heads = [sampler.chat_prompt(p.prompt) for p in problems]
         prompt_tokens = [sampler.count_tokens(h) for h in heads]
         tally = [Tally() for _ in problems]
