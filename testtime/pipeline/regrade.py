@@ -198,7 +198,7 @@ def _regrade(store: Store, *, grading: str | None, data_dir: str | None) -> Regr
         ids, rows = None, []
     try:
         report.side_by_side = side_by_side(store, cfg, plan, ids, rows)
-    except UserError as e:   # an unfinished run whose problems have different numbers of samples
+    except UserError as e:   # an unfinished run: no samples of a group yet, or grades missing
         report.results += f"; no side-by-side table ({e})"
     return report
 

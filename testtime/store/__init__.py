@@ -2,6 +2,7 @@
 
     records.py     SampleRecord, ResultRow, Results, the manifest and the per-problem summary (every file's types)
     store.py       Store: the run directory's samples, appended whole problems at a time, crash-safe; its pools
+    reader.py      the read-only sample reader Store.pool and the analyzer share (one rule for short problems)
     pool.py        Pool (N samples x P problems as arrays), Estimate and sample_cost (a strategy's answer and spend)
     estimators.py  pass@k, exact best-of-n and vote expectations, bootstrap CIs
 

@@ -45,6 +45,9 @@ class Pool:
     grading: str = "flexible"
     """The grade `correct`, `answer_ids` and `answers` hold: "flexible" (any extracted answer) or "strict"
     (explicitly marked answers only; the rest count as no answer)."""
+    left_out: tuple[str, ...] = ()
+    """Problems of the stored group left out because fewer of their samples are stored than the group's most
+    (`testtime.store.reader`'s rule); empty when every stored problem is whole."""
 
     def __post_init__(self) -> None:
         shape = self.correct.shape
