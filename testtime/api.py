@@ -64,10 +64,11 @@ def evaluate(run_dir: str | Path, strategy: str, *, budgets: Sequence[int] | Non
 
     manifest = existing_manifest(run_dir)
     name = strategy.partition(":")[0]
-    s = make_strategy(strategy, manifest.get("config", {}).get("scorer", "logprob"), {name: dict(options or {})})
+    scorer = manifest.config.scorer if manifest.config is not None else "logprob"
+    s = make_strategy(strategy, scorer, {name: dict(options or {})})
     if s.kind != "selection":
         raise UserError(f"{name} is a generation strategy: it samples; run it with testtime.run")
-    pool = Store(Path(run_dir)).pool(manifest.get("problems"))
+    pool = Store(Path(run_dir)).pool(manifest.problems or None)
     return Results(rows=evaluate_pool(pool, [s], budgets=budgets, n_boot=n_boot, seed=seed)).to_pandas()
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 from testtime.store.pool import Pool
 from testtime.store.reader import POOL as POOL_GROUP
 from testtime.store.reader import read_samples, to_pool  # noqa: F401  (read_samples: the analyzer's name for it)
-from testtime.store.records import existing_manifest
+from testtime.store.manifest import Manifest, existing_manifest
 
 _GROUP = re.compile(r"^(?P<strategy>.+)-(?P<digest>[0-9a-f]{8})@(?P<budget>\d+)$")
 
@@ -45,7 +45,11 @@ class RunPools:
     strategies: list[str] = field(default_factory=list)
     """The run's strategies as "name" or "name:scorer", from its results (what the run evaluated); the analyzer
     adds every other selection strategy the pool answers."""
-    manifest: dict = field(default_factory=dict)
+    manifest: Manifest = field(default_factory=Manifest)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.manifest, dict):   # manifest.json's mapping, as tests and notebooks plant it
+            self.manifest = Manifest.from_dict(self.manifest)
 
 
 def load_pools(paths: Sequence[str | Path], results: pd.DataFrame | None = None) -> list[RunPools]:
@@ -66,11 +70,10 @@ def load_pools(paths: Sequence[str | Path], results: pd.DataFrame | None = None)
     for p in paths:
         path = Path(p)
         manifest = existing_manifest(path)
-        cfg = manifest.get("config", {})
-        run = manifest.get("run_id") or path.name
+        run = manifest.run_id or path.name
         df = read_samples(path)
         pool, generated = None, {}
-        grading = cfg.get("grading", "flexible")   # the grade the run's results count
+        grading = manifest.grading   # the grade the run's results count
         if df is not None and len(df):
             for group, g in df.groupby("group", sort=False):
                 if group == POOL_GROUP:
@@ -83,9 +86,9 @@ def load_pools(paths: Sequence[str | Path], results: pd.DataFrame | None = None)
             strategies = list(dict.fromkeys(s if c is None or c != c else f"{s}:{c}"
                                             for s, c in zip(mine["strategy"], mine["scorer"])))
         else:
-            strategies = list(cfg.get("strategies") or [])
-        out.append(RunPools(path=path, run=run, model=str(cfg.get("model", "unknown")),
-                            benchmark=str(cfg.get("benchmark", "unknown")), pool=pool, generated=generated,
+            strategies = list(manifest.config.strategies if manifest.config is not None else ())
+        out.append(RunPools(path=path, run=run, model=manifest.model, benchmark=manifest.benchmark, pool=pool,
+                            generated=generated,
                             strategies=strategies, manifest=manifest))
     return out
 
@@ -121,6 +124,6 @@ def shared_problems(runs: Sequence[RunPools]) -> dict[str, tuple[str, ...]]:
     problem list."""
     out: dict[str, set] = {}
     for r in runs:
-        ids = set(r.pool.problem_ids) if r.pool is not None else set(r.manifest.get("problems") or [])
+        ids = set(r.pool.problem_ids) if r.pool is not None else set(r.manifest.problems)
         out[r.benchmark] = ids if r.benchmark not in out else out[r.benchmark] & ids
     return {b: tuple(sorted(s)) for b, s in out.items()}

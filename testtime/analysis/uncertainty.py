@@ -156,7 +156,8 @@ def evaluate_cells(runs: Sequence[RunPools], *, problems: Sequence[str] | None =
         N = pool.n_samples
         samples = sample_draws(P, N, n_boot, seed=seed + 1 + k) if levels != "problems" else None
         cells.runs[r.run] = r.model
-        opts = {**((r.manifest.get("config") or {}).get("strategy_options") or {}), **(strategy_options or {})}
+        stored = r.manifest.config.strategy_options if r.manifest.config is not None else {}
+        opts = {**stored, **(strategy_options or {})}
         cells.difficulty[r.run] = pool.correct.mean(axis=1)
         cells.difficulty_reps[r.run] = _replicate(pool, rows, samples, levels, lambda p: p.correct.mean(axis=1))
         for scorer in sorted(s for s in pool.scores if s != "oracle"):

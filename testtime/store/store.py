@@ -30,16 +30,16 @@ import uuid
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from testtime.errors import UserError
 from testtime.files import atomic_write, check_folder, write_json
 from testtime.sampler import Completion
+from testtime.store.manifest import MANIFEST, Manifest, read_manifest
 from testtime.store.pool import Pool
 from testtime.store.reader import POOL, pool_column, read_table, to_pool
-from testtime.store.records import (SAMPLE_COLUMNS, SUMMARY_COLUMNS, SampleRecord, read_manifest, read_parquet,
+from testtime.store.records import (SAMPLE_COLUMNS, SUMMARY_COLUMNS, SampleRecord, read_parquet,
                                     read_part, read_parts, sample_columns)
 
 _TYPES = {
@@ -76,7 +76,7 @@ class Store:
         check_folder(path, "run directory", "pass another --output-dir (or --name)")
         store = cls(Path(path))
         manifest = store.manifest()
-        if manifest is not None and manifest.get("sample_key") != json.loads(json.dumps(sample_key)):
+        if manifest is not None and manifest.sample_key != json.loads(json.dumps(sample_key)):
             raise UserError(f"run directory {store.path} holds samples of a different configuration; "
                             "pass another --name or --output-dir, or delete it")
         return store
@@ -92,15 +92,18 @@ class Store:
 
     # ---- manifest -----------------------------------------------------------------------------------------------
 
-    def manifest(self) -> dict | None:
+    def manifest(self) -> Manifest | None:
+        """manifest.json, typed; None before the run wrote one."""
         return read_manifest(self.path)
 
-    def update_manifest(self, **fields) -> dict:
-        """Merge `fields` into manifest.json (atomically) and return the result."""
-        manifest = self.manifest() or {}
-        manifest.update(fields)
-        write_json(self.path / "manifest.json", manifest)
-        return manifest
+    def update_manifest(self, **fields) -> Manifest:
+        """Merge `fields` (JSON values, as manifest.json holds them) into manifest.json, atomically, every other key
+        kept as it is; the result."""
+        manifest = self.manifest()
+        data = manifest.to_dict() if manifest is not None else {}
+        data.update(fields)
+        write_json(self.path / MANIFEST, data)
+        return Manifest.from_dict(json.loads(json.dumps(data)))
 
     # ---- samples ------------------------------------------------------------------------------------------------
 
