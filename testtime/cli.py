@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="testtime", description="Inference-time scaling testbed.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("run", help="sample, grade, store and evaluate strategies at every budget")
+    p = sub.add_parser("run", help="sample, grade, store and evaluate strategies at every n (and budget)")
     p.add_argument("--config", type=Path, help=f"YAML config (default: {DEFAULT_CONFIG} when present)")
     p.add_argument("--model", help="built-in name, local model folder, or Hugging Face repo id")
     p.add_argument("--benchmark", help="benchmark name (see `testtime list`)")
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subset-seed", type=int, help="seed of the problem subset (default 0)")
     p.add_argument("--bootstrap-seed", type=int,
                    help="seed of the bootstrap resamples behind every CI (default 0; not part of the run's name)")
-    p.add_argument("--n", type=int, help="samples per problem (the largest budget)")
+    p.add_argument("--n", type=int, help="samples per problem (the largest n)")
     p.add_argument("--strategy", action="append", help="strategy, or strategy:scorer; repeat or comma-separate")
     p.add_argument("--scorer", help="scorer for best_of_n (default logprob)")
     p.add_argument("--budgets", type=_budgets, help="budgets for generation strategies: thinking tokens (budget_forcing, e.g. 64,128,256) or "

@@ -132,7 +132,8 @@ class RunConfig:
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     """The server of `backend: openai`."""
     strategies: tuple[str, ...] = ("best_of_n", "majority_vote", "pass_at_k")
-    """Selection strategies to evaluate on the pool, at every budget 1, 2, 4, ..., n."""
+    """Strategies to evaluate: selection strategies on the pool at every n = 1, 2, 4, ..., sampling.n; generation
+    strategies at every one of `budgets`."""
     strategy_options: dict = field(default_factory=dict)
     """Settings per strategy name, e.g. {budget_forcing: {max_waits: 2, cue: "Wait"}}."""
     budgets: tuple[int, ...] = ()

@@ -1,7 +1,7 @@
 """Stored runs -> one tidy table: each run's result rows (`testtime.store.records.Results`), labelled, beside the
 model's N, training tokens D and training compute 6ND from `testtime.analysis.catalog`.
 
-One row per (model, benchmark, strategy, scorer, budget n). `scorer` is None where a strategy ranks by nothing, and
+One row per (model, benchmark, strategy, scorer, n or budget). `scorer` is None where a strategy ranks by nothing, and
 `oracle` marks strategies that read the gold answer (pass@k, best-of-n by oracle): upper bounds, not choices.
 
 Example:

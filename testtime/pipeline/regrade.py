@@ -4,7 +4,7 @@ Every stored sample (the pool and each generation strategy's samples) is extract
 was found, the flexible and the strict grade, and the vote classes under each policy. The sample parts are
 rewritten (one new part written atomically, then the old ones removed; readers prefer the newest copy), then the
 results, summary and manifest, each atomically, as a finished run writes them. The report counts what changed and
-sets strict accuracy beside flexible accuracy for every strategy and budget. It holds the run directory's lock
+sets strict accuracy beside flexible accuracy for every strategy at every n or budget. It holds the run directory's lock
 (testtime.pipeline.lock), so no run writes the directory meanwhile.
 
 Example:
@@ -64,7 +64,7 @@ class Regraded:
     extraction: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     """Pool samples by extraction -> (samples, correct flexibly, correct strictly)."""
     side_by_side: list[tuple[ResultRow, ResultRow]] = field(default_factory=list)
-    """(flexible row, strict row) per strategy and budget."""
+    """(flexible row, strict row) per strategy and n (or budget)."""
     grading: str = "flexible"
     """The policy results.json counts."""
     results: str = ""
@@ -205,7 +205,7 @@ def _regrade(store: Store, *, grading: str | None, data_dir: str | None) -> Regr
 
 def side_by_side(store: Store, cfg: RunConfig, plan: Plan, ids, rows: list[ResultRow]
                  ) -> list[tuple[ResultRow, ResultRow]]:
-    """(flexible row, strict row) for each selection strategy at each budget, and each generation strategy at each
+    """(flexible row, strict row) for each selection strategy at each n, and each generation strategy at each
     of its budgets; `rows` (already evaluated under cfg.grading) are reused."""
     def evaluated(grading: str) -> list[ResultRow]:
         if rows and grading == cfg.grading:

@@ -1,4 +1,4 @@
-"""`testtime run`: benchmark -> sampler -> grader -> scorers -> store -> strategies at every budget -> results.
+"""`testtime run`: benchmark -> sampler -> grader -> scorers -> store -> strategies at every n and budget -> results.
 
 Everything that can be wrong with the input (benchmark, data, strategies, scorers, model) is checked before the run
 directory is touched. Sampling streams: each problem is graded, scored and stored the moment its samples are done,
@@ -6,7 +6,7 @@ so an interrupted run keeps every finished problem and the same command resumes 
 
 Example:
     results = run(load_config("configs/default.yaml", ["sampling.n=16"]))
-    console.print(results)       # strategy x budget tables; results.path is the run directory
+    console.print(results)       # strategy x n (or budget) tables; results.path is the run directory
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class Plan:
 
 
 def run(cfg: RunConfig, *, reporter: Reporter | None = None) -> Results:
-    """Sample what is missing, score, store, evaluate every strategy at every budget; the run's Results."""
+    """Sample what is missing, score, store, evaluate every strategy at every n (or budget); the run's Results."""
     reporter = reporter or NullReporter()
     bench = benchmarks.load(cfg.benchmark, data_dir=cfg.data_dir)
     problems = benchmarks.select(bench.problems(), limit=cfg.limit, seed=cfg.subset_seed)

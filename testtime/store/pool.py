@@ -1,7 +1,7 @@
 """A pool: N stored samples for each of P problems, as arrays, for selection strategies and estimators; and what a
-selection strategy returns at a budget (`Estimate`) with the spend of n samples drawn from the pool (`sample_cost`).
+selection strategy returns at n samples (`Estimate`) with the spend of n samples drawn from the pool (`sample_cost`).
 
-Sample once, select many times: every selection strategy is a pure function of a pool and a budget n <= N.
+Sample once, select many times: every selection strategy is a pure function of a pool and n <= N samples.
 
 Example:
     pool = store.pool()
@@ -74,10 +74,10 @@ class Pool:
 
 @dataclass(frozen=True)
 class Estimate:
-    """A selection strategy at one budget: expected accuracy and spend per problem."""
+    """A selection strategy at one n: expected accuracy and spend per problem."""
 
     accuracy: np.ndarray
-    """[P] expected accuracy per problem at this budget."""
+    """[P] expected accuracy per problem at this n."""
     tokens: np.ndarray
     """[P] expected generated tokens per problem (policy and scorer)."""
     flops: np.ndarray

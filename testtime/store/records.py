@@ -2,7 +2,7 @@
 per-problem summary the analyzer reads. Every reader and writer of those files goes through here.
 
     SampleRecord    one row of samples/part-*.parquet (one sample of one problem)
-    ResultRow       one row of results.json: a strategy at one budget
+    ResultRow       one row of results.json: a strategy at one n (a generation strategy: at one budget)
     Results         a run's result rows + its manifest (a Manifest, testtime.store.manifest); `Results.load(run_dir)`;
                     renders itself in rich
     summary.parquet one row per problem: the gold answer's likelihood and the samples' mean logprobs (sums and
@@ -11,7 +11,7 @@ per-problem summary the analyzer reads. Every reader and writer of those files g
 Example:
     results = Results.load("runs/gsm8k-smollm2-135m-n64-1a2b3c4d")
     console.print(results)                 # one table per (strategy, scorer)
-    results.to_pandas()                    # one row per (strategy, scorer, budget)
+    results.to_pandas()                    # one row per (strategy, scorer, n or budget)
     load_summary("runs/...")               # DataFrame, one row per problem
 """
 
@@ -120,7 +120,8 @@ SAMPLE_COLUMNS = tuple(f.name for f in dataclasses.fields(SampleRecord) if f.nam
 
 @dataclass(frozen=True)
 class ResultRow:
-    """One strategy at one budget: accuracy with its CI and what it cost, averaged over the run's problems."""
+    """One strategy at one n (a generation strategy: at one budget): accuracy with its CI and what it cost, averaged
+    over the run's problems."""
 
     strategy: str
     scorer: str | None
@@ -234,7 +235,7 @@ class Results:
         return len(self.rows)
 
     def to_pandas(self):
-        """One row per (strategy, scorer, budget), columns as ResultRow's fields."""
+        """One row per (strategy, scorer, n or budget), columns as ResultRow's fields."""
         import pandas as pd
 
         cols = [f.name for f in dataclasses.fields(ResultRow)]
