@@ -101,3 +101,11 @@ def test_no_samples_is_one_line(tmp_path):
     with pytest.raises(UserError, match="holds no samples yet"):
         Store(run).pool()
     assert read_samples(run) is None and load_pools([run])[0].pool is None
+
+
+def test_the_analyzer_notes_the_problems_left_out(planted):
+    from testtime.analysis.uncertainty import evaluate_cells
+
+    cells = evaluate_cells(load_pools([planted]), n_boot=10, strategies=["majority_vote"])
+    assert cells.problems == ("a", "b")
+    assert any("1 problems left out" in n and "e.g. c" in n for n in cells.notes)

@@ -137,6 +137,8 @@ def evaluate_cells(runs: Sequence[RunPools], *, problems: Sequence[str] | None =
     have = [r for r in runs if r.pool is not None]
     notes = [f"{r.run}: no stored samples; its points come from results.json only (no paired comparisons, "
              "no two-level CIs)" for r in runs if r.pool is None]
+    notes += [f"{r.run}: {len(r.pool.left_out)} problems left out, with fewer samples than the others (e.g. "
+              f"{r.pool.left_out[0]}); re-run its command to finish sampling them" for r in have if r.pool.left_out]
     if not have:
         raise UserError("none of the runs has stored samples (samples/part-*.parquet)")
     if problems is None:
