@@ -88,8 +88,7 @@ def to_pool(df, *, where: str = "run", grading: str = "flexible", problem_ids: S
     if df is None or not len(df):
         raise UserError(f"{where} holds no samples yet; run `python -m testtime run` first")
     if grading == "strict":
-        if "correct_strict" not in df.columns or df["correct_strict"].isna().any() or \
-                df["answer_id_strict"].isna().any():
+        if any(c not in df.columns or df[c].isna().any() for c in ("correct_strict", "answer_id_strict")):
             raise UserError(f"{where}: samples graded before strict grades existed (grader 1); run `python -m "
                             f"testtime regrade {run}` to grade them again from their texts")
         df = df.assign(correct=df["correct_strict"], answer_id=df["answer_id_strict"],

@@ -103,7 +103,7 @@ class Store:
         data = manifest.to_dict() if manifest is not None else {}
         data.update(fields)
         write_json(self.path / MANIFEST, data)
-        return Manifest.from_dict(json.loads(json.dumps(data)))
+        return Manifest.from_dict(json.loads(json.dumps(data, default=str)))   # as read back from the file
 
     # ---- samples ------------------------------------------------------------------------------------------------
 
