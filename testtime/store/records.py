@@ -1,5 +1,6 @@
 """What a run directory holds, as types: one sample record, one result row, the `Results` collection, and the
-per-problem summary the analyzer reads. Every reader and writer of those files goes through here.
+per-problem summary the analyzer reads. Every reader and writer of those files goes through here (the manifest's
+type is in manifest.py; pools are read back by reader.py).
 
     SampleRecord    one row of samples/part-*.parquet (one sample of one problem)
     ResultRow       one row of results.json: a strategy at one n (a generation strategy: at one budget)
