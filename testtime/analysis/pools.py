@@ -1,4 +1,4 @@
-"""A stored run's samples as arrays, for the analyses that need every sample and not only the per-budget means:
+"""A stored run's samples as arrays, for the analyses that need every sample and not only the per-n means:
 the two-level bootstrap, paired comparisons, difficulty bins, forecasts and the sequential x parallel grid.
 
 Reads the run directory's samples through `testtime.store.reader`, the read-only reader the runner's `Store.pool`
@@ -21,10 +21,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from testtime.store.manifest import Manifest, existing_manifest
 from testtime.store.pool import Pool
 from testtime.store.reader import POOL as POOL_GROUP
 from testtime.store.reader import read_samples, to_pool  # noqa: F401  (read_samples: the analyzer's name for it)
-from testtime.store.manifest import Manifest, existing_manifest
 
 _GROUP = re.compile(r"^(?P<strategy>.+)-(?P<digest>[0-9a-f]{8})@(?P<budget>\d+)$")
 
@@ -88,8 +88,7 @@ def load_pools(paths: Sequence[str | Path], results: pd.DataFrame | None = None)
         else:
             strategies = list(manifest.config.strategies if manifest.config is not None else ())
         out.append(RunPools(path=path, run=run, model=manifest.model, benchmark=manifest.benchmark, pool=pool,
-                            generated=generated,
-                            strategies=strategies, manifest=manifest))
+                            generated=generated, strategies=strategies, manifest=manifest))
     return out
 
 
