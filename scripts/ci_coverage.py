@@ -40,7 +40,7 @@ def coverage(*, problems, samples, a, b, experiments, n_boot, seed=0) -> dict:
         pool = planted_pool(rng, problems, samples, a, b)
         run = RunPools(path=Path("sim"), run="sim", model="m", benchmark="b", pool=pool)
         for lv in ("problems", "both"):
-            cells = evaluate_cells([run], n_boot=n_boot, levels=lv, seed=e, budgets={"sim": ks},
+            cells = evaluate_cells([run], n_boot=n_boot, levels=lv, seed=e, ns={"sim": ks},
                                    strategies=["pass_at_k"])
             for key, acc in cells.point.items():
                 k = key[4]

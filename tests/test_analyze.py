@@ -119,7 +119,7 @@ def test_planted_log_sigmoid_recovered_within_ci():
 @pytest.mark.parametrize("acc,needle", [
     ([0, 0, 0, 0], "all wrong"),
     ([1, 1, 1, 1], "all right"),
-    ([0.3, 0.3, 0.3, 0.3], "accuracy is 0.3 at every budget"),
+    ([0.3, 0.3, 0.3, 0.3], "accuracy is 0.3 at every point"),
     ([0.1, 0.2, 0.3], "too few points"),
 ])
 def test_degenerate_data_gives_a_clear_user_error(acc, needle):

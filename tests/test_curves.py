@@ -129,14 +129,14 @@ def test_select_model_scores_a_candidate_it_cannot_fit_as_inf():
 
 @pytest.mark.parametrize("x, y, message", [
     ([1, 2], [0.1, 0.2], "need at least 4 points to fit PowerLaw, got 2"),
-    ([1, 2, 4, 8], [1.0, 1.0, 1.0, 1.0], "accuracy is 1.0 at every budget; nothing to fit"),
-    ([1, 2, 4, 8], [0.0, 0.0, 0.0, 0.0], "accuracy is 0.0 at every budget; nothing to fit"),
+    ([1, 2, 4, 8], [1.0, 1.0, 1.0, 1.0], "accuracy is 1.0 at every point; nothing to fit"),
+    ([1, 2, 4, 8], [0.0, 0.0, 0.0, 0.0], "accuracy is 0.0 at every point; nothing to fit"),
     ([1, 0, 4, 8], [0.1, 0.2, 0.3, 0.4], "compute must be positive; got 0.0 at index 1"),
     ([1, -2, 4, 8], [0.1, 0.2, 0.3, 0.4], "compute must be positive; got -2.0 at index 1"),
     ([1, 2, 4, 8], [0.1, np.nan, 0.3, 0.4], "accuracy is nan at index 1; drop or fix that point"),
     ([1, np.inf, 4, 8], [0.1, 0.2, 0.3, 0.4], "compute is inf at index 1; drop or fix that point"),
     ([1, 2, 4, 8], [0.1, 0.2, 1.3, 0.4], "accuracy must be in [0, 1]; got 1.3 at index 2"),
-    ([1, 1, 1, 8], [0.1, 0.2, 0.3, 0.4], "need at least 3 distinct compute budgets to fit PowerLaw, got 2"),
+    ([1, 1, 1, 8], [0.1, 0.2, 0.3, 0.4], "need at least 3 distinct compute values to fit PowerLaw, got 2"),
 ])
 def test_degenerate_data_raises_one_line(x, y, message):
     with pytest.raises(UserError) as info:

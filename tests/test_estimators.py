@@ -14,11 +14,11 @@ import pytest
 from testtime.store import estimators
 from testtime.store.estimators import (
     bootstrap_ci,
-    budgets,
     expected_best_of_n,
     expected_majority_vote,
     expected_weighted_vote,
     pass_at_k,
+    sample_counts,
 )
 
 
@@ -235,13 +235,13 @@ def test_bootstrap_ci_edge_cases():
 @pytest.mark.parametrize(
     ("N", "expected"), [(1, [1]), (2, [1, 2]), (3, [1, 2, 3]), (16, [1, 2, 4, 8, 16]), (20, [1, 2, 4, 8, 16, 20])]
 )
-def test_budgets(N, expected):
-    assert budgets(N) == expected
+def test_sample_counts(N, expected):
+    assert sample_counts(N) == expected
 
 
-def test_budgets_rejects_zero():
+def test_sample_counts_rejects_zero():
     with pytest.raises(ValueError):
-        budgets(0)
+        sample_counts(0)
 
 
 @pytest.mark.parametrize("name", estimators.__all__)

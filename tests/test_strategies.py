@@ -101,8 +101,8 @@ def test_strategy_specs():
 
 
 def test_budgets_beyond_pool_rejected():
-    with pytest.raises(UserError, match="budgets must lie in 1..4"):
-        evaluate(pool_of(np.zeros((1, 4), bool)), [make_strategy("pass_at_k")], budgets=[8])
+    with pytest.raises(UserError, match="n must lie in 1..4"):
+        evaluate(pool_of(np.zeros((1, 4), bool)), [make_strategy("pass_at_k")], ns=[8])
 
 
 def test_unknown_settings_are_refused_with_the_valid_ones(tmp_path):

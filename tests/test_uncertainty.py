@@ -65,7 +65,7 @@ def test_one_level_collapses_where_two_levels_do_not():
     scores = np.tile(np.arange(N, dtype=float), (P, 1))            # the last sample scores highest
     scores[:, 0] = N - 1.5                                         # the right one second
     cells = evaluate_cells([run_of(pool_of(correct, scores=scores))], n_boot=200, levels="both",
-                           strategies=["best_of_n:logprob"], budgets={"r": [N]})
+                           strategies=["best_of_n:logprob"], ns={"r": [N]})
     row = points(cells).iloc[0]
     assert row["accuracy"] == 0 and row["ci1_high"] == 0 and row["ci_high"] > 0.05
 

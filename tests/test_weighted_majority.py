@@ -92,7 +92,7 @@ def test_weighted_majority_by_logprob_matches_exp_weights():
 
 def test_reports_stderr_and_cost():
     pool = pool_of([[0, 1, 0, 1]], [[True, False, True, False]], {"logprob": np.zeros((1, 4))})
-    rows = evaluate(pool, [make_strategy("weighted_majority")], budgets=[2, 4], n_boot=10)
+    rows = evaluate(pool, [make_strategy("weighted_majority")], ns=[2, 4], n_boot=10)
     assert rows[0].scorer == "logprob" and rows[0].mc_stderr > 0 and rows[1].mc_stderr == 0
     assert rows[0].tokens_per_problem == 20 and rows[0].flops_per_problem == 1e4 + 2 * 1e3
 

@@ -3,7 +3,7 @@
     run(config, settings)        sample, score, store, evaluate -> Results (a run directory)
     load_results(run_dir)        results as a pandas DataFrame;  Results.load(run_dir) as objects
     load_samples(run_dir)        every stored sample as a DataFrame
-    evaluate(run_dir, strategy)  a selection strategy on a stored pool, at every budget, without sampling
+    evaluate(run_dir, strategy)  a selection strategy on a stored pool, at every n, without sampling
     analyze(run_dirs)            curve fits, frontier, exchange rates, signal
     RunConfig, load_config, Sampling, Completion, Results, ResultRow, UserError
 

@@ -4,9 +4,9 @@ stored pool, analyze runs. Re-exported from `testtime`.
 Example:
     import testtime
     results = testtime.run("configs/default.yaml", {"backend": "fake", "limit": 5, "sampling.n": 8})
-    testtime.load_results(results.path)                        # one row per (strategy, scorer, budget)
+    testtime.load_results(results.path)                        # one row per (strategy, scorer, n or budget)
     testtime.load_samples(results.path)                        # one row per sample
-    testtime.evaluate(results.path, "weighted_majority:logprob", budgets=[1, 4, 8])
+    testtime.evaluate(results.path, "weighted_majority:logprob", ns=[1, 4, 8])
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def run(config: RunConfig | str | Path | None = None, settings: Mapping[str, Any
 
 
 def load_results(run_dir: str | Path):
-    """A run's results as a pandas DataFrame: one row per (strategy, scorer, budget), ResultRow's columns."""
+    """A run's results as a pandas DataFrame: one row per (strategy, scorer, n or budget), ResultRow's columns."""
     return Results.load(run_dir).to_pandas()
 
 
@@ -55,20 +55,27 @@ def load_samples(run_dir: str | Path):
     return Store(Path(run_dir)).table().to_pandas()
 
 
-def evaluate(run_dir: str | Path, strategy: str, *, budgets: Sequence[int] | None = None,
-             options: Mapping[str, Any] | None = None, n_boot: int = 1000, seed: int = 0):
-    """One selection strategy ("name" or "name:scorer") on a run's stored pool, at `budgets` (default 1, 2, 4, ...,
-    N), without sampling: a DataFrame like `load_results`. `options` are the strategy's settings."""
+def evaluate(run_dir: str | Path, strategy: str, *, ns: Sequence[int] | None = None,
+             options: Mapping[str, Any] | None = None, n_boot: int = 1000, seed: int | None = None,
+             budgets: Sequence[int] | None = None):
+    """One selection strategy ("name" or "name:scorer") on a run's stored pool, at the n in `ns` (samples per
+    problem; default 1, 2, 4, ..., N), without sampling: a DataFrame like `load_results`. `options` are the
+    strategy's settings; `seed` seeds the bootstrap (default the run's bootstrap_seed); `budgets` is the old name of
+    `ns`."""
     from testtime.pipeline.evaluate import evaluate as evaluate_pool, make_strategy
     from testtime.store.store import Store
 
     manifest = existing_manifest(run_dir)
     name = strategy.partition(":")[0]
-    s = make_strategy(strategy, manifest.get("config", {}).get("scorer", "logprob"), {name: dict(options or {})})
+    scorer = manifest.config.scorer if manifest.config is not None else "logprob"
+    s = make_strategy(strategy, scorer, {name: dict(options or {})})
     if s.kind != "selection":
         raise UserError(f"{name} is a generation strategy: it samples; run it with testtime.run")
-    pool = Store(Path(run_dir)).pool(manifest.get("problems"))
-    return Results(rows=evaluate_pool(pool, [s], budgets=budgets, n_boot=n_boot, seed=seed)).to_pandas()
+    pool = Store(Path(run_dir)).pool(manifest.problems or None)
+    if seed is None:
+        seed = manifest.config.bootstrap_seed if manifest.config is not None else 0
+    rows = evaluate_pool(pool, [s], ns=ns if ns is not None else budgets, n_boot=n_boot, seed=seed)
+    return Results(rows=rows).to_pandas()
 
 
 def analyze(run_dirs: Sequence[str | Path], **kwargs):

@@ -71,13 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="testtime", description="Inference-time scaling testbed.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("run", help="sample, grade, store and evaluate strategies at every budget")
+    p = sub.add_parser("run", help="sample, grade, store and evaluate strategies at every n (and budget)")
     p.add_argument("--config", type=Path, help=f"YAML config (default: {DEFAULT_CONFIG} when present)")
     p.add_argument("--model", help="built-in name, local model folder, or Hugging Face repo id")
     p.add_argument("--benchmark", help="benchmark name (see `testtime list`)")
     p.add_argument("--data-dir", help="folder with <benchmark>/test.jsonl (default: $TESTTIME_DATA_DIR)")
     p.add_argument("--limit", type=int, help="problems (a seeded subset); 0 for all")
-    p.add_argument("--n", type=int, help="samples per problem (the largest budget)")
+    p.add_argument("--subset-seed", type=int, help="seed of the problem subset (default 0)")
+    p.add_argument("--bootstrap-seed", type=int,
+                   help="seed of the bootstrap resamples behind every CI (default 0; not part of the run's name)")
+    p.add_argument("--n", type=int, help="samples per problem (the largest n)")
     p.add_argument("--strategy", action="append", help="strategy, or strategy:scorer; repeat or comma-separate")
     p.add_argument("--scorer", help="scorer for best_of_n (default logprob)")
     p.add_argument("--budgets", type=_budgets, help="budgets for generation strategies: thinking tokens (budget_forcing, e.g. 64,128,256) or "
@@ -170,7 +173,8 @@ def run_config(args):
     flags = {"model": args.model, "benchmark": args.benchmark, "data_dir": args.data_dir, "backend": args.backend,
              "scorer": args.scorer, "output_dir": args.output_dir, "name": args.name, "budgets": args.budgets,
              "sampling.n": args.n, "sampling.temperature": args.temperature, "sampling.top_p": args.top_p,
-             "sampling.max_tokens": args.max_tokens, "sampling.seed": args.seed}
+             "sampling.max_tokens": args.max_tokens, "sampling.seed": args.seed, "subset_seed": args.subset_seed,
+             "bootstrap_seed": args.bootstrap_seed}
     settings = {k: v for k, v in flags.items() if v is not None}
     if args.limit is not None:
         settings["limit"] = None if args.limit == 0 else args.limit
@@ -196,7 +200,7 @@ def cmd_run(args, console) -> int:
     with LiveProgress(console) as live:
         results = run(cfg, reporter=live)
     console.print(results)
-    timings = results.manifest.get("timings", {})
+    timings = results.manifest.timings
     console.print(f"run directory: {results.path}   sampling: {timings.get('tokens_per_s', '-')} tok/s",
                   highlight=False)
     return 0
@@ -239,7 +243,7 @@ def cmd_show(args, console) -> int:
         if not runs:
             raise UserError(f"no runs under {root}/; start one with `python -m testtime run`")
         for p in runs:
-            console.print(f"{p}  [{(read_manifest(p) or {}).get('status')}]", highlight=False)
+            console.print(f"{p}  [{read_manifest(p).status}]", highlight=False)
         return 0
     _rebuild(args.run)
     console.print(summary_table(existing_manifest(args.run)))

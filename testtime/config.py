@@ -132,7 +132,8 @@ class RunConfig:
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     """The server of `backend: openai`."""
     strategies: tuple[str, ...] = ("best_of_n", "majority_vote", "pass_at_k")
-    """Selection strategies to evaluate on the pool, at every budget 1, 2, 4, ..., n."""
+    """Strategies to evaluate: selection strategies on the pool at every n = 1, 2, 4, ..., sampling.n; generation
+    strategies at every one of `budgets`."""
     strategy_options: dict = field(default_factory=dict)
     """Settings per strategy name, e.g. {budget_forcing: {max_waits: 2, cue: "Wait"}}."""
     budgets: tuple[int, ...] = ()
@@ -153,6 +154,9 @@ class RunConfig:
     """Run directory name; default derives from model, benchmark and a hash of everything that shapes the samples."""
     bootstrap: int = 1000
     """Bootstrap resamples over problems for confidence intervals."""
+    bootstrap_seed: int = 0
+    """Seed of the bootstrap resamples behind every CI (not part of the samples' identity: changing it re-evaluates
+    the stored samples without sampling again)."""
     grading: str = "flexible"
     """Which grade the results count: flexible (any extracted answer, the last-number and letter fallbacks included)
     or strict (an explicitly marked final answer only: \\boxed{}, "The answer is X", "#### X"). Every sample stores
@@ -178,6 +182,8 @@ class RunConfig:
             raise UserError("scorer_options must map scorer names to settings, e.g. {prm: {aggregate: min}}")
         if self.bootstrap < 1:
             raise UserError(f"bootstrap must be >= 1, got {self.bootstrap}")
+        if self.bootstrap_seed < 0:
+            raise UserError(f"bootstrap_seed must be >= 0, got {self.bootstrap_seed}")
         if self.grading not in ("flexible", "strict"):
             raise UserError(f"grading must be flexible or strict, got {self.grading!r}")
         if self.name is not None:
@@ -283,6 +289,19 @@ def typed_settings(cls, settings: dict, where: str) -> dict:
     for the registry to refuse."""
     hints = typing.get_type_hints(cls)
     return {k: _coerce(hints[k], v, where + k) if k in hints else v for k, v in settings.items()}
+
+
+def known_settings(cls, data: dict) -> dict:
+    """The settings of `data` that dataclass `cls` has (nested sections likewise), e.g. a stored config read by a
+    version that no longer knows some of its settings."""
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            value, tp = data[f.name], hints[f.name]
+            out[f.name] = known_settings(tp, value) if dataclasses.is_dataclass(tp) and isinstance(value, dict) \
+                else value
+    return out
 
 
 def _put(data: dict, key: str, value, item: str) -> None:

@@ -291,7 +291,7 @@ def _overlap(pools, table) -> tuple[pd.DataFrame, dict]:
     for run, path, bench in table[["run", "run_path", "benchmark"]].drop_duplicates("run").itertuples(index=False):
         r = by_run.get(run)
         ids = (set(r.pool.problem_ids) if r is not None and r.pool is not None
-               else set(existing_manifest(path).get("problems") or []))
+               else set(existing_manifest(path).problems))
         per.setdefault(bench, {})[run] = ids
     rows, shared = [], {}
     for bench, runs in per.items():

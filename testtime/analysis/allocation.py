@@ -1,6 +1,6 @@
 """Compute-optimal test-time scaling by difficulty (Snell et al. 2024, "Scaling LLM Test-Time Compute Optimally can
 be More Effective than Scaling Model Parameters", arXiv:2408.03314, sections 3-5): bin the problems by difficulty,
-and at each compute level choose, per bin, the (strategy, scorer, budget n) that does best within that compute.
+and at each compute level choose, per bin, the (strategy, scorer, n) that does best within that compute.
 
 Two binnings:
     "oracle"        quantiles of pass@1 from each problem's own pool: reads the gold answers, so an upper bound on

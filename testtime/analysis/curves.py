@@ -18,7 +18,7 @@ Example:
     model = PowerLaw().fit(compute, accuracy)
     model.params_          # {"e_inf": 0.21, "a": 3.1, "alpha": 0.48}
     model.ci_["alpha"]     # (0.41, 0.55)
-    model.predict([1e16])  # accuracy at a budget not measured
+    model.predict([1e16])  # accuracy at a compute not measured
     best, table = select_model(compute, accuracy)
 """
 
@@ -98,7 +98,7 @@ class _Curve:
         """
         x, y, w = _check_xy(x, y, sample_weight, type(self).__name__, len(self._names) + 1)
         log_xref = float(np.mean(np.log(x)))
-        u = np.log(x) - log_xref  # work in units of the geometric-mean budget so FLOPs of 1e18 stay well scaled
+        u = np.log(x) - log_xref  # work in units of the geometric-mean compute so FLOPs of 1e18 stay well scaled
         theta, _ = self._best_fit(u, y, w, self._starts(u, y))
         lo, hi = self._bounds(u)
         edge = 5e-3 * (hi - lo)   # within 0.5% of the range: optimisers stop just short of a bound
@@ -163,7 +163,7 @@ class _Curve:
         out = []
         for _ in range(self.n_boot):
             idx = rng.integers(0, n, n)
-            # A resample with fewer distinct budgets than parameters cannot identify them; draw again (rare).
+            # A resample with fewer distinct compute values than parameters cannot identify them; draw again (rare).
             while len(np.unique(u[idx])) < need:
                 idx = rng.integers(0, n, n)
             # Warm start from the full-data optimum: a resample moves the optimum a little, not to another basin.
@@ -219,8 +219,8 @@ class LogSigmoid(_Curve):
     """accuracy = lo + (hi - lo) * sigmoid(k * (log c - log_c50)), fitted on plain accuracy residuals.
 
     Accuracy near 0 makes log or logit residuals blow up, so this family uses residuals in accuracy itself; with
-    the default delta of 1e-3 the Huber loss is then close to least absolute deviations (robust to odd budgets).
-    `params_`: lo, hi, k (per unit of natural log compute), log_c50 (natural log of the halfway budget). Starting
+    the default delta of 1e-3 the Huber loss is then close to least absolute deviations (robust to odd points).
+    `params_`: lo, hi, k (per unit of natural log compute), log_c50 (natural log of the halfway compute). Starting
     grid: `n_starts` slopes k in [0.3, 5], each at two midpoints.
     """
 
@@ -291,9 +291,9 @@ class ExpPower(_Curve):
 
 def select_model(x, y, candidates: Sequence[_Curve] = (PowerLaw(), LogSigmoid(), ExpPower()), *,
                  n_holdout: int | None = None, sample_weight=None):
-    """Choose the curve family that best predicts the largest budgets from the smaller ones.
+    """Choose the curve family that best predicts the largest points (in compute) from the smaller ones.
 
-    Extrapolation is the use (what would a bigger budget buy?), so each candidate is fitted to all but the
+    Extrapolation is the use (what would more compute buy?), so each candidate is fitted to all but the
     `n_holdout` largest-compute points and scored by the mean absolute accuracy error on those held-out points
     (Alabdulmohsin et al. 2022 argue for judging scaling laws by extrapolation loss). The winner is refitted on
     every point, with its bootstrap.
@@ -331,7 +331,7 @@ def select_model(x, y, candidates: Sequence[_Curve] = (PowerLaw(), LogSigmoid(),
         table.append({"model": type(cand).__name__, "heldout_mae": mae, "params": params, "_cand": cand})
     table.sort(key=lambda row: row["heldout_mae"])
     if not np.isfinite(table[0]["heldout_mae"]):
-        raise UserError(f"no candidate could be fitted on {cut} points; measure more budgets or lower n_holdout")
+        raise UserError(f"no candidate could be fitted on {cut} points; measure more points or lower n_holdout")
     best = dataclasses.replace(table[0]["_cand"]).fit(x, y, w)
     for row in table:
         del row["_cand"]
@@ -363,9 +363,9 @@ def _check_xy(x, y, sample_weight, what: str, need: int):
     if len(x) < need:
         raise UserError(f"need at least {need} points to fit {what}, got {len(x)}")
     if len(np.unique(x)) < need - 1:
-        raise UserError(f"need at least {need - 1} distinct compute budgets to fit {what}, got {len(np.unique(x))}")
+        raise UserError(f"need at least {need - 1} distinct compute values to fit {what}, got {len(np.unique(x))}")
     if np.all(y == y[0]):
-        raise UserError(f"accuracy is {float(y[0])} at every budget; nothing to fit")
+        raise UserError(f"accuracy is {float(y[0])} at every point; nothing to fit")
     if sample_weight is None:
         w = np.ones_like(x)
     else:

@@ -24,7 +24,7 @@ from testtime.analysis.fits import CurveFit
 from testtime.analysis.runs import matches, series
 
 EXTRAPOLATE_FACTOR = 1e3
-"""With extrapolation on, a fitted curve is followed up to this multiple of the largest measured budget."""
+"""With extrapolation on, a fitted curve is followed up to this multiple of the largest measured point."""
 
 
 def total_compute(training_flops, flops_per_query, queries):
@@ -78,21 +78,21 @@ def break_even_queries(train_small: float, infer_small: float, train_large: floa
 def reach_flops(flops, accuracy, target: float, *, fit: CurveFit | None = None, extrapolate: bool = False) -> dict:
     """Inference FLOPs at which a series first reaches `target` accuracy.
 
-    Within the measured range: the first budget at or above the target, interpolated linearly in log FLOPs from
-    the budget before it (no fit needed, so no form is assumed). Beyond it, only with `extrapolate=True` and a
-    fitted curve: the fit is followed up to EXTRAPOLATE_FACTOR x the largest budget, and the status says so.
+    Within the measured range: the first point at or above the target, interpolated linearly in log FLOPs from
+    the point before it (no fit needed, so no form is assumed). Beyond it, only with `extrapolate=True` and a
+    fitted curve: the fit is followed up to EXTRAPOLATE_FACTOR x the largest point, and the status says so.
 
     Args:
-        flops: inference FLOPs per problem at each budget.
-        accuracy: accuracy at each budget.
+        flops: inference FLOPs per problem at each point.
+        accuracy: accuracy at each point.
         target: the accuracy to reach.
         fit: the series' CurveFit, for extrapolation.
         extrapolate: follow the fit beyond the measured range.
 
     Returns:
-        dict with flops (NaN when not reached), status ("reached at the smallest budget", "interpolated",
+        dict with flops (NaN when not reached), status ("reached at the smallest point", "interpolated",
         "not reached within the measured range", "extrapolated (<form>)", or "not reached by the <form> fit up to
-        1000x the largest budget").
+        1000x the largest point").
 
     Example:
         reach_flops([1e10, 2e10, 4e10], [0.2, 0.3, 0.45], 0.4)   # {"flops": 3.17e10, "status": "interpolated"}
@@ -101,7 +101,7 @@ def reach_flops(flops, accuracy, target: float, *, fit: CurveFit | None = None, 
     x, y = np.asarray(flops, float)[order], np.asarray(accuracy, float)[order]
     c = _crossing(x, y, target)
     if np.isfinite(c):
-        return {"flops": c, "status": "reached at the smallest budget" if c == x[0] else "interpolated"}
+        return {"flops": c, "status": "reached at the smallest point" if c == x[0] else "interpolated"}
     if not extrapolate or fit is None or fit.estimator is None:
         return {"flops": np.nan, "status": "not reached within the measured range"}
     grid = np.geomspace(x[-1], x[-1] * EXTRAPOLATE_FACTOR, 2000)
@@ -109,7 +109,7 @@ def reach_flops(flops, accuracy, target: float, *, fit: CurveFit | None = None, 
     if np.isfinite(c):
         return {"flops": c, "status": f"extrapolated ({fit.form})"}
     return {"flops": np.nan, "status": f"not reached by the {fit.form} fit up to {EXTRAPOLATE_FACTOR:.0f}x the "
-                                       "largest budget"}
+                                       "largest point"}
 
 
 def _crossing(x, y, target) -> float:

@@ -1,6 +1,6 @@
 """Accuracy vs inference FLOPs per problem, fitted per series (model, benchmark, strategy, scorer).
 
-The family is chosen among PowerLaw, LogSigmoid and ExpPower by held-out error on the largest budgets
+The family is chosen among PowerLaw, LogSigmoid and ExpPower by held-out error on the largest points
 (`testtime.analysis.curves.select_model`), with bootstrap CIs on the parameters and bands on the curve.
 
 Example:
@@ -22,8 +22,9 @@ from testtime.analysis.curves import ExpPower, LogSigmoid, PowerLaw, select_mode
 from testtime.analysis.runs import KEY, series
 from testtime.errors import UserError
 
-MIN_BUDGETS = 4
-"""Distinct budgets needed to fit: 3 to fit the smallest family (ExpPower, 2 parameters) plus 1 held out."""
+MIN_POINTS = 4
+"""Distinct points (compute values) needed to fit: 3 to fit the smallest family (ExpPower, 2 parameters) plus 1
+held out."""
 
 
 @dataclass
@@ -42,10 +43,10 @@ class CurveFit:
     selection: list = field(default_factory=list)
     """select_model's table: held-out error of every candidate family, best first."""
     error: str | None = None
-    """Why there is no fit (degenerate data, too few budgets), else None."""
+    """Why there is no fit (degenerate data, too few points), else None."""
     unreliable: str | None = None
     """Why the fit should not be drawn or read (its band is far wider than the points' CIs, or it misses the held-out
-    budgets by more than they vary), else None. Plots draw no curve or band for it."""
+    points by more than they vary), else None. Plots draw no curve or band for it."""
 
     @property
     def key(self) -> tuple:
@@ -58,39 +59,39 @@ class CurveFit:
 
 
 def fit_curve(flops, accuracy, *, label: str = "series", n_boot: int = 200, seed: int = 0,
-              more: str = "sample more per problem (--n 8 gives 4 budgets)"):
+              more: str = "sample more per problem (--n 8 gives 4 points: n = 1, 2, 4, 8)"):
     """Fit accuracy vs inference FLOPs, choosing among PowerLaw, LogSigmoid and ExpPower by held-out error.
 
     Args:
-        flops: inference FLOPs per problem at each budget.
-        accuracy: accuracy at each budget (clipped to [0, 1]; bootstrap means can land at -1e-17).
+        flops: inference FLOPs per problem at each point.
+        accuracy: accuracy at each point (clipped to [0, 1]; bootstrap means can land at -1e-17).
         label: names the series in error messages.
         n_boot: bootstrap refits behind the CIs and bands.
         seed: bootstrap seed.
-        more: how to get more budgets, for the too-few-points message.
+        more: how to get more points, for the too-few-points message.
 
     Returns:
         (estimator, selection table) as `testtime.analysis.curves.select_model` returns them.
 
     Raises:
-        UserError: one line naming the series: all wrong, all right, flat, or too few budgets.
+        UserError: one line naming the series: all wrong, all right, flat, or too few points.
 
     Example:
         best, table = fit_curve([1e10, 2e10, 4e10, 8e10], [0.2, 0.3, 0.38, 0.44], label="smollm2 best_of_n")
     """
     x, y = np.asarray(flops, float), np.clip(np.asarray(accuracy, float), 0.0, 1.0)
     if not np.all(np.isfinite(x)) or np.any(x <= 0) or not np.all(np.isfinite(y)):
-        raise UserError(f"{label}: inference FLOPs must be positive and accuracy finite at every budget")
+        raise UserError(f"{label}: inference FLOPs must be positive and accuracy finite at every point")
     k = len(np.unique(x))
-    if k < MIN_BUDGETS:
-        raise UserError(f"{label}: too few points to fit ({k} budgets; need at least {MIN_BUDGETS}: "
+    if k < MIN_POINTS:
+        raise UserError(f"{label}: too few points to fit ({k} distinct compute values; need at least {MIN_POINTS}: "
                         f"3 to fit plus 1 held out); {more}")
     if np.all(y == 0):
-        raise UserError(f"{label}: all wrong (accuracy 0 at every budget); nothing to fit")
+        raise UserError(f"{label}: all wrong (accuracy 0 at every point); nothing to fit")
     if np.all(y == 1):
-        raise UserError(f"{label}: all right (accuracy 1 at every budget); nothing to fit")
+        raise UserError(f"{label}: all right (accuracy 1 at every point); nothing to fit")
     if np.all(y == y[0]):
-        raise UserError(f"{label}: accuracy is {y[0]:.3g} at every budget; nothing to fit")
+        raise UserError(f"{label}: accuracy is {y[0]:.3g} at every point; nothing to fit")
     cands = [dataclasses.replace(c, n_boot=n_boot, seed=seed) for c in (PowerLaw(), LogSigmoid(), ExpPower())]
     try:
         return select_model(x, y, cands)
@@ -122,7 +123,8 @@ def fit_curves(table: pd.DataFrame, *, n_boot: int = 200, seed: int = 0) -> list
             fit.estimator, fit.selection = fit_curve(
                 g["flops_per_problem"], g["accuracy"], n_boot=n_boot, seed=seed,
                 label=" / ".join(k for k in key if k is not None),
-                more="pass 4 or more --budgets" if generated else "sample more per problem (--n 8 gives 4 budgets)")
+                more="pass 4 or more --budgets" if generated
+                else "sample more per problem (--n 8 gives 4 points: n = 1, 2, 4, 8)")
         except UserError as e:
             fit.error = str(e)
         if fit.estimator is not None:
@@ -141,7 +143,7 @@ def reliability(fit: CurveFit, points: pd.DataFrame) -> str | None:
     """Why `fit` is unreliable against its points (columns accuracy, ci_low, ci_high), else None.
 
     Flags: the band (inside the measured range) much wider than the points' CIs, or a held-out error larger
-    than the points' CIs and 0.05 (the form does not extrapolate even one budget).
+    than the points' CIs and 0.05 (the form does not extrapolate even one point).
 
     Example:
         reliability(fit, table[(table.strategy == "best_of_n")])    # "band 0.85 wide vs CIs <= 0.03"
@@ -156,7 +158,7 @@ def reliability(fit: CurveFit, points: pd.DataFrame) -> str | None:
             return f"band {band:.2f} wide vs point CIs <= {widest:.2f}"
     mae = fit.selection[0]["heldout_mae"] if fit.selection else np.nan
     if np.isfinite(mae) and mae > max(0.05, widest):
-        return f"misses the held-out budgets by {mae:.2f} (point CIs <= {widest:.2f})"
+        return f"misses the held-out points by {mae:.2f} (point CIs <= {widest:.2f})"
     return None
 
 

@@ -156,7 +156,7 @@ def forecast(correct: np.ndarray, *, first: int, ks=None, n_boot: int = 200, see
     Args:
         correct: [P, N] correctness of each problem's samples, in the order they were drawn.
         first: n', the samples per problem the forecasts may see (1 <= n' <= N).
-        ks: budgets to predict (default 1, 2, 4, ... up to 16 N).
+        ks: the k (samples per problem) to predict (default 1, 2, 4, ... up to 16 N).
         n_boot: bootstrap refits over problems.
         seed: bootstrap seed.
         level: interval coverage.

@@ -1,4 +1,4 @@
-"""The compute-optimal frontier: the (model, strategy, budget) points that no other point beats on both accuracy
+"""The compute-optimal frontier: the (model, strategy, n or budget) points that no other point beats on both accuracy
 and compute, per benchmark. Strategies that read the gold answer (`oracle`: pass@k, best-of-n by oracle) are upper
 bounds, not choices, and stay off it unless asked for.
 
@@ -39,7 +39,7 @@ def frontier(table: pd.DataFrame, *, queries: float | None = None, include_oracl
     for _, b in t.groupby("benchmark", sort=False):
         best = -np.inf
         for i, row in b.sort_values(["compute_per_query", "accuracy"], ascending=[True, False]).iterrows():
-            # A tolerance: exact estimators give 0.05 at one budget and 0.05000000000000001 at the next.
+            # A tolerance: exact estimators give 0.05 at one n and 0.05000000000000001 at the next.
             if row["accuracy"] > best + 1e-9:
                 keep.append(i)
                 best = row["accuracy"]

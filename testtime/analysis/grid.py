@@ -29,6 +29,7 @@ import pandas as pd
 from testtime.analysis.frontier import frontier
 from testtime.analysis.pools import RunPools, subset
 from testtime.analysis.runs import series
+from testtime.config import RunConfig
 from testtime.errors import UserError
 
 GRID_KEY = ["run", "generation", "strategy", "scorer"]
@@ -99,8 +100,8 @@ def _run_grid(r: RunPools, name: str, pools: dict) -> tuple[list, str | None]:
         return [], None
     if cls.kind != "generation" or not cls.independent_samples:
         return [], None
-    cfg = r.manifest.get("config") or {}
-    options = cfg.get("strategy_options") or {}
+    cfg = r.manifest.config
+    options = cfg.strategy_options if cfg is not None else {}
     try:
         generation = make_strategy(name, options=options)
     except UserError:   # settings this version does not know: the grid needs only the name and the samples
@@ -124,8 +125,9 @@ def _run_grid(r: RunPools, name: str, pools: dict) -> tuple[list, str | None]:
             selections.append(s)
         except UserError as e:
             skipped.append(f"{spec} ({e})")
-    rows = evaluate_grid(generation, pools, selections, n_boot=int(cfg.get("bootstrap") or 1000),
-                         seed=int(cfg.get("subset_seed") or 0)) if selections else []
+    cfg = cfg or RunConfig()   # a manifest without a readable config: the default resamples and seed
+    rows = evaluate_grid(generation, pools, selections, n_boot=cfg.bootstrap,
+                         seed=cfg.bootstrap_seed) if selections else []
     note = f"{r.run}: {name} grid without {'; '.join(skipped)}" if skipped else None
     return rows, note
 

@@ -64,7 +64,7 @@ def matched_flops(runs: Sequence[RunPools], cells: Cells, *, n_boot: int = 2000,
     for r in runs:
         if r.benchmark != cells.benchmark:
             continue
-        specs = {s.partition(":")[0]: s for s in (r.manifest.get("config") or {}).get("strategies") or []}
+        specs = {s.partition(":")[0]: s for s in (r.manifest.config.strategies if r.manifest.config else ())}
         for (name, budget), gen in sorted(r.generated.items()):
             problems = [p for p in gen.problem_ids if p in index]
             if not problems:

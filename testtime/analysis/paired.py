@@ -1,4 +1,4 @@
-"""Paired comparisons of two cells, (model, strategy, scorer, budget), on the same problems: the difference in
+"""Paired comparisons of two cells, (model, strategy, scorer, n), on the same problems: the difference in
 accuracy, its confidence interval and a two-sided p-value.
 
 Both cells are evaluated per problem on the problems their runs share (`testtime.analysis.uncertainty.Cells`), so
@@ -14,7 +14,7 @@ testing"): the replicates are centred on zero and compared with the observed dif
 
 Example:
     paired(cells, ("smollm2-135m", run, "majority_vote", None, 16), ("smollm2-135m", run, "best_of_n", "logprob", 16))
-    adjacent_budgets(cells)       # n vs 2n for every (run, strategy, scorer)
+    adjacent_ns(cells)            # n vs 2n for every (run, strategy, scorer)
 """
 
 from __future__ import annotations
@@ -83,8 +83,8 @@ def paired(cells: Cells, a: Key, b: Key, *, n_boot: int = 2000, level: float = 0
             "p_value": row["p_value"], "ci2_low": lo2, "ci2_high": hi2}
 
 
-def adjacent_budgets(cells: Cells, **kw) -> pd.DataFrame:
-    """For every (run, strategy, scorer), each budget against the next one up: is the larger budget better?"""
+def adjacent_ns(cells: Cells, **kw) -> pd.DataFrame:
+    """For every (run, strategy, scorer), each n against the next one up: are more samples better?"""
     rows = []
     by = {}
     for key in cells.point:
@@ -95,6 +95,10 @@ def adjacent_budgets(cells: Cells, **kw) -> pd.DataFrame:
             rows.append(paired(cells, large, small, **kw))
     return pd.DataFrame(rows, columns=COLUMNS)
 
+
+
+adjacent_budgets = adjacent_ns
+"""The former name of `adjacent_ns` (n was called a budget), kept for callers of `testtime.analysis`."""
 
 def describe(key: Key) -> str:
     """"model · strategy (scorer) @ n"."""
@@ -163,7 +167,7 @@ def _unmatched(cell_sets: Sequence[Cells], a: str, b: str) -> str:
     if not cell_sets:
         return (f"--paired {a} {b}: these runs have no cells to compare (none stored a pool of samples for the "
                 "selection strategies); drop --paired")
-    cells_are = f"the cells are (strategy[:scorer]@{{budgets}}/model): {cell_names(cell_sets)}"
+    cells_are = f"the cells are (strategy[:scorer]@{{n}}/model): {cell_names(cell_sets)}"
     for spec in (a, b):
         hits = [k for cells in cell_sets for k in _matches(cells, spec)]
         if not hits:
@@ -175,10 +179,10 @@ def _unmatched(cell_sets: Sequence[Cells], a: str, b: str) -> str:
 
 
 def cell_names(cell_sets: Sequence[Cells]) -> str:
-    """Every cell of `cell_sets` in --paired's syntax, budgets grouped: "best_of_n:logprob@{1,2,4}/smollm2-135m"."""
-    budgets: dict[tuple[str, str, str], set[int]] = {}
+    """Every cell of `cell_sets` in --paired's syntax, n grouped: "best_of_n:logprob@{1,2,4}/smollm2-135m"."""
+    by_cell: dict[tuple[str, str, str], set[int]] = {}
     for cells in cell_sets:
         for model, _run, strategy, scorer, n in cells.point:
-            budgets.setdefault((strategy, "" if scorer is None else ":" + scorer, model), set()).add(n)
+            by_cell.setdefault((strategy, "" if scorer is None else ":" + scorer, model), set()).add(n)
     return ", ".join(f"{strategy}{scorer}@{{{','.join(map(str, sorted(ns)))}}}/{model}"
-                     for (strategy, scorer, model), ns in sorted(budgets.items()))
+                     for (strategy, scorer, model), ns in sorted(by_cell.items()))

@@ -1,7 +1,7 @@
 """Stored runs -> one tidy table: each run's result rows (`testtime.store.records.Results`), labelled, beside the
 model's N, training tokens D and training compute 6ND from `testtime.analysis.catalog`.
 
-One row per (model, benchmark, strategy, scorer, budget n). `scorer` is None where a strategy ranks by nothing, and
+One row per (model, benchmark, strategy, scorer, n or budget). `scorer` is None where a strategy ranks by nothing, and
 `oracle` marks strategies that read the gold answer (pass@k, best-of-n by oracle): upper bounds, not choices.
 
 Example:
@@ -19,6 +19,7 @@ import pandas as pd
 
 from testtime.analysis.catalog import lookup, training_flops
 from testtime.errors import UserError
+from testtime.store.manifest import Manifest
 from testtime.store.records import Results
 
 KEY = ["model", "benchmark", "strategy", "scorer"]
@@ -78,11 +79,11 @@ def _load_run(path: Path) -> pd.DataFrame:
     df["scorer"] = df["scorer"].astype(object).where(df["scorer"].notna(), None)
     df["oracle"] = df["oracle"].astype(bool)
     df.insert(0, "run", results.run_id)
-    df.insert(1, "model_name", str(cfg.get("model", "unknown")))
-    df.insert(2, "benchmark", str(cfg.get("benchmark", "unknown")))
+    df.insert(1, "model_name", results.manifest.model)
+    df.insert(2, "benchmark", results.manifest.benchmark)
     df["run_path"] = str(path)
-    facts = model_facts(str(cfg.get("model", "")), results.manifest.get("model_facts") or {},
-                        cfg.get("model_card") or {})
+    facts = model_facts(cfg.model if cfg is not None else "", results.manifest.model_facts,
+                        cfg.model_card if cfg is not None else {})
     for k, v in facts.items():
         df[k] = v
     cost = throughput(results.manifest)
@@ -92,7 +93,7 @@ def _load_run(path: Path) -> pd.DataFrame:
     return df
 
 
-def throughput(manifest: dict) -> dict:
+def throughput(manifest: Manifest) -> dict:
     """The run's measured sampling cost: device (the engine's platform and the machine), and wall-clock seconds of
     the engine per generated token (sampling time / sampled tokens, so prefill and batching are amortised in);
     NaN when the run recorded no timings (the fake backend, or a run from before they existed).
@@ -100,10 +101,10 @@ def throughput(manifest: dict) -> dict:
     Example:
         throughput(existing_manifest("runs/gsm8k-smollm2-135m-n64"))   # {"device": "cpu (AMD EPYC, 2 cpus)", ...}
     """
-    timings = manifest.get("timings") or {}
+    timings = manifest.timings
     seconds, tokens = timings.get("sampling_s"), timings.get("sampled_tokens")
     per_token = float(seconds) / float(tokens) if seconds and tokens else np.nan
-    engine, hw = manifest.get("engine") or {}, manifest.get("hardware") or {}
+    engine, hw = manifest.engine, manifest.hardware
     platform = engine.get("platform") or engine.get("backend") or "unknown"
     gpus = hw.get("gpus") or []
     where = (f"{len(gpus)} x {gpus[0]}" if gpus else

@@ -56,9 +56,8 @@ def continuous_metric(paths: Sequence[str | Path], *, problems: dict | None = No
     rows = []
     for p in paths:
         manifest = existing_manifest(p)
-        cfg = manifest.get("config", {})
-        run = manifest.get("run_id") or Path(p).name
-        head = {"run": run, "model_name": cfg.get("model"), "benchmark": cfg.get("benchmark")}
+        run = manifest.run_id or Path(p).name
+        head = {"run": run, "model_name": manifest.model, "benchmark": manifest.benchmark}
         summary = load_summary(p)
         if summary is None:
             if _has_pool(p):

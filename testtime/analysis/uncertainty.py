@@ -1,4 +1,4 @@
-"""Per-problem accuracy of every (run, strategy, scorer, budget) cell on one shared set of problems, with bootstrap
+"""Per-problem accuracy of every (run, strategy, scorer, n) cell on one shared set of problems, with bootstrap
 replicates at one or both levels of the experiment: problems drawn from a benchmark, samples drawn per problem.
 
 An accuracy point is a mean over P problems of a per-problem estimate from a pool of N samples, so it varies with
@@ -8,7 +8,7 @@ both draws. Three resampling schemes (Davison & Hinkley 1997, "Bootstrap Methods
     "problems"  resample problems with replacement, keep each problem's pool as it is (one level; what results.json's
                 CIs do). It estimates the variance of the mean over a population of problems consistently, since
                 each per-problem estimate already carries its pool's noise; but it has nothing to resample when
-                every problem's estimate is equal (all 0 at a large budget), and then gives a zero-width interval.
+                every problem's estimate is equal (all 0 at a large n), and then gives a zero-width interval.
     "samples"   keep the problems, resample each one's N samples with replacement: the uncertainty of the accuracy on
                 *these* problems (a re-run of the same benchmark subset with new samples).
     "both"      problems, then samples within each drawn problem's pool (two levels). A pool redrawn with
@@ -99,9 +99,9 @@ def sample_draws(P: int, N: int, B: int, *, seed: int) -> np.ndarray:
 
 
 def evaluate_cells(runs: Sequence[RunPools], *, problems: Sequence[str] | None = None, n_boot: int = 200,
-                   levels: str = "both", seed: int = 0, budgets: dict | None = None,
+                   levels: str = "both", seed: int = 0, ns: dict | None = None,
                    strategy_options: dict | None = None, strategies: Sequence[str] | None = None) -> Cells:
-    """Every run's strategies at every budget on the problems all runs share, with bootstrap replicates.
+    """Every run's strategies at every n on the problems all runs share, with bootstrap replicates.
 
     Args:
         runs: RunPools of one benchmark (those without a pool are skipped with a note).
@@ -109,7 +109,7 @@ def evaluate_cells(runs: Sequence[RunPools], *, problems: Sequence[str] | None =
         n_boot: bootstrap replicates B.
         levels: "problems", "samples" or "both" (module docstring).
         seed: seed of the problem and sample draws.
-        budgets: run -> the budgets n to evaluate (default: 1, 2, 4, ... up to the run's N).
+        ns: run -> the n (samples per problem) to evaluate (default: 1, 2, 4, ... up to the run's N).
         strategy_options: strategy name -> settings, as the run config's strategy_options.
         strategies: the strategy specs ("name" or "name:scorer") to evaluate; default: each run's own and every
             other selection strategy its pool answers (`selection_specs`).
@@ -124,7 +124,7 @@ def evaluate_cells(runs: Sequence[RunPools], *, problems: Sequence[str] | None =
         cells = evaluate_cells(load_pools(["runs/a"]), n_boot=100)
     """
     import strategies as _registered  # noqa: F401  (registers the strategies)
-    from testtime.store.estimators import budgets as default_budgets
+    from testtime.store.estimators import sample_counts
     from testtime.pipeline.evaluate import make_strategy
 
     if levels not in LEVELS:
@@ -137,6 +137,8 @@ def evaluate_cells(runs: Sequence[RunPools], *, problems: Sequence[str] | None =
     have = [r for r in runs if r.pool is not None]
     notes = [f"{r.run}: no stored samples; its points come from results.json only (no paired comparisons, "
              "no two-level CIs)" for r in runs if r.pool is None]
+    notes += [f"{r.run}: {len(r.pool.left_out)} problems left out, with fewer samples than the others (e.g. "
+              f"{r.pool.left_out[0]}); re-run its command to finish sampling them" for r in have if r.pool.left_out]
     if not have:
         raise UserError("none of the runs has stored samples (samples/part-*.parquet)")
     if problems is None:
@@ -156,7 +158,8 @@ def evaluate_cells(runs: Sequence[RunPools], *, problems: Sequence[str] | None =
         N = pool.n_samples
         samples = sample_draws(P, N, n_boot, seed=seed + 1 + k) if levels != "problems" else None
         cells.runs[r.run] = r.model
-        opts = {**((r.manifest.get("config") or {}).get("strategy_options") or {}), **(strategy_options or {})}
+        stored = r.manifest.config.strategy_options if r.manifest.config is not None else {}
+        opts = {**stored, **(strategy_options or {})}
         cells.difficulty[r.run] = pool.correct.mean(axis=1)
         cells.difficulty_reps[r.run] = _replicate(pool, rows, samples, levels, lambda p: p.correct.mean(axis=1))
         for scorer in sorted(s for s in pool.scores if s != "oracle"):
@@ -164,8 +167,7 @@ def evaluate_cells(runs: Sequence[RunPools], *, problems: Sequence[str] | None =
             with np.errstate(all="ignore"):
                 cells.predictors[(r.run, scorer)] = mean(pool)
                 cells.predictor_reps[(r.run, scorer)] = _replicate(pool, rows, samples, levels, mean)
-        ns = sorted(set((budgets or {}).get(r.run) or default_budgets(N)))
-        ns = [n for n in ns if 1 <= n <= N]
+        wanted = [n for n in sorted(set((ns or {}).get(r.run) or sample_counts(N))) if 1 <= n <= N]
         specs = strategies if strategies is not None else [*r.strategies, *selection_specs(pool)]
         for spec in dict.fromkeys(specs):
             try:
@@ -178,7 +180,7 @@ def evaluate_cells(runs: Sequence[RunPools], *, problems: Sequence[str] | None =
                 continue
             quick = (dataclasses.replace(strategy, n_draws=MC_DRAWS)
                      if "n_draws" in {f.name for f in dataclasses.fields(strategy)} else strategy)
-            for n in ns:
+            for n in wanted:
                 key = (r.model, r.run, strategy.name, strategy.scorer, n)
                 est = strategy.evaluate(pool, n)
                 cells.point[key] = np.asarray(est.accuracy, float)

@@ -1,7 +1,8 @@
-"""Strategies at every budget, from stored pools: accuracy with bootstrap CIs, tokens and FLOPs, as ResultRows.
+"""Selection strategies at every n, generation strategies at every budget, from stored pools: accuracy with bootstrap
+CIs, tokens and FLOPs, as ResultRows.
 
 Example:
-    rows = evaluate(pool, [make_strategy("majority_vote")], budgets=[1, 2, 4, 8])
+    rows = evaluate(pool, [make_strategy("majority_vote")], ns=[1, 2, 4, 8])
     rows[0]   # ResultRow(strategy="majority_vote", scorer=None, n=1, accuracy=0.05, ci_low=..., ...)
     grid = evaluate_grid(BudgetForcing(), {64: pool64, 256: pool256}, [make_strategy("majority_vote")])
 """
@@ -16,7 +17,7 @@ import numpy as np
 from testtime.config import typed_settings
 from testtime.errors import UserError
 from testtime.registry import construct, get
-from testtime.store.estimators import bootstrap_ci, budgets as default_budgets
+from testtime.store.estimators import bootstrap_ci, sample_counts
 from testtime.store.pool import Pool, sample_cost
 from testtime.store.records import ResultRow
 
@@ -44,14 +45,15 @@ def make_strategy(spec: str, default_scorer: str = "logprob", options: dict | No
     return construct("strategy", name, cls, kwargs, fields)
 
 
-def evaluate(pool: Pool, strategies: Sequence, *, budgets: Sequence[int] | None = None, n_boot: int = 1000,
+def evaluate(pool: Pool, strategies: Sequence, *, ns: Sequence[int] | None = None, n_boot: int = 1000,
              seed: int = 0) -> list[ResultRow]:
-    """One row per (strategy, budget): mean accuracy over problems with its 95% bootstrap CI, the Monte-Carlo
-    standard error where the estimate is not exact, and the mean tokens and FLOPs per problem."""
+    """One row per (strategy, n), n in `ns` (default 1, 2, 4, ..., N): mean accuracy over problems with its 95%
+    bootstrap CI (resamples seeded by `seed`), the Monte-Carlo standard error where the estimate is not exact, and the
+    mean tokens and FLOPs per problem."""
     N = pool.n_samples
-    ns = sorted(set(budgets or default_budgets(N)))
+    ns = sorted(set(ns or sample_counts(N)))
     if ns[0] < 1 or ns[-1] > N:
-        raise UserError(f"budgets must lie in 1..{N} (samples per problem); got {ns}")
+        raise UserError(f"n must lie in 1..{N} (samples per problem); got {ns}")
     rows = []
     for strategy in strategies:
         for n in ns:

@@ -4,7 +4,7 @@ Every stored sample (the pool and each generation strategy's samples) is extract
 was found, the flexible and the strict grade, and the vote classes under each policy. The sample parts are
 rewritten (one new part written atomically, then the old ones removed; readers prefer the newest copy), then the
 results, summary and manifest, each atomically, as a finished run writes them. The report counts what changed and
-sets strict accuracy beside flexible accuracy for every strategy and budget. It holds the run directory's lock
+sets strict accuracy beside flexible accuracy for every strategy at every n or budget. It holds the run directory's lock
 (testtime.pipeline.lock), so no run writes the directory meanwhile.
 
 Example:
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,13 +24,14 @@ import numpy as np
 import benchmarks
 from benchmarks.base import EXTRACTIONS
 from benchmarks.grading import GRADER_VERSION
-from testtime.config import RunConfig, build
+from testtime.config import RunConfig
 from testtime.errors import UserError
 from testtime.pipeline.evaluate import evaluate, evaluate_budgets
 from testtime.pipeline.events import NullReporter
 from testtime.pipeline.lock import run_lock
 from testtime.pipeline.runner import Plan, finish
 from testtime.pipeline.samples import grade_texts
+from testtime.store.manifest import Manifest
 from testtime.store.records import ResultRow
 from testtime.store.store import POOL, Store, generation_group
 
@@ -64,7 +64,7 @@ class Regraded:
     extraction: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     """Pool samples by extraction -> (samples, correct flexibly, correct strictly)."""
     side_by_side: list[tuple[ResultRow, ResultRow]] = field(default_factory=list)
-    """(flexible row, strict row) per strategy and budget."""
+    """(flexible row, strict row) per strategy and n (or budget)."""
     grading: str = "flexible"
     """The policy results.json counts."""
     results: str = ""
@@ -132,7 +132,7 @@ def regrade(run_dir: str | Path, *, grading: str | None = None, data_dir: str | 
 
 
 def _regrade(store: Store, *, grading: str | None, data_dir: str | None) -> Regraded:
-    manifest = store.manifest() or {}
+    manifest = store.manifest() or Manifest()
     cfg = stored_config(manifest, grading=grading, data_dir=data_dir)
     df = store.table().to_pandas()
     if df.empty:
@@ -164,7 +164,7 @@ def _regrade(store: Store, *, grading: str | None, data_dir: str | None) -> Regr
 
     had_strict = np.array([not _missing(v) for v in old["correct_strict"]])
     changed = {c: np.array([_value(a) != _value(b) for a, b in zip(old[c], new[c])]) for c in GRADE_COLUMNS}
-    before = manifest.get("grader_version", 1)
+    before = manifest.grader_version
     report = Regraded(
         run=store.path, samples=len(df), problems=len(groups), grader=(before, GRADER_VERSION),
         flexible_changed=int(changed["correct"].sum()),
@@ -188,33 +188,33 @@ def _regrade(store: Store, *, grading: str | None, data_dir: str | None) -> Regr
             report.extraction[how] = (len(mine), int(mine["correct"].astype(bool).sum()),
                                       int(mine["correct_strict"].astype(bool).sum()))
     plan = Plan.of(cfg)
-    ids = list(manifest.get("problems") or [])
-    if manifest.get("status") == "complete" and ids:
+    ids = list(manifest.problems)
+    if manifest.status == "complete" and ids:
         results = finish(cfg, store, plan, ids, NullReporter())
         report.results = f"rewritten ({len(results.rows)} rows)"
         rows = results.rows
     else:
-        report.results = f"not written: the run is {manifest.get('status', 'unfinished')} (finish it with `run`)"
+        report.results = f"not written: the run is {manifest.status or 'unfinished'} (finish it with `run`)"
         ids, rows = None, []
     try:
         report.side_by_side = side_by_side(store, cfg, plan, ids, rows)
-    except UserError as e:   # an unfinished run whose problems have different numbers of samples
+    except UserError as e:   # an unfinished run: no samples of a group yet, or grades missing
         report.results += f"; no side-by-side table ({e})"
     return report
 
 
 def side_by_side(store: Store, cfg: RunConfig, plan: Plan, ids, rows: list[ResultRow]
                  ) -> list[tuple[ResultRow, ResultRow]]:
-    """(flexible row, strict row) for each selection strategy at each budget, and each generation strategy at each
+    """(flexible row, strict row) for each selection strategy at each n, and each generation strategy at each
     of its budgets; `rows` (already evaluated under cfg.grading) are reused."""
     def evaluated(grading: str) -> list[ResultRow]:
         if rows and grading == cfg.grading:
             return rows
         out = evaluate(store.pool(ids, grading=grading), plan.selection, n_boot=cfg.bootstrap,
-                       seed=cfg.subset_seed) if plan.selection else []
+                       seed=cfg.bootstrap_seed) if plan.selection else []
         for g in plan.generation:
             pools = {b: store.pool(ids, group=generation_group(g, b), grading=grading) for b in cfg.budgets}
-            out += evaluate_budgets(g, pools, n_boot=cfg.bootstrap, seed=cfg.subset_seed)
+            out += evaluate_budgets(g, pools, n_boot=cfg.bootstrap, seed=cfg.bootstrap_seed)
         return out
 
     def key(r: ResultRow):
@@ -224,26 +224,12 @@ def side_by_side(store: Store, cfg: RunConfig, plan: Plan, ids, rows: list[Resul
     return [(r, strict[key(r)]) for r in evaluated("flexible") if key(r) in strict]
 
 
-def stored_config(manifest: dict, *, grading: str | None = None, data_dir: str | None = None) -> RunConfig:
-    """The RunConfig a run was made with (its manifest's), settings this version no longer knows left out."""
-    data = _known(RunConfig, dict(manifest.get("config") or {}))
-    if not data:
-        raise UserError("the run's manifest holds no config; it was never started (nothing to regrade)")
-    if grading is not None:
-        data["grading"] = grading
-    if data_dir is not None:
-        data["data_dir"] = data_dir
-    return build(RunConfig, data, "")
-
-
-def _known(cls, data: dict) -> dict:
-    hints = typing.get_type_hints(cls)
-    out = {}
-    for f in dataclasses.fields(cls):
-        if f.name in data:
-            value, tp = data[f.name], hints[f.name]
-            out[f.name] = _known(tp, value) if dataclasses.is_dataclass(tp) and isinstance(value, dict) else value
-    return out
+def stored_config(manifest: Manifest, *, grading: str | None = None, data_dir: str | None = None) -> RunConfig:
+    """The RunConfig a run was made with (its manifest's, settings this version no longer knows left out), with
+    `grading` and `data_dir` replaced where given."""
+    cfg = manifest.config_or_refuse("regrade")
+    changes = {k: v for k, v in (("grading", grading), ("data_dir", data_dir)) if v is not None}
+    return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
 def _missing(v) -> bool:

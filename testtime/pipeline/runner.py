@@ -1,4 +1,4 @@
-"""`testtime run`: benchmark -> sampler -> grader -> scorers -> store -> strategies at every budget -> results.
+"""`testtime run`: benchmark -> sampler -> grader -> scorers -> store -> strategies at every n and budget -> results.
 
 Everything that can be wrong with the input (benchmark, data, strategies, scorers, model) is checked before the run
 directory is touched. Sampling streams: each problem is graded, scored and stored the moment its samples are done,
@@ -6,7 +6,7 @@ so an interrupted run keeps every finished problem and the same command resumes 
 
 Example:
     results = run(load_config("configs/default.yaml", ["sampling.n=16"]))
-    console.print(results)       # strategy x budget tables; results.path is the run directory
+    console.print(results)       # strategy x n (or budget) tables; results.path is the run directory
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Iterator, Sequence
 import benchmarks
 from benchmarks.base import Problem
 from testtime import models, samplers
-from testtime.config import RunConfig, build, typed_settings
+from testtime.config import RunConfig, typed_settings
 from testtime.errors import IncompleteRun, UserError
 from testtime.pipeline.evaluate import evaluate, evaluate_budgets, evaluate_grid, make_strategy
 from testtime.pipeline.events import NullReporter, Reporter
@@ -34,6 +34,7 @@ from testtime.pipeline.samples import Job, to_records
 from testtime.registry import construct, get
 from testtime.sampler import ContinuationLogprobs, EngineDied, EngineProgress, ProblemsFailed
 from testtime.samplers.logs import engine_logs_to
+from testtime.store.manifest import Manifest
 from testtime.store.records import Results, write_summary
 from testtime.store.store import POOL, Store, generation_group
 
@@ -91,7 +92,7 @@ class Plan:
 
 
 def run(cfg: RunConfig, *, reporter: Reporter | None = None) -> Results:
-    """Sample what is missing, score, store, evaluate every strategy at every budget; the run's Results."""
+    """Sample what is missing, score, store, evaluate every strategy at every n (or budget); the run's Results."""
     reporter = reporter or NullReporter()
     bench = benchmarks.load(cfg.benchmark, data_dir=cfg.data_dir)
     problems = benchmarks.select(bench.problems(), limit=cfg.limit, seed=cfg.subset_seed)
@@ -132,7 +133,7 @@ class Session:
 
     def __init__(self, cfg: RunConfig, store: Store, bench, plan: Plan, reporter: Reporter):
         self.cfg, self.store, self.bench, self.plan, self.reporter = cfg, store, bench, plan, reporter
-        self.timings = dict((store.manifest() or {}).get("timings", {}))
+        self.timings = dict((store.manifest() or Manifest()).timings)
 
     def work(self, problems: Sequence[Problem], jobs: list[Job], unscored: dict, ungolded: list[str]) -> None:
         self.load(problems)
@@ -186,14 +187,14 @@ class Session:
         self.scorers = {n: s.bind(engines) for n, s in self.plan.scorers.items()}
         self.step_scorers = {n: s.bind(engines) for n, s in self.plan.step_scorers.items()}
         self.timings["model_load_s"] = round(time.monotonic() - t0, 2)
-        old = self.store.manifest() or {}
+        old = self.store.manifest() or Manifest()
         made = provenance()
         if self.store.parts():   # samples stored by an older grader keep its grades (and version) until `regrade`
-            made["grader_version"] = min(old.get("grader_version", 1), made["grader_version"])
+            made["grader_version"] = min(old.grader_version, made["grader_version"])
         self.store.update_manifest(
             run_id=self.store.path.name, status="sampling", config=cfg.to_dict(), sample_key=cfg.sample_key(),
             problems=[p.id for p in problems], model_path=str(path) if path else None, model_facts=self.facts.__dict__,
-            engine=self.sampler.describe(), created=old.get("created", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
+            engine=self.sampler.describe(), created=old.created or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             timings=self.timings, **made)
 
     def rescore(self, problems: dict[str, Problem], unscored: dict[str, set[str]]) -> None:
@@ -270,15 +271,15 @@ def finish(cfg: RunConfig, store: Store, plan: Plan, ids: list[str], reporter: R
     reporter.phase("evaluating")
     store.compact()
     rows = evaluate(store.pool(ids, grading=cfg.grading), plan.selection, n_boot=cfg.bootstrap,
-                    seed=cfg.subset_seed) if plan.selection else []
+                    seed=cfg.bootstrap_seed) if plan.selection else []
     for g in plan.generation:
         pools = {b: store.pool(ids, group=generation_group(g, b), grading=cfg.grading) for b in cfg.budgets}
-        rows += evaluate_budgets(g, pools, n_boot=cfg.bootstrap, seed=cfg.subset_seed)
+        rows += evaluate_budgets(g, pools, n_boot=cfg.bootstrap, seed=cfg.bootstrap_seed)
         if g.name in plan.grid:
-            rows += evaluate_grid(g, pools, plan.grid[g.name], n_boot=cfg.bootstrap, seed=cfg.subset_seed)
+            rows += evaluate_grid(g, pools, plan.grid[g.name], n_boot=cfg.bootstrap, seed=cfg.bootstrap_seed)
     if plan.selection:
         write_summary(store.path, store.summary(ids, grading=cfg.grading))
-    grader = (store.manifest() or {}).get("grader_version", 1)
+    grader = (store.manifest() or Manifest()).grader_version
     results = Results(rows=rows, path=store.path, grader_version=grader)
     results.save(store.path)   # before the manifest says "complete", the done marker: a crash between leaves it not
     results.manifest = store.update_manifest(status="complete", strategies=list(cfg.strategies), config=cfg.to_dict(),
@@ -294,14 +295,16 @@ def rebuild_results(run_dir: str | Path) -> bool:
     nothing to rebuild: results are current, problems are still unsampled, or a run is writing the directory now."""
     store = Store.existing(run_dir)
     manifest = store.manifest()
-    if manifest.get("status") == "complete" or not manifest.get("problems"):
+    if manifest.status == "complete" or not manifest.problems:
         return False
+    if manifest.config is None or manifest.config_dropped:   # a manifest of another version: its own command
+        return False                                           # must finish it
     try:
-        cfg = build(RunConfig, manifest["config"], "")
+        cfg = manifest.config
         plan = Plan.of(cfg)
-    except (UserError, KeyError):   # a manifest of another version: its own command must finish it
+    except UserError:
         return False
-    ids = list(manifest["problems"])
+    ids = list(manifest.problems)
     groups = [POOL] * bool(plan.selection) + [generation_group(g, b) for g in plan.generation for b in cfg.budgets]
     try:
         with run_lock(store.path):

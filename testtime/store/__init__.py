@@ -1,7 +1,9 @@
 """The store: what a run directory holds, below strategies/ in the flow.
 
-    records.py     SampleRecord, ResultRow, Results, the manifest and the per-problem summary (every file's types)
+    records.py     SampleRecord, ResultRow, Results and the per-problem summary (every file's types)
+    manifest.py    Manifest: manifest.json typed (its RunConfig, status, problems, timings, ...), read tolerantly
     store.py       Store: the run directory's samples, appended whole problems at a time, crash-safe; its pools
+    reader.py      the read-only sample reader Store.pool and the analyzer share (one rule for short problems)
     pool.py        Pool (N samples x P problems as arrays), Estimate and sample_cost (a strategy's answer and spend)
     estimators.py  pass@k, exact best-of-n and vote expectations, bootstrap CIs
 
@@ -9,7 +11,7 @@ Example:
     from testtime.store import Store
     pool = Store.open(run_dir, sample_key).pool(problem_ids)   # every stored sample of those problems
 
-Names are imported when first used: importing one module (the analyzer reads records.py) loads no other.
+Names are imported when first used: importing one module (the analyzer reads records.py) loads only what it needs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import importlib
 _EXPORTS = {
     "SampleRecord": "testtime.store.records", "ResultRow": "testtime.store.records",
     "Results": "testtime.store.records", "load_summary": "testtime.store.records",
+    "Manifest": "testtime.store.manifest",
     "Store": "testtime.store.store", "generation_group": "testtime.store.store",
     "Pool": "testtime.store.pool", "Estimate": "testtime.store.pool", "sample_cost": "testtime.store.pool",
 }

@@ -1,7 +1,7 @@
-"""Estimators for selection strategies: the expected accuracy at budget n <= N from one pool of N samples.
+"""Estimators for selection strategies: the expected accuracy at n <= N samples from one pool of N samples.
 
 Sample once, select many times: instead of scoring one random size-n subset (or the first n samples), each estimator
-returns the expectation over *all* size-n subsets of the N stored samples, drawn without replacement, so every budget
+returns the expectation over *all* size-n subsets of the N stored samples, drawn without replacement, so every n
 is answered from the same pool with far less variance. Ties are always split uniformly at random.
 
 - `pass_at_k`: the unbiased estimator of Chen et al. 2021, "Evaluating Large Language Models Trained on Code"
@@ -11,7 +11,7 @@ is answered from the same pool with far less variance. Ties are always split uni
   arXiv:2203.11171), by counting with generating functions over answer classes (one per rival size).
 - `expected_weighted_vote`: weighted majority (e.g. reward-weighted, Li et al. 2023 / Snell et al. 2024), Monte Carlo.
 - `bootstrap_ci`: percentile bootstrap over problems (Efron & Tibshirani 1993).
-- `budgets`: the powers of two up to N, the usual x axis of inference-scaling plots (Brown et al. 2024).
+- `sample_counts`: the powers of two up to N (and N), the usual x axis of inference-scaling plots (Brown et al. 2024).
 
 Example:
     acc = expected_majority_vote(pool.answer_ids, pool.correct, n=8)     # [P]
@@ -29,7 +29,7 @@ __all__ = [
     "expected_majority_vote",
     "expected_weighted_vote",
     "bootstrap_ci",
-    "budgets",
+    "sample_counts",
 ]
 
 
@@ -39,7 +39,7 @@ def pass_at_k(n_correct: np.ndarray, n_total: int | np.ndarray, k: int) -> np.nd
     Args:
         n_correct: [P] int, c, the number of correct samples per problem.
         n_total: n, the number of samples per problem (an int, or [P] ints).
-        k: the budget, 1 <= k <= n.
+        k: samples drawn, 1 <= k <= n.
 
     Returns:
         [P] float, 1 - C(n-c, k)/C(n, k), computed as 1 - prod_{i=n-c+1}^{n} (1 - k/i) (Chen et al. 2021, Fig. 3).
@@ -70,7 +70,7 @@ def expected_best_of_n(scores: np.ndarray, correct: np.ndarray, n: int) -> np.nd
     Args:
         scores: [P, N] float, higher is better; NaN counts as the lowest score (-inf).
         correct: [P, N] bool.
-        n: the budget, 1 <= n <= N.
+        n: samples selected among, 1 <= n <= N.
 
     Returns:
         [P] float. A score level s with L samples strictly below it and t tied at it is the subset's maximum with
@@ -82,7 +82,7 @@ def expected_best_of_n(scores: np.ndarray, correct: np.ndarray, n: int) -> np.nd
     """
     scores, correct = _as_pool(scores, correct)
     P, N = scores.shape
-    _check_budget(n, N)
+    _check_n(n, N)
     order = np.argsort(np.nan_to_num(scores, nan=-np.inf), axis=1, kind="stable")
     s = np.take_along_axis(np.nan_to_num(scores, nan=-np.inf), order, axis=1)
     ok = np.take_along_axis(correct, order, axis=1)
@@ -108,7 +108,7 @@ def expected_majority_vote(answer_ids: np.ndarray, correct: np.ndarray, n: int) 
     Args:
         answer_ids: [P, N] int, equal ids within a row are the same answer; -1 for no answer.
         correct: [P, N] bool.
-        n: the budget, 1 <= n <= N.
+        n: samples selected among, 1 <= n <= N.
 
     Returns:
         [P] float.
@@ -118,7 +118,7 @@ def expected_majority_vote(answer_ids: np.ndarray, correct: np.ndarray, n: int) 
     """
     answer_ids, correct = _as_pool(answer_ids, correct)
     P, N = answer_ids.shape
-    _check_budget(n, N)
+    _check_n(n, N)
     cls, counts, ok = _classes(answer_ids, correct)
     if n == N:                                             # the whole pool: one deterministic vote
         return _weighted_winner(cls[None], np.ones((1, P, N)), ok)[0]
@@ -159,7 +159,7 @@ def expected_weighted_vote(
     n_draws: int = 2000,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Expected accuracy of weighted vote at budget n, by Monte Carlo over random size-n subsets.
+    """Expected accuracy of weighted vote at n samples, by Monte Carlo over random size-n subsets.
 
     The answer class with the largest sum of weights wins (sums within 1e-9 x the subset's total |weight| count as
     tied, so float rounding cannot split an exact tie); ties are broken uniformly; -1 answers do not vote. Classes
@@ -169,7 +169,7 @@ def expected_weighted_vote(
         answer_ids: [P, N] int, -1 for no answer.
         correct: [P, N] bool.
         weights: [P, N] float, e.g. reward-model scores; must not be NaN.
-        n: the budget, 1 <= n <= N.
+        n: samples selected among, 1 <= n <= N.
         n_draws: random subsets per problem.
         seed: seed of the subsets.
 
@@ -186,7 +186,7 @@ def expected_weighted_vote(
     if np.isnan(weights).any():
         raise ValueError("weights contain NaN; fill missing scores before voting")
     P, N = answer_ids.shape
-    _check_budget(n, N)
+    _check_n(n, N)
     if n_draws < 2:
         raise ValueError(f"n_draws={n_draws} must be at least 2 to estimate a standard error")
     cls, _, ok = _classes(answer_ids, correct)
@@ -238,14 +238,14 @@ def bootstrap_ci(
     return float(x.mean()), float(lo), float(hi)
 
 
-def budgets(N: int) -> list[int]:
-    """Budgets to report: 1, 2, 4, ... up to N, plus N itself when it is not a power of two.
+def sample_counts(N: int) -> list[int]:
+    """The n to report from a pool of N samples: 1, 2, 4, ... up to N, plus N itself when it is not a power of two.
 
     Example:
-        budgets(20)    # [1, 2, 4, 8, 16, 20]
+        sample_counts(20)    # [1, 2, 4, 8, 16, 20]
     """
     if N < 1:
-        raise ValueError(f"budgets: N={N} must be at least 1")
+        raise ValueError(f"sample_counts: N={N} must be at least 1")
     out = [1 << i for i in range(N.bit_length()) if 1 << i <= N]
     return out if out[-1] == N else out + [N]
 
@@ -257,9 +257,9 @@ def _as_pool(a: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return a, correct
 
 
-def _check_budget(n: int, N: int) -> None:
+def _check_n(n: int, N: int) -> None:
     if not 1 <= n <= N:
-        raise ValueError(f"budget n={n} must lie in [1, N={N}]")
+        raise ValueError(f"n={n} samples must lie in [1, N={N}]")
 
 
 def _subset_ratio(N: int, n: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """A pool: N stored samples for each of P problems, as arrays, for selection strategies and estimators; and what a
-selection strategy returns at a budget (`Estimate`) with the spend of n samples drawn from the pool (`sample_cost`).
+selection strategy returns at n samples (`Estimate`) with the spend of n samples drawn from the pool (`sample_cost`).
 
-Sample once, select many times: every selection strategy is a pure function of a pool and a budget n <= N.
+Sample once, select many times: every selection strategy is a pure function of a pool and n <= N samples.
 
 Example:
     pool = store.pool()
@@ -45,6 +45,9 @@ class Pool:
     grading: str = "flexible"
     """The grade `correct`, `answer_ids` and `answers` hold: "flexible" (any extracted answer) or "strict"
     (explicitly marked answers only; the rest count as no answer)."""
+    left_out: tuple[str, ...] = ()
+    """Problems of the stored group left out because fewer of their samples are stored than the group's most
+    (`testtime.store.reader`'s rule); empty when every stored problem is whole."""
 
     def __post_init__(self) -> None:
         shape = self.correct.shape
@@ -71,10 +74,10 @@ class Pool:
 
 @dataclass(frozen=True)
 class Estimate:
-    """A selection strategy at one budget: expected accuracy and spend per problem."""
+    """A selection strategy at one n: expected accuracy and spend per problem."""
 
     accuracy: np.ndarray
-    """[P] expected accuracy per problem at this budget."""
+    """[P] expected accuracy per problem at this n."""
     tokens: np.ndarray
     """[P] expected generated tokens per problem (policy and scorer)."""
     flops: np.ndarray

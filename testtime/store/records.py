@@ -1,16 +1,18 @@
 """What a run directory holds, as types: one sample record, one result row, the `Results` collection, and the
-per-problem summary the analyzer reads. Every reader and writer of those files goes through here.
+per-problem summary the analyzer reads. Every reader and writer of those files goes through here (the manifest's
+type is in manifest.py; pools are read back by reader.py).
 
     SampleRecord    one row of samples/part-*.parquet (one sample of one problem)
-    ResultRow       one row of results.json: a strategy at one budget
-    Results         a run's result rows + its manifest; `Results.load(run_dir)`; renders itself in rich
+    ResultRow       one row of results.json: a strategy at one n (a generation strategy: at one budget)
+    Results         a run's result rows + its manifest (a Manifest, testtime.store.manifest); `Results.load(run_dir)`;
+                    renders itself in rich
     summary.parquet one row per problem: the gold answer's likelihood and the samples' mean logprobs (sums and
                     counts, so any set of problems aggregates exactly)
 
 Example:
     results = Results.load("runs/gsm8k-smollm2-135m-n64-1a2b3c4d")
     console.print(results)                 # one table per (strategy, scorer)
-    results.to_pandas()                    # one row per (strategy, scorer, budget)
+    results.to_pandas()                    # one row per (strategy, scorer, n or budget)
     load_summary("runs/...")               # DataFrame, one row per problem
 """
 
@@ -25,32 +27,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from testtime.errors import UserError
+from testtime.config import RunConfig
 from testtime.files import atomic_write, write_json
+from testtime.store.manifest import MANIFEST, Manifest, existing_manifest, read_manifest  # noqa: F401  (read here)
 
-MANIFEST = "manifest.json"
 RESULTS = "results.json"
 RESULTS_CSV = "results.csv"
 SUMMARY = "summary.parquet"
-
-
-def read_manifest(run_dir: str | Path) -> dict | None:
-    """The run's manifest.json as a dict; None when there is none; a damaged one is a one-line UserError."""
-    path = Path(run_dir) / MANIFEST
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise UserError(f"{path} is not valid JSON; the run directory is damaged (delete it to start over)") from None
-
-
-def existing_manifest(run_dir: str | Path) -> dict:
-    """The manifest of a run directory that must exist (for `show`, `analyze`)."""
-    manifest = read_manifest(run_dir)
-    if manifest is None:
-        raise UserError(f"{run_dir} is not a testtime run directory (no manifest.json); "
-                        "pass a folder under runs/ (see `python -m testtime show`)")
-    return manifest
 
 
 # ---- samples ----------------------------------------------------------------------------------------------------
@@ -138,7 +121,8 @@ SAMPLE_COLUMNS = tuple(f.name for f in dataclasses.fields(SampleRecord) if f.nam
 
 @dataclass(frozen=True)
 class ResultRow:
-    """One strategy at one budget: accuracy with its CI and what it cost, averaged over the run's problems."""
+    """One strategy at one n (a generation strategy: at one budget): accuracy with its CI and what it cost, averaged
+    over the run's problems."""
 
     strategy: str
     scorer: str | None
@@ -196,7 +180,7 @@ class Results:
     """A run's result rows, in order (strategy by strategy, budgets ascending), and its manifest."""
 
     rows: list[ResultRow]
-    manifest: dict = field(default_factory=dict)
+    manifest: Manifest = field(default_factory=Manifest)
     path: Path | None = None
     grader_version: int | None = None
     """The grader that graded the samples (benchmarks.grading.GRADER_VERSION); None in files written before it was
@@ -211,7 +195,7 @@ class Results:
         manifest = existing_manifest(run_dir)
         path = run_dir / RESULTS
         if not path.is_file():
-            raise UserError(f"{run_dir} has no results yet (status: {manifest.get('status', 'unknown')}); "
+            raise UserError(f"{run_dir} has no results yet (status: {manifest.status or 'unknown'}); "
                             "run the same `python -m testtime run` command again to finish it")
         try:
             data = json.loads(path.read_text())
@@ -238,11 +222,12 @@ class Results:
 
     @property
     def run_id(self) -> str:
-        return self.manifest.get("run_id") or (self.path.name if self.path else "")
+        return self.manifest.run_id or (self.path.name if self.path else "")
 
     @property
-    def config(self) -> dict:
-        return self.manifest.get("config", {})
+    def config(self) -> RunConfig | None:
+        """The run's RunConfig (its manifest's); None when the manifest holds none this version can read."""
+        return self.manifest.config
 
     def __iter__(self) -> Iterator[ResultRow]:
         return iter(self.rows)
@@ -251,7 +236,7 @@ class Results:
         return len(self.rows)
 
     def to_pandas(self):
-        """One row per (strategy, scorer, budget), columns as ResultRow's fields."""
+        """One row per (strategy, scorer, n or budget), columns as ResultRow's fields."""
         import pandas as pd
 
         cols = [f.name for f in dataclasses.fields(ResultRow)]

@@ -30,15 +30,16 @@ import uuid
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from testtime.errors import UserError
 from testtime.files import atomic_write, check_folder, write_json
 from testtime.sampler import Completion
+from testtime.store.manifest import MANIFEST, Manifest, read_manifest
 from testtime.store.pool import Pool
-from testtime.store.records import (SAMPLE_COLUMNS, SUMMARY_COLUMNS, SampleRecord, read_manifest, read_parquet,
+from testtime.store.reader import POOL, pool_column, read_table, to_pool
+from testtime.store.records import (SAMPLE_COLUMNS, SUMMARY_COLUMNS, SampleRecord, read_parquet,
                                     read_part, read_parts, sample_columns)
 
 _TYPES = {
@@ -47,8 +48,6 @@ _TYPES = {
     "token_logprobs": pa.list_(pa.float32()), "prefill_flops": pa.float64(), "decode_flops": pa.float64(),
     "extraction": pa.string(), "correct_strict": pa.bool_(), "answer_id_strict": pa.int32(),
 }
-POOL = "sample"
-"""The group of the pool's samples; a generation strategy's samples at one budget have their own group."""
 
 
 def generation_group(strategy, budget: int) -> str:
@@ -77,7 +76,7 @@ class Store:
         check_folder(path, "run directory", "pass another --output-dir (or --name)")
         store = cls(Path(path))
         manifest = store.manifest()
-        if manifest is not None and manifest.get("sample_key") != json.loads(json.dumps(sample_key)):
+        if manifest is not None and manifest.sample_key != json.loads(json.dumps(sample_key)):
             raise UserError(f"run directory {store.path} holds samples of a different configuration; "
                             "pass another --name or --output-dir, or delete it")
         return store
@@ -93,15 +92,18 @@ class Store:
 
     # ---- manifest -----------------------------------------------------------------------------------------------
 
-    def manifest(self) -> dict | None:
+    def manifest(self) -> Manifest | None:
+        """manifest.json, typed; None before the run wrote one."""
         return read_manifest(self.path)
 
-    def update_manifest(self, **fields) -> dict:
-        """Merge `fields` into manifest.json (atomically) and return the result."""
-        manifest = self.manifest() or {}
-        manifest.update(fields)
-        write_json(self.path / "manifest.json", manifest)
-        return manifest
+    def update_manifest(self, **fields) -> Manifest:
+        """Merge `fields` (JSON values, as manifest.json holds them) into manifest.json, atomically, every other key
+        kept as it is; the result."""
+        manifest = self.manifest()
+        data = manifest.to_dict() if manifest is not None else {}
+        data.update(fields)
+        write_json(self.path / MANIFEST, data)
+        return Manifest.from_dict(json.loads(json.dumps(data, default=str)))   # as read back from the file
 
     # ---- samples ------------------------------------------------------------------------------------------------
 
@@ -141,14 +143,7 @@ class Store:
 
     @staticmethod
     def _read_parts(parts: list[Path]) -> pa.Table:
-        tables = [_read(p, None) for p in parts]
-        table = pa.concat_tables(tables, promote_options="permissive")
-        df = table.to_pandas()
-        key = ["group", "problem_id", "sample_index"]
-        # Parts are read oldest first; a duplicate row comes from compaction (identical) or a rewrite that added
-        # scores (newer is a superset), so the newest copy wins.
-        df = df.drop_duplicates(key, keep="last").sort_values(key)
-        return pa.Table.from_pandas(df, preserve_index=False)
+        return read_table(parts)   # every column, newest copy of a duplicate kept (testtime.store.reader)
 
     def done(self, group: str = POOL) -> set[str]:
         """Problem ids whose samples of `group` are stored ("sample": the pool; "<strategy>@<budget>": a
@@ -205,48 +200,15 @@ class Store:
         atomic_write(self.path / "gold.parquet", lambda tmp: pq.write_table(new, tmp))
 
     def pool(self, problem_ids: Sequence[str] | None = None, group: str = POOL, grading: str = "flexible") -> Pool:
-        """The stored samples of `group` as a Pool, rows in `problem_ids` order (default: all, sorted), graded by
+        """The stored samples of `group` as a Pool (testtime.store.reader.to_pool, the analyzer's reader too): rows
+        in `problem_ids` order, each of which must have all its samples (a one-line UserError naming the missing or
+        short ones otherwise); default every whole problem, sorted, the short ones in `Pool.left_out`. Graded by
         policy `grading` ("flexible", or "strict": the strict grades and vote classes, which samples graded before
         grader 2 lack: a one-line UserError then, naming `regrade`)."""
-        df = self.table().to_pandas()
-        df = df[df["group"] == group]
-        correct, answer_id = ("correct_strict", "answer_id_strict") if grading == "strict" else ("correct", "answer_id")
-        if problem_ids is not None:
-            missing = set(problem_ids) - set(df["problem_id"])
-            if missing:
-                raise UserError(f"{len(missing)} problems have no samples in {self.path}; re-run to finish sampling")
-            df = df[df["problem_id"].isin(set(problem_ids))]
-        else:
-            problem_ids = sorted(set(df["problem_id"]))
-        if df.empty:
-            raise UserError(f"{self.path} holds no samples yet; run `python -m testtime run` first")
-        counts = df.groupby("problem_id").size()
-        N = int(counts.min())
-        if counts.max() != N:
-            raise UserError(f"{self.path}: problems have different numbers of samples ({N}..{counts.max()})")
-        df = df.set_index("problem_id").loc[list(problem_ids)].reset_index()
-        if correct not in df.columns or df[correct].isna().any() or df[answer_id].isna().any():
-            raise UserError(f"{self.path}: samples graded before strict grades existed (grader 1); run `python -m "
-                            f"testtime regrade {self.path}` to grade them again from their texts")
-
-        def grid(col, dtype=float):
-            return df[col].to_numpy(dtype=dtype).reshape(len(problem_ids), N)
-
-        scores = {c.removeprefix("score_"): grid(c) for c in df.columns
-                  if c.startswith("score_") and c != "score_flops"}
-        # Columns of other groups' fields read as null here: no spend.
-        score_flops = np.nan_to_num(grid("score_flops")) if "score_flops" in df.columns else None
-        scorer_flops = {c.removeprefix("scorer_flops_"): np.nan_to_num(grid(c)) for c in df.columns
-                        if c.startswith("scorer_flops_")}
-        answers = grid("answer", object)
-        if grading == "strict":   # an answer the sample never marked as final is no answer
-            answers = np.where(grid(answer_id, int) >= 0, answers, None)
-        return Pool(problem_ids=tuple(problem_ids), answer_ids=grid(answer_id, int), correct=grid(correct, bool),
-                    output_tokens=grid("output_tokens", int), prompt_tokens=grid("prompt_tokens", int)[:, 0],
-                    decode_flops=grid("decode_flops"), prefill_flops=grid("prefill_flops")[:, 0], scores=scores,
-                    score_flops=score_flops, scorer_flops=scorer_flops, answers=tuple(tuple(a if isinstance(a, str) else None for a in row) for row in answers),
-                    grading=grading)
-
+        table = self.table()
+        table = table.select([c for c in table.column_names if pool_column(c)])
+        df = table.to_pandas()
+        return to_pool(df[df["group"] == group], where=str(self.path), grading=grading, problem_ids=problem_ids)
 
     # ---- scores added later, and the per-problem summary --------------------------------------------------------
 
