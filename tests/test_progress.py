@@ -260,3 +260,16 @@ def test_a_refused_run_prints_only_its_error_line(terminal, data_dir, tmp_path, 
         assert cli.main([*base, *extra]) == 2
         out, err = capsys.readouterr()
         assert out == "" and len(err.strip().splitlines()) == 1 and needle in err, (extra, out, err)
+
+
+def test_nothing_before_the_first_event_but_the_heartbeat():
+    from testtime.errors import UserError
+
+    out = io.StringIO()
+    with pytest.raises(UserError):
+        with LiveProgress(Console(file=out, width=200), every_s=10):
+            raise UserError("refused")             # as the runner refuses bad input, before any event
+    assert out.getvalue() == ""
+    with LiveProgress(Console(file=out, width=200), every_s=0.2):
+        time.sleep(0.5)                            # a slow start: still a sign of life in a log
+    assert "] starting" in out.getvalue()

@@ -4,8 +4,8 @@
 line at each phase change and at least every `every_s` seconds, whether or not a problem has finished: a wide batch
 finishes its problems together at the end, so waiting for finished problems would print nothing for most of a run.
 Tokens, tokens/s and the ETA come from the engine's live counts (testtime.sampler.EngineProgress) where it has them;
-the ETA is testtime.report.eta's. Nothing is shown before the runner's first event: a run refused while it checks its
-input (a bad setting, a run directory of another configuration) prints only its error line.
+the ETA is testtime.report.eta's. Nothing is shown before the runner's first event but the heartbeat: a run refused
+while it checks its input (a bad setting, a run directory of another configuration) prints only its error line.
 
 Example:
     with LiveProgress(Console()) as progress:
@@ -222,6 +222,6 @@ class LiveProgress:
     def _loop(self) -> None:
         while not self._stop.wait(self.poll_s):
             p = self.poll()
-            if (not self.live and self._shown and p.phase != "done"
-                    and self.clock() - self._last_line >= self.every_s):
+            # Before the first event too: a slow start (a benchmark from the hub) still shows it is alive.
+            if not self.live and p.phase != "done" and self.clock() - self._last_line >= self.every_s:
                 self._print()
