@@ -3,10 +3,10 @@ byte-level tokenizer folder it and the client share.
 
 It answers like vLLM 0.32's server (the reply shapes recorded in tests/data/openai/): /v1/models, /version, /health,
 /metrics, /tokenize and /v1/completions with n choices, token ids, per-token and top-k logprobs, prompt logprobs and
-`logprob_token_ids`, all with known values. `Script` holds the knobs tests turn: answers per prompt, faults to inject
-in order (HTTP 500, a dropped connection, a slow reply, 400), whether /health fails, bodies to answer an endpoint with
-instead (a page that is not JSON, JSON of another shape), prefix-cache counts in `usage`, and what it observed
-(requests, most requests in flight at once).
+`logprob_token_ids`, all with known values. `Script` holds the knobs tests turn: answers per prompt, faults to inject in
+order (HTTP 500, HTTP 503 with or without Retry-After, a dropped connection, a slow reply, 400), whether /health fails,
+bodies to answer an endpoint with instead (a page that is not JSON, JSON of another shape), prefix-cache counts in
+`usage`, and what it observed (requests, most requests in flight at once).
 
 Example:
     with serve(Script()) as (url, script):
@@ -73,7 +73,10 @@ def prompt_logprob(position: int, token: int) -> float:
 class Script:
     model: str = "tiny"
     faults: list = field(default_factory=list)
-    """Consumed one per /v1/completions request, in order: "500", "drop", "slow", "400", or None (answer)."""
+    """Consumed one per /v1/completions request, in order: "500", "503" (with `retry_after`), "drop", "slow", "400",
+    or None (answer)."""
+    retry_after: str | None = None
+    """The Retry-After header of a "503" fault's reply (None: no header)."""
     healthy: bool = True
     down: bool = False
     """Every completion request gets 503 and /health fails (a server that died behind a router)."""
@@ -173,6 +176,9 @@ def make_app(script: Script, tokenizer):
             return scripted("/v1/completions")
         if fault == "500":
             return JSONResponse({"error": {"message": "EngineCore hiccup", "code": 500}}, status_code=500)
+        if fault == "503":   # a replica restarting behind a router, maybe saying when to come back
+            return JSONResponse({"error": {"message": "replica restarting", "code": 503}}, status_code=503,
+                                headers=None if script.retry_after is None else {"Retry-After": script.retry_after})
         if fault == "400":
             return JSONResponse({"error": {"message": "max_tokens is too large", "code": 400}}, status_code=400)
         if body.get("prompt_logprobs") is not None and not script.prompt_logprobs:

