@@ -1,9 +1,9 @@
 """The small protocols every strategy and scorer implements (what a selection strategy returns, `Estimate`, and
 its usual spend, `sample_cost`, live beside the pool in testtime.store.pool).
 
-- A *selection* strategy reads a stored pool of N samples per problem and answers any budget n <= N with the
+- A *selection* strategy reads a stored pool of N samples per problem and answers any n <= N samples with the
   expected accuracy over all size-n subsets (exact where a closed form exists, Monte Carlo with its standard error
-  where not). One pool, every budget: sample once, select many times.
+  where not). One pool, every n: sample once, select many times.
 - A *generation* strategy drives the sampler itself (continuations, step-wise search) and stores what it generates,
   each record with what it spent (`testtime.sampler.Spend`: segments, continuation prefills, scorer FLOPs;
   handed over as `Completion.spend`).
@@ -12,7 +12,7 @@ its usual spend, `sample_cost`, live beside the pool in testtime.store.pool).
 
 Example:
     strategy = get("strategy", "majority_vote")()
-    est = strategy.evaluate(pool, n=8)      # Estimate: per-problem accuracy, tokens and FLOPs at budget 8
+    est = strategy.evaluate(pool, n=8)      # Estimate: per-problem accuracy, tokens and FLOPs at n = 8
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class Selection(Protocol):
     """Whether it peeks at the gold answer (pass@k, best-of-n by oracle)."""
 
     def evaluate(self, pool: Pool, n: int) -> Estimate:
-        """Expected accuracy and spend at budget n (1 <= n <= pool.n_samples)."""
+        """Expected accuracy and spend with n samples per problem (1 <= n <= pool.n_samples)."""
         ...
 
 

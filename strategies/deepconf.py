@@ -82,7 +82,7 @@ def expected_filtered_vote(answer_ids: np.ndarray, correct: np.ndarray, confiden
     conf = np.asarray(confidence, float)
     P, N = cls.shape
     if not 1 <= n <= N:
-        raise ValueError(f"budget n={n} must lie in [1, N={N}]")
+        raise ValueError(f"n={n} samples must lie in [1, N={N}]")
     chunk = max(1, (1 << 22) // max(P * n, 1))
     if math.comb(N, n) <= max_exact:
         subsets = np.array(list(combinations(range(N), n)))

@@ -32,7 +32,7 @@ _CAPTIONS = {
     "accuracy_seconds": "The same points against device-seconds per problem: generated tokens x the run's measured "
                         "engine time per token (sampling time / sampled tokens, prefill and batching amortised).",
     "accuracy_dollars": "The same points against dollars per problem: device-seconds x --price-per-hour / 3600.",
-    "frontier": "Every model x strategy x budget with its 95% CI; hollow points read the gold answer (oracle "
+    "frontier": "Every model x strategy x n with its 95% CI; hollow points read the gold answer (oracle "
                 "strategies: upper bounds); the thick black step line (yellow squares) is the Pareto frontier of "
                 "the others.",
     "frontier_seconds": "The frontier against device-seconds per problem.",

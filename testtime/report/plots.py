@@ -157,7 +157,7 @@ def total_compute_figure(exchange: pd.DataFrame, queries: float | None = None) -
 
 def frontier_figure(table: pd.DataFrame, front: pd.DataFrame | None = None, *, x: str = "flops", warnings=(),
                     price: float | None = None) -> Figure | None:
-    """Every (model, strategy, budget) point with its CI, accuracy vs cost per problem (log x), one panel per
+    """Every (model, strategy, n) point with its CI, accuracy vs cost per problem (log x), one panel per
     benchmark; oracle strategies hollow (upper bounds); the Pareto frontier of the others as a thick black step
     line drawn over the points, carried to the right edge. None when no point has the cost."""
     col, xlabel = AXES[x]
