@@ -48,6 +48,19 @@ def test_an_older_manifest_reads_with_defaults_and_keeps_what_this_version_does_
     assert json.loads((run_dir / "manifest.json").read_text()) == {**old, "status": "complete"}
 
 
+def test_a_run_made_before_the_bootstrap_seed_keeps_its_subset_seed_as_its_bootstrap_seed(tmp_path):
+    # Before bootstrap_seed existed subset_seed seeded the bootstrap: re-evaluating such a run reproduces its CIs.
+    run_dir = tmp_path / "old"
+    run_dir.mkdir()
+    old = {"run_id": "old", "config": {"model": "m", "benchmark": "gsm8k", "subset_seed": 3}}
+    (run_dir / "manifest.json").write_text(json.dumps(old))
+    manifest = read_manifest(run_dir)
+    assert manifest.config.subset_seed == 3 and manifest.config.bootstrap_seed == 3
+    assert manifest.config_dropped == () and manifest.to_dict() == old
+    (run_dir / "manifest.json").write_text(json.dumps({**old, "config": {**old["config"], "bootstrap_seed": 0}}))
+    assert read_manifest(run_dir).config.bootstrap_seed == 0
+
+
 def test_a_config_this_version_refuses_is_none_with_the_reason(tmp_path):
     run_dir = tmp_path / "bad"
     run_dir.mkdir()

@@ -97,6 +97,9 @@ class Manifest:
         raw = data.get("config")
         kw["config"] = None
         if isinstance(raw, dict) and raw:
+            if "bootstrap_seed" not in raw and "subset_seed" in raw:
+                # made before the bootstrap had its own seed: subset_seed seeded it, and re-evaluating keeps its CIs
+                raw = {**raw, "bootstrap_seed": raw["subset_seed"]}
             known = known_settings(RunConfig, raw)
             kw["config_dropped"] = tuple(sorted(_dropped(raw, known)))
             try:
