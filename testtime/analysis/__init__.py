@@ -13,9 +13,9 @@ never the runner's `Store`.
     matched.py     generation strategies beside selection strategies at matched FLOPs, paired
     exchange.py    exchange rates, break-even query volume, total compute   frontier.py  the Pareto front
     signal.py      pass/fail beside the gold answer's log-probability       laws.py      Kaplan, Chinchilla, Epoch
-    catalog.py     N, D of open models
+    catalog.py     N, D of open models                                      sections.py  the Analysis as titled tables
 
-`analyze` (analyze.py) runs them all and returns an `Analysis` (result.py).
+`analyze` (analyze.py) runs them all and returns an `Analysis` (result.py), which prints itself (`rich.print`).
 
 Example:
     result = analyze(["runs/a", "runs/b"], compare=True, queries=1e9)

@@ -1,9 +1,10 @@
-"""The analysis as one object: every table `analyze` computed, and how it saves them.
+"""The analysis as one object: every table `analyze` computed, how it saves them, and how it shows them.
 
 Example:
     result = analyze(["runs/a", "runs/b"], compare=True)
     result.exchange       # one row per (small, large, strategy)
     result.save_tables("runs/analysis/a-vs-b")
+    rich.print(result)    # warnings, one titled table per section (`sections.py`), notes
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from rich.console import Group
 
 from testtime.analysis.fits import CurveFit, curve_points, fits_table
+from testtime.analysis.sections import rich_tables
 from testtime.files import atomic_write
 
 
@@ -55,6 +58,10 @@ class Analysis:
     matched: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Each generation strategy's budget point beside each selection strategy at the largest n within its FLOPs,
     on the problems both hold, with the paired difference (`matched.py`)."""
+
+    def __rich__(self) -> Group:
+        """Rich's protocol: the warnings, one titled table per non-empty section in reading order, the notes."""
+        return Group(*rich_tables(self))
 
     def save_tables(self, out: str | Path) -> list[Path]:
         """Write points, fits, curves, frontier, exchange, signal, overlap, paired, allocation, forecast, matched and
