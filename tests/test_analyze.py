@@ -2,6 +2,7 @@
 rate, a non-dominated frontier, degenerate data, a hand-made per-problem summary; and `analyze` / `compare` end to
 end on two fake-backend runs."""
 
+import io
 import json
 import shutil
 import subprocess
@@ -11,11 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from rich.console import Console
 
 from conftest import DATA, cli
 from testtime.analysis import (analyze, break_even_queries, continuous_metric, exchange_rates, fit_curve, fit_curves,
                                frontier, load_runs, lookup, model_facts, total_compute, training_flops)
 from testtime.analysis.curves import log_sigmoid
+from testtime.analysis.sections import TITLES, fmt_num, sections
 from testtime.errors import UserError
 from testtime.report.html import write_report
 from testtime.store.records import SUMMARY_COLUMNS
@@ -369,6 +372,22 @@ def test_fake_runs_load_into_one_row_per_key(fake_runs):
         card = lookup(model)
         assert row["params"] == card.params and row["training_flops"] == 6 * card.params * card.training_tokens
     assert (table["flops_per_problem"] > 0).all() and (table["tokens_per_problem"] > 0).all()
+
+
+def test_an_analysis_of_fake_runs_prints_itself(fake_runs):
+    # rich's protocol: console.print(result) shows the warnings, every non-empty section with its title, the notes.
+    result = analyze(fake_runs, compare=True, queries=1e9, n_boot=10, forecast_from=4)
+    console = Console(record=True, width=300, file=io.StringIO())
+    console.print(result)
+    text = " ".join(console.export_text().split())   # a title wraps at its table's width
+    shown = sections(result)
+    assert {"overlap", "models", "results", "paired", "forecast", "fits", "exchange", "frontier",
+            "signal"} <= set(shown)
+    for name, df in shown.items():
+        assert " ".join(TITLES[name].split()) in text, name
+        assert str(df.iloc[0, 0]) in text, name
+    assert fmt_num(lookup(SMALL).params) in text and fmt_num(lookup(LARGE).params) in text
+    assert all(" ".join(note.split()) in text for note in result.notes)
 
 
 def test_continuous_metric_matches_the_samples_and_gold(fake_runs):
