@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import DATA, cli
+from tests.helpers import DATA, cli_in_process, one_line_error
 from testtime.analysis import (analyze, break_even_queries, continuous_metric, exchange_rates, fit_curve, fit_curves,
                                frontier, load_runs, lookup, model_facts, total_compute, training_flops)
 from testtime.analysis.curves import log_sigmoid
@@ -67,15 +67,6 @@ def summary_rows(samples=SAMPLES, gold=GOLD):
     return rows
 
 
-def one_line_error(res, *needles):
-    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
-    assert "Traceback" not in res.stderr + res.stdout
-    lines = [line for line in res.stderr.strip().splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-
-
 @pytest.fixture(scope="module")
 def fake_runs(tmp_path_factory):
     """Two fake-backend runs on svamp (its small answers let the fake sampler be right sometimes)."""
@@ -83,8 +74,8 @@ def fake_runs(tmp_path_factory):
         pytest.skip(f"benchmark data not found at {DATA}")
     root = tmp_path_factory.mktemp("runs")
     for model in (SMALL, LARGE):
-        res = cli("run", "--backend", "fake", "--data-dir", DATA, "--benchmark", "svamp", "--limit", 20, "--n", 8,
-                  "--model", model, "--output-dir", root, "--name", model, timeout=120)
+        res = cli_in_process("run", "--backend", "fake", "--data-dir", DATA, "--benchmark", "svamp", "--limit", 20,
+                             "--n", 8, "--model", model, "--output-dir", root, "--name", model)
         assert res.returncode == 0, res.stderr
     return [root / SMALL, root / LARGE]
 
@@ -345,7 +336,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
     large = make_run(tmp_path / "l", LARGE, series("best_of_n", "logprob", [1.5e10, 3e10, 6e10, 1.2e11],
                                                    [0.40, 0.48, 0.55, 0.60]), summary=summary_rows())
     write_report(analyze([small, large], compare=True, queries=1e9, n_boot=10), tmp_path / "out")
-    script = Path(__file__).resolve().parents[1] / "scripts" / "render_report.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "render_report.py"
     res = subprocess.run([sys.executable, script, tmp_path / "out" / "report.html", "--width", "1400"],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -391,7 +382,7 @@ def test_continuous_metric_matches_the_samples_and_gold(fake_runs):
 
 def test_cli_compare_writes_report_plots_and_tables(fake_runs, tmp_path):
     out = tmp_path / "out"
-    res = cli("compare", *fake_runs, "--out", out, "--queries", "1e9", "--n-boot", 20, timeout=120)
+    res = cli_in_process("compare", *fake_runs, "--out", out, "--queries", "1e9", "--n-boot", 20)
     assert res.returncode == 0, res.stderr
     assert "exchange rate" in res.stdout and str(out) in res.stdout.replace("\n", "")
     for name in ("accuracy", "frontier", "total_compute", "signal"):
@@ -409,14 +400,14 @@ def test_cli_compare_writes_report_plots_and_tables(fake_runs, tmp_path):
 
 
 def test_cli_analyze_default_out_and_bad_input(fake_runs, tmp_path):
-    res = cli("analyze", fake_runs[0], "--n-boot", 10, timeout=120)
+    res = cli_in_process("analyze", fake_runs[0], "--n-boot", 10)
     assert res.returncode == 0, res.stderr
     written = list((fake_runs[0].parent / "analysis").glob("analyze-*/report.html"))
     assert len(written) == 1 and "report:" in res.stdout
-    one_line_error(cli("analyze", tmp_path / "nowhere"), "does not exist")
-    one_line_error(cli("analyze", tmp_path), "not a testtime run directory")
-    one_line_error(cli("compare", fake_runs[0]), "at least two models")
-    one_line_error(cli("compare", *fake_runs, "--queries", "-5"), "queries must be a positive number")
+    one_line_error(cli_in_process("analyze", tmp_path / "nowhere"), "does not exist")
+    one_line_error(cli_in_process("analyze", tmp_path), "not a testtime run directory")
+    one_line_error(cli_in_process("compare", fake_runs[0]), "at least two models")
+    one_line_error(cli_in_process("compare", *fake_runs, "--queries", "-5"), "queries must be a positive number")
 
 
 def test_model_card_overrides_from_the_run_config():
@@ -457,9 +448,9 @@ def disjoint_runs(tmp_path_factory):
         pytest.skip(f"benchmark data not found at {DATA}")
     root = tmp_path_factory.mktemp("disjoint")
     for model, seed in ((SMALL, 1), (LARGE, 2)):
-        res = cli("run", "--backend", "fake", "--data-dir", DATA, "--benchmark", "svamp", "--limit", 3, "--n", 4,
-                  "--model", model, "--output-dir", root, "--name", model, "--set", f"subset_seed={seed}",
-                  timeout=120)
+        res = cli_in_process("run", "--backend", "fake", "--data-dir", DATA, "--benchmark", "svamp", "--limit", 3,
+                             "--n", 4, "--model", model, "--output-dir", root, "--name", model,
+                             "--set", f"subset_seed={seed}")
         assert res.returncode == 0, res.stderr
     return [root / SMALL, root / LARGE]
 
@@ -482,8 +473,8 @@ def test_runs_sharing_no_problems_are_warned_and_never_joined(disjoint_runs):
 
 def test_shared_problems_paired_cli_and_report(fake_runs, tmp_path):
     out = tmp_path / "an"
-    res = cli("analyze", *fake_runs, "--out", out, "--n-boot", 30, "--forecast-from", 4,
-              "--paired", f"majority_vote@8/{SMALL}", f"majority_vote@8/{LARGE}", "--price-per-hour", 3)
+    res = cli_in_process("analyze", *fake_runs, "--out", out, "--n-boot", 30, "--forecast-from", 4,
+                         "--paired", f"majority_vote@8/{SMALL}", f"majority_vote@8/{LARGE}", "--price-per-hour", 3)
     assert res.returncode == 0, res.stderr
     paired = pd.read_parquet(out / "paired.parquet")
     asked = paired[paired["kind"] == "asked"].iloc[0]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import cli
+from tests.helpers import cli_in_process
 from strategies.beam_search import BeamSearch
 from strategies.budget_forcing import BudgetForcing
 from testtime.analysis.grid import mark_frontier
@@ -166,11 +166,11 @@ def test_run_with_select_then_analyze(data_dir, tmp_path):
     FLOPs match the stored samples; `analyze` draws grid.png and writes the grid and its frontier."""
     args = ["run", "--backend", "fake", "--data-dir", data_dir, "--benchmark", "svamp", "--limit", 6, "--n", 4,
             "--output-dir", tmp_path, "--name", "bf", "--strategy", "budget_forcing", "--budgets", "4,16"]
-    first = cli(*args, timeout=120)
+    first = cli_in_process(*args)
     assert first.returncode == 0, first.stderr
     parts = sorted(p.name for p in (tmp_path / "bf" / "samples").glob("*.parquet"))
     select = "strategy_options={budget_forcing: {select: [majority_vote, best_of_n, weighted_majority, pass_at_k]}}"
-    res = cli(*args, "--set", select, timeout=120)
+    res = cli_in_process(*args, "--set", select)
     assert res.returncode == 0, res.stderr
     assert "resumed" in res.stdout and "over budget_forcing's 4 samples" in res.stdout
     assert sorted(p.name for p in (tmp_path / "bf" / "samples").glob("*.parquet")) == parts   # nothing re-sampled
@@ -189,7 +189,7 @@ def test_run_with_select_then_analyze(data_dir, tmp_path):
             assert at.loc[1, "flops_per_problem"] == pytest.approx(one) == pytest.approx(mine["flops_per_problem"])
             assert at.loc[4, "flops_per_problem_naive"] == pytest.approx(4 * one)
     out = tmp_path / "an"
-    res = cli("analyze", tmp_path / "bf", "--out", out, "--n-boot", 20, timeout=120)
+    res = cli_in_process("analyze", tmp_path / "bf", "--out", out, "--n-boot", 20)
     assert res.returncode == 0, res.stderr
     assert (out / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = pd.read_csv(out / "grid.csv")

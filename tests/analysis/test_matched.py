@@ -67,16 +67,16 @@ def test_analyze_puts_a_generation_run_beside_a_pool_run_on_the_same_problems(da
     """Two fake-backend runs on the same seeded problems (a pool; sequential revisions): `analyze` writes the matched
     table, each row's selection within the generation point's FLOPs, and the report shows it."""
     import pandas as pd
-    from conftest import cli
+    from tests.helpers import cli_in_process
 
     common = ["run", "--backend", "fake", "--data-dir", data_dir, "--benchmark", "svamp", "--limit", 6,
               "--output-dir", tmp_path]
     for args in (["--name", "pool", "--n", 8, "--strategy", "majority_vote"],
                  ["--name", "rev", "--n", 1, "--strategy", "sequential_revisions", "--budgets", "4"]):
-        res = cli(*common, *args, timeout=120)
+        res = cli_in_process(*common, *args)
         assert res.returncode == 0, res.stderr
     out = tmp_path / "an"
-    res = cli("analyze", tmp_path / "pool", tmp_path / "rev", "--out", out, "--n-boot", 20, timeout=120)
+    res = cli_in_process("analyze", tmp_path / "pool", tmp_path / "rev", "--out", out, "--n-boot", 20)
     assert res.returncode == 0, res.stderr
     t = pd.read_csv(out / "matched.csv")
     assert set(t["generation"]) == {"sequential_revisions"} and set(t["budget"]) == {4}

@@ -12,7 +12,7 @@ from testtime.analysis.uncertainty import evaluate_cells, interval, points
 from testtime.errors import UserError
 from testtime.store.pool import Pool
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from ci_coverage import coverage, planted_pool  # noqa: E402
 
 

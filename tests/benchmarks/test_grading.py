@@ -4,7 +4,6 @@ import functools
 import json
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +11,9 @@ from benchmarks.base import Grade
 from benchmarks.grading import (_clean, _decimal, _key, _math_verify, _parse, _timeout, choice_prompt, equivalent,
                                 extract_answer, extract_choice, find_answer, find_choice, grade, grade_choice,
                                 group_answers, math_prompt, number_text)
+from tests.helpers import TESTS
 
-VOTE_CLASSES = Path(__file__).parent / "data" / "vote_classes.json"
+VOTE_CLASSES = TESTS / "data" / "vote_classes.json"
 
 GRADES = [  # gold, response, correct
     ("0.5", r"so $x = \boxed{\frac{1}{2}}$.", True),

@@ -1,14 +1,12 @@
 """Every benchmark loader on the shared data copies: row counts, hand-checked golds, self-grading, subsets."""
 
-from pathlib import Path
-
 import pytest
 
 import benchmarks
 from benchmarks.base import Problem
+from tests.helpers import DATA
 from testtime.errors import UserError
 
-DATA = Path(__file__).parents[1].parent / "shared" / "data"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA} (../shared/data)")
 
 # name, rows, first gold (checked by hand against the first line of each file)

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 import benchmarks
-from conftest import cli
-from fake_openai_server import free_port
+from tests.helpers import cli
+from tests.fake_openai_server import free_port
 from testtime import models
 from testtime.config import EndpointConfig
 from testtime.pipeline.runner import GOLD_PREFIX
@@ -23,7 +23,7 @@ from testtime.sampler import Completion, Sampling
 from testtime.samplers.engines import LocalEngines
 from testtime.samplers.openai import connect
 from strategies.scorers.self_verify import SelfVerifyScorer
-import vllm_server
+from tests import vllm_server
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import vllm_server
-from fake_openai_server import free_port
+from tests import vllm_server
+from tests.fake_openai_server import free_port
 from testtime import models
 
 pytestmark = pytest.mark.slow

@@ -1,8 +1,8 @@
 """DeepConf (offline and online), particle filtering, REBASE and sequential revisions end to end on the real
 SmolLM2-135M-Instruct through vLLM: one run (one engine start) of 2 GSM8K problems at a budget of 2 with 48-token
 answers (a pool of 2 samples for DeepConf offline), the policy as its own step scorer; every strategy's samples are
-stored, and the same command resumes without sampling anything. About 2 minutes on an idle 2-core CPU, most of it
-engine start-up and top-20 logprobs.
+stored, and the same command resumes without sampling anything. The run is made in this process on the session's vLLM
+engine (`shared_engines` in tests/conftest.py); about a minute on an idle 2-core CPU, most of it top-20 logprobs.
 """
 
 import importlib.util
@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from conftest import cli
+from tests.helpers import cli_in_process, sharing_engines
 from testtime.store.store import Store
 
 pytestmark = pytest.mark.slow
@@ -38,13 +38,14 @@ def command(data_dir, out):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    from conftest import DATA
+def run(tmp_path_factory, request):
+    from tests.helpers import DATA
 
     if not DATA.is_dir():
         pytest.skip(f"benchmark data not found at {DATA}")
     out = tmp_path_factory.mktemp("search")
-    res = cli(*command(DATA, out), timeout=900)
+    with sharing_engines(request.getfixturevalue):
+        res = cli_in_process(*command(DATA, out))
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return DATA, out, res
 
@@ -86,10 +87,10 @@ def test_searches_spend_their_budgets(run):
     assert ((sr["prefill_tokens"] > 0) == (sr["chain_length"] > 1)).all()
 
 
-def test_the_same_command_resumes_without_sampling(run):
+def test_the_same_command_resumes_without_sampling(run, shared_engines):
     data, out, _ = run
     before = len(Store(out / "search").table())
-    res = cli(*command(data, out), timeout=600)
+    res = cli_in_process(*command(data, out))
     assert res.returncode == 0, res.stderr[-3000:]
     assert "nothing to sample" in res.stdout + res.stderr
     assert len(Store(out / "search").table()) == before

@@ -1,6 +1,8 @@
 """End to end on the real SmolLM2-135M-Instruct through the real vLLM engine on this machine (CPU or GPU).
 
-Sized for CI on 2 cores: 3 GSM8K problems x 4 samples x 48 tokens (~1 minute, most of it engine start-up).
+Sized for CI on 2 cores: 3 GSM8K problems x 4 samples x 48 tokens. The runs are made in this process on the session's
+engines (`shared_engines` in tests/conftest.py: one vLLM engine start for every slow test that can share it; the
+engine's own start from a run's config is tested by tests/faults/test_faults.py's kill -9 run).
 Select with `-m slow`; skip with `-m "not slow"`.
 """
 
@@ -12,7 +14,7 @@ import os
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import cli
+from tests.helpers import cli_in_process
 from testtime.store.store import Store
 
 pytestmark = pytest.mark.slow
@@ -23,11 +25,11 @@ if importlib.util.find_spec("vllm") is None:
     pytest.skip("vllm not installed", allow_module_level=True)
 
 
-def test_run_real_model_through_vllm(data_dir, tmp_path):
-    res = cli("run", "--config", "configs/default.yaml", "--backend", "vllm", "--limit", 3, "--n", 4,
-              "--max-tokens", 48, "--data-dir", data_dir, "--output-dir", tmp_path, "--name", "e2e",
-              "--strategy", "best_of_n,majority_vote,pass_at_k", "--set", "engine.max_model_len=1024",
-              "--set", "engine.gpu_memory_utilization=0.3", timeout=900)
+def test_run_real_model_through_vllm(data_dir, tmp_path, shared_engines):
+    res = cli_in_process("run", "--config", "configs/default.yaml", "--backend", "vllm", "--limit", 3, "--n", 4,
+                         "--max-tokens", 48, "--data-dir", data_dir, "--output-dir", tmp_path, "--name", "e2e",
+                         "--strategy", "best_of_n,majority_vote,pass_at_k", "--set", "engine.max_model_len=1024",
+                         "--set", "engine.gpu_memory_utilization=0.3")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     run = tmp_path / "e2e"
 
@@ -63,9 +65,9 @@ def test_run_real_model_through_vllm(data_dir, tmp_path):
     assert (gold["gold_tokens"] >= 1).all() and (gold["gold_logprob_sum"] < 0).all()
 
 
-def test_hf_backend_on_real_model(data_dir, tmp_path):
-    res = cli("run", "--backend", "hf", "--limit", 1, "--n", 2, "--max-tokens", 16, "--data-dir", data_dir,
-              "--output-dir", tmp_path, "--name", "hf", timeout=600)
+def test_hf_backend_on_real_model(data_dir, tmp_path, shared_engines):
+    res = cli_in_process("run", "--backend", "hf", "--limit", 1, "--n", 2, "--max-tokens", 16, "--data-dir", data_dir,
+                         "--output-dir", tmp_path, "--name", "hf")
     assert res.returncode == 0, res.stderr[-3000:]
     df = Store(tmp_path / "hf").table().to_pandas()
     assert len(df) == 2 and (df["output_tokens"] <= 16).all()
@@ -74,11 +76,11 @@ def test_hf_backend_on_real_model(data_dir, tmp_path):
         assert all(lp <= 1e-6 for lp in row["token_logprobs"])
 
 
-def test_budget_forcing_on_real_model(data_dir, tmp_path):
-    res = cli("run", "--backend", "vllm", "--limit", 2, "--n", 3, "--data-dir", data_dir, "--output-dir", tmp_path,
-              "--name", "bf", "--strategy", "budget_forcing", "--budgets", "16,64",
-              "--set", "engine.max_model_len=1024", "--set", "engine.gpu_memory_utilization=0.3",
-              "--set", "strategy_options={budget_forcing: {max_waits: 1}}", timeout=900)
+def test_budget_forcing_on_real_model(data_dir, tmp_path, shared_engines):
+    res = cli_in_process("run", "--backend", "vllm", "--limit", 2, "--n", 3, "--data-dir", data_dir, "--output-dir",
+                         tmp_path, "--name", "bf", "--strategy", "budget_forcing", "--budgets", "16,64",
+                         "--set", "engine.max_model_len=1024", "--set", "engine.gpu_memory_utilization=0.3",
+                         "--set", "strategy_options={budget_forcing: {max_waits: 1}}")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     df = Store(tmp_path / "bf").table().to_pandas()
     assert len(df) == 2 * 2 * 3
@@ -93,19 +95,14 @@ def test_budget_forcing_on_real_model(data_dir, tmp_path):
     assert "thinking budget" in res.stdout
 
 
-@pytest.fixture
-def vllm_sampler(vllm_smollm):
-    return vllm_smollm
-
-
-def test_budget_forcing_inserts_the_cue_on_the_real_model(vllm_sampler):
+def test_budget_forcing_inserts_the_cue_on_the_real_model(vllm_smollm):
     """A question the model answers in a few tokens: it stops early, is told to "Wait" once, thinks on within the
     budget, then gets the answer cue."""
     from benchmarks.base import Problem
     from strategies.budget_forcing import BudgetForcing
     from testtime.sampler import Sampling
 
-    sampler = vllm_sampler
+    sampler = vllm_smollm
     problem = Problem(id="hi", prompt="Reply with one word: what colour is the sky?", gold="blue")
     budget = 48
     [(_, completions)] = list(BudgetForcing(max_waits=1).stream(sampler, [problem], Sampling(n=6, seed=0),
@@ -118,26 +115,25 @@ def test_budget_forcing_inserts_the_cue_on_the_real_model(vllm_sampler):
         assert "Final answer: \\boxed{" in c.text
 
 
-def test_gold_likelihood_from_vllm_prompt_logprobs_matches_transformers(vllm_sampler):
+def test_gold_likelihood_from_vllm_prompt_logprobs_matches_transformers(vllm_smollm, hf_smollm):
     """The gold answer's per-token logprobs read from vLLM's prompt logprobs equal a transformers forward pass over
     the same tokens (both float32 on CPU), and a likely answer scores higher than an unlikely one."""
     import torch
-    from transformers import AutoModelForCausalLM
 
     from testtime.pipeline.runner import GOLD_PREFIX
     from testtime.sampler import continuation_ids
 
     prompts = ["What is 2 + 3? Put your final answer within \\boxed{}.", "How many legs does a spider have?"]
     golds = ["5", "8"]
-    got = vllm_sampler.continuation_logprobs(prompts, golds, prefix=GOLD_PREFIX)
-    model = AutoModelForCausalLM.from_pretrained(vllm_sampler.llm.model_config.model, dtype=torch.float32)
+    got = vllm_smollm.continuation_logprobs(prompts, golds, prefix=GOLD_PREFIX)
+    model = hf_smollm.model   # the same weights through transformers, float32
     for prompt, gold, lps in zip(prompts, golds, got):
-        ids, start = continuation_ids(vllm_sampler.tokenizer, vllm_sampler.chat_prompt(prompt) + GOLD_PREFIX, gold)
+        ids, start = continuation_ids(vllm_smollm.tokenizer, vllm_smollm.chat_prompt(prompt) + GOLD_PREFIX, gold)
         assert len(lps) == len(ids) - start >= 1
         with torch.no_grad():
-            ref = model(input_ids=torch.tensor([ids])).logits[0].log_softmax(-1)
+            ref = model(input_ids=torch.tensor([ids], device=model.device)).logits[0].log_softmax(-1)
         want = [float(ref[i - 1, ids[i]]) for i in range(start, len(ids))]
         assert lps == pytest.approx(want, abs=2e-3)
-    [[right], [wrong]] = [[sum(x)] for x in vllm_sampler.continuation_logprobs(prompts[:1] * 2, ["5", "9173"],
+    [[right], [wrong]] = [[sum(x)] for x in vllm_smollm.continuation_logprobs(prompts[:1] * 2, ["5", "9173"],
                                                                                  prefix=GOLD_PREFIX)]
     assert right > wrong

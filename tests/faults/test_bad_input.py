@@ -11,8 +11,8 @@ import signal
 
 import pytest
 
-from conftest import ROOT, cli
-from fake_openai_server import Script, Server, tiny_model
+from tests.helpers import ROOT, cli_in_process
+from tests.fake_openai_server import Script, Server, tiny_model
 from testtime.cli import main
 
 
@@ -139,13 +139,13 @@ def test_name_that_is_not_one_folder(capsys, tmp_path, data_dir, name):
 @pytest.fixture(scope="module")
 def fake_run(tmp_path_factory):
     """One small fake-backend run on svamp (budgets 1, 2, 4)."""
-    from conftest import DATA
+    from tests.helpers import DATA
 
     if not DATA.is_dir():
         pytest.skip(f"benchmark data not found at {DATA}")
     root = tmp_path_factory.mktemp("runs")
-    res = cli("run", "--backend", "fake", "--data-dir", DATA, "--benchmark", "svamp", "--limit", 4, "--n", 4,
-              "--output-dir", root, "--name", "r", timeout=120)
+    res = cli_in_process("run", "--backend", "fake", "--data-dir", DATA, "--benchmark", "svamp", "--limit", 4,
+                         "--n", 4, "--output-dir", root, "--name", "r")
     assert res.returncode == 0, res.stderr
     return root / "r"
 

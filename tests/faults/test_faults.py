@@ -20,8 +20,7 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ROOT, cli, wait_for_parts
-from test_cli import one_line_error
+from tests.helpers import ROOT, cli, cli_in_process, one_line_error, sharing_engines, wait_for_parts
 from testtime.errors import IncompleteRun
 from testtime.store.store import Store
 
@@ -62,7 +61,7 @@ def test_broken_data_file(case, tmp_path):
     text, needles = DATA[case]
     (tmp_path / "data" / "gsm8k").mkdir(parents=True)
     (tmp_path / "data" / "gsm8k" / "test.jsonl").write_bytes(text.encode("latin-1" if "non-UTF" in case else "utf-8"))
-    one_line_error(cli(*run_args(tmp_path / "data", tmp_path / "runs")), "test.jsonl", *needles)
+    one_line_error(cli_in_process(*run_args(tmp_path / "data", tmp_path / "runs")), "test.jsonl", *needles)
     assert not (tmp_path / "runs").exists()
 
 
@@ -91,7 +90,7 @@ FLAGS = [
 @pytest.mark.parametrize("extra,needles", FLAGS, ids=[" ".join(map(str, c[0])) for c in FLAGS])
 def test_hostile_flags(extra, needles, data_dir, tmp_path):
     t0 = time.monotonic()
-    one_line_error(cli(*run_args(data_dir, tmp_path / "runs", *extra)), *needles)
+    one_line_error(cli_in_process(*run_args(data_dir, tmp_path / "runs", *extra)), *needles)
     assert time.monotonic() - t0 < 120   # refused up front, not after hours of sampling
     assert os.listdir(tmp_path) == [] and not (tmp_path.parent / "somewhere").exists()   # nothing written anywhere
 
@@ -103,9 +102,9 @@ def test_second_writer_refused_then_sigterm_keeps_whole_problems_and_resumes(dat
     proc = start(args, TESTTIME_FAKE_DELAY="1.5")   # 18 s: time for two more commands to start on a busy machine
     run = tmp_path / "r"
     wait_for_parts(run, 2, proc)
-    second = cli(*args)
+    second = cli_in_process(*args)
     one_line_error(second, "is in use by pid", str(proc.pid), "--name")
-    reader = cli("show", run)   # a reader is never refused; this run has no results yet
+    reader = cli_in_process("show", run)   # a reader is never refused; this run has no results yet
     assert "Traceback" not in reader.stderr and "no results yet: a run is writing it now (pid" in reader.stderr
     proc.send_signal(signal.SIGTERM)   # how Slurm and Kubernetes preempt
     _, stderr = proc.communicate(timeout=60)
@@ -134,7 +133,7 @@ def test_readers_see_whole_problems_while_a_writer_compacts(data_dir, tmp_path):
     """Store.table and the analyzer's reader list the parts again when a writer replaces them mid-read."""
     from testtime.analysis.pools import read_samples
 
-    assert cli(*run_args(data_dir, tmp_path, limit=6)).returncode == 0
+    assert cli_in_process(*run_args(data_dir, tmp_path, limit=6)).returncode == 0
     run, stop = tmp_path / "r", threading.Event()
     writer = Store(run)
 
@@ -157,14 +156,15 @@ def test_readers_see_whole_problems_while_a_writer_compacts(data_dir, tmp_path):
 
 def test_damaged_part_is_named_and_can_be_dropped(data_dir, tmp_path):
     args = run_args(data_dir, tmp_path, limit=4)
-    assert cli(*args).returncode == 0
+    assert cli_in_process(*args).returncode == 0
     part = Store(tmp_path / "r").parts()[0]
     part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])   # truncated (a copy cut short, a bad disk)
-    res = cli(*args)
+    res = cli_in_process(*args)
     one_line_error(res, str(part), "damaged", f"mv {part} {part}.damaged")
-    one_line_error(cli("analyze", tmp_path / "r", "--n-boot", 0, "--out", tmp_path / "a"), str(part), "damaged")
+    one_line_error(cli_in_process("analyze", tmp_path / "r", "--n-boot", 0, "--out", tmp_path / "a"), str(part),
+                   "damaged")
     part.rename(f"{part}.damaged")   # what the message says to do
-    res = cli(*args)
+    res = cli_in_process(*args)
     assert res.returncode == 0, res.stderr
     assert whole_problems(tmp_path / "r", 4)["problem_id"].nunique() == 4
 
@@ -177,7 +177,7 @@ def test_engine_dying_mid_run_keeps_finished_problems(data_dir, tmp_path):
     assert len(lines) == 1 and "engine stopped mid-run" in lines[0] and "engine.log" in lines[0], res.stderr
     assert "EngineDied" in (tmp_path / "r" / "engine.log").read_text()   # the traceback, for whoever debugs it
     assert whole_problems(tmp_path / "r", 4)["problem_id"].nunique() == 3
-    assert cli(*args).returncode == 0
+    assert cli_in_process(*args).returncode == 0
     assert whole_problems(tmp_path / "r", 4)["problem_id"].nunique() == 6
 
 
@@ -198,7 +198,7 @@ def test_crash_between_samples_and_results_is_rebuilt_by_the_next_command(data_d
     run = tmp_path / "r"
     assert not (run / "results.json").exists()
     assert json.loads((run / "manifest.json").read_text())["status"] != "complete"
-    res = cli("show", run)
+    res = cli_in_process("show", run)
     assert res.returncode == 0 and "rebuilt them from the stored samples" in res.stderr, res.stderr
     assert "pass_at_k" in res.stdout and (run / "results.json").is_file()
     assert json.loads((run / "manifest.json").read_text())["status"] == "complete"
@@ -270,9 +270,10 @@ def test_full_disk_on_a_real_small_file_system(data_dir, tmp_path):
 # ---- the real engine ------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_kill_9_of_a_real_engine_run_resumes(data_dir, tmp_path):
+def test_kill_9_of_a_real_engine_run_resumes(data_dir, tmp_path, request):
     """SmolLM2-135M through vLLM: kill -9 after the first stored problem, then the same command: every problem's
-    samples once, the ones stored before the kill unchanged."""
+    samples once, the ones stored before the kill unchanged. The killed run starts its own engine from the command's
+    settings, in its own process; the resumed one runs in this process on the session's engine (shared_engines)."""
     import importlib.util
 
     if importlib.util.find_spec("vllm") is None:
@@ -287,7 +288,8 @@ def test_kill_9_of_a_real_engine_run_resumes(data_dir, tmp_path):
     proc.communicate()
     before = whole_problems(run, 2)
     assert not (run / "results.json").exists()
-    res = cli(*args, timeout=900)
+    with sharing_engines(request.getfixturevalue):
+        res = cli_in_process(*args)
     assert res.returncode == 0, res.stderr[-3000:]
     after = whole_problems(run, 2)
     assert after["problem_id"].nunique() == 4 and len(after) == 8

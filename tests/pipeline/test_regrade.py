@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import cli
+from tests.helpers import cli_in_process
 from testtime.config import RunConfig, load_config
 from testtime.errors import UserError
 from testtime.pipeline.lock import RunDirectoryBusy, run_lock
@@ -168,17 +168,18 @@ def test_a_run_from_before_grader_2_loads_says_so_and_regrades(fake_run, data_di
     assert np.array_equal(Store(run_dir).pool().correct, flexible)
     with pytest.raises(UserError, match="regrade"):
         Store(run_dir).pool(grading="strict")
-    shown = cli("show", run_dir)
+    shown = cli_in_process("show", run_dir)
     assert shown.returncode == 0 and "regrade" in shown.stdout and "grader 1" in shown.stdout
     tokens = _tokens(run_dir)
-    refused = cli("run", "--backend", "fake", "--benchmark", "gsm8k", "--data-dir", data_dir, "--limit", 4, "--n", 8,
-                  "--max-tokens", 64, "--output-dir", run_dir.parent, "--name", "r", "--set", "grading=strict",
-                  cwd=run_dir.parent)   # not the repository: its configs/default.yaml would shape other samples
+    # From the run's parent, not the repository: the repository's configs/default.yaml would shape other samples.
+    refused = cli_in_process("run", "--backend", "fake", "--benchmark", "gsm8k", "--data-dir", data_dir, "--limit", 4,
+                             "--n", 8, "--max-tokens", 64, "--output-dir", run_dir.parent, "--name", "r",
+                             "--set", "grading=strict", cwd=run_dir.parent)
     assert refused.returncode == 2 and "regrade" in refused.stderr
     # A run resumed by the new grader keeps saying its older samples were graded by grader 1.
     assert run(cfg).grader_version == 1
 
-    res = cli("regrade", run_dir, "--grading", "strict")
+    res = cli_in_process("regrade", run_dir, "--grading", "strict")
     assert res.returncode == 0, res.stderr
     assert "strict grades changed" in res.stdout and "32 added" in res.stdout and "time taken" in res.stdout
     assert "flexible vs strict" in res.stdout
@@ -187,11 +188,11 @@ def test_a_run_from_before_grader_2_loads_says_so_and_regrades(fake_run, data_di
     assert manifest["regraded"]["flexible_changed"] == 0 and manifest["config"]["grading"] == "strict"
     assert Results.load(run_dir).grading == "strict" and _tokens(run_dir) == tokens
     assert np.array_equal(Store(run_dir).pool(grading="strict").correct, flexible)   # all boxed: the same
-    assert "regrade" not in cli("show", run_dir).stdout
+    assert "regrade" not in cli_in_process("show", run_dir).stdout
 
 
 def test_regrade_refuses_what_is_not_a_run(tmp_path):
-    res = cli("regrade", tmp_path / "nope")
+    res = cli_in_process("regrade", tmp_path / "nope")
     assert res.returncode == 2 and "not a testtime run directory" in res.stderr
 
 

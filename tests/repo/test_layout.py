@@ -13,7 +13,7 @@ through `testtime.store.records`).
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # (stage name, module prefixes); listed in flow order
 STAGES = [

@@ -5,12 +5,12 @@ engine count that never breaks a run."""
 import io
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from rich.console import Console
 
+from tests.helpers import TESTS
 from testtime.report.eta import COMPUTE_BOUND_SHARE, EtaEstimator, makespan, survival
 from testtime.report.progress import LiveProgress, fmt_duration
 
@@ -100,7 +100,7 @@ def test_eta_of_a_wide_batch_without_runaways(seed):
     assert all(r > 0.5 for _, r in misses(lengths, slots=256, cap=1024, step_s=1.0, until_running=0.05))
 
 
-TRACES = json.loads((Path(__file__).parent / "data" / "eta_traces.json").read_text())["traces"]
+TRACES = json.loads((TESTS / "data" / "eta_traces.json").read_text())["traces"]
 
 
 @pytest.mark.parametrize("trace", TRACES, ids=[t["name"] for t in TRACES])

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import ROOT
+from tests.helpers import ROOT
 
 SCRIPT = textwrap.dedent("""
     import logging, os, sys, warnings

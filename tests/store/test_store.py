@@ -12,7 +12,7 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ROOT, cli, wait_for_parts
+from tests.helpers import ROOT, cli_in_process, wait_for_parts
 from testtime.errors import UserError
 from testtime.store.records import SAMPLE_COLUMNS, SampleRecord
 from testtime.store.store import Store
@@ -25,7 +25,7 @@ def run_args(data_dir, out, limit=6, n=8):
 
 
 def test_fresh_run_writes_manifest_samples_results(data_dir, tmp_path):
-    res = cli(*run_args(data_dir, tmp_path))
+    res = cli_in_process(*run_args(data_dir, tmp_path))
     assert res.returncode == 0, res.stderr
     run = tmp_path / "r"
     manifest = json.loads((run / "manifest.json").read_text())
@@ -66,7 +66,7 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(data_dir, tmp_path, 
     assert not list((run / "samples").glob(".*.tmp")) or sig == signal.SIGKILL
     assert not (run / "results.json").exists()
 
-    res = cli(*run_args(data_dir, out, limit=12))
+    res = cli_in_process(*run_args(data_dir, out, limit=12))
     assert res.returncode == 0, res.stderr
     assert "resumed" in res.stdout
     after = store.table().to_pandas()
@@ -76,7 +76,7 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(data_dir, tmp_path, 
     assert kept[["problem_id", "sample_index", "text"]].equals(before[["problem_id", "sample_index", "text"]]
                                                               .reset_index(drop=True))
     # And the resumed run equals an uninterrupted one (the fake sampler is deterministic per prompt).
-    ref = cli(*run_args(data_dir, tmp_path / "ref", limit=12))
+    ref = cli_in_process(*run_args(data_dir, tmp_path / "ref", limit=12))
     assert ref.returncode == 0
     full = Store(tmp_path / "ref" / "r").table().to_pandas()
     assert after[["problem_id", "sample_index", "text", "correct"]].reset_index(drop=True).equals(
@@ -84,7 +84,7 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(data_dir, tmp_path, 
 
 
 def test_duplicate_parts_are_read_once_and_compacted(data_dir, tmp_path):
-    assert cli(*run_args(data_dir, tmp_path, limit=3, n=4)).returncode == 0
+    assert cli_in_process(*run_args(data_dir, tmp_path, limit=3, n=4)).returncode == 0
     store = Store(tmp_path / "r")
     part = store.parts()[0]
     dup = part.with_name("part-99999999999999999999-dup.parquet")
@@ -95,20 +95,20 @@ def test_duplicate_parts_are_read_once_and_compacted(data_dir, tmp_path):
 
 
 def test_refuses_run_dir_of_another_config(data_dir, tmp_path):
-    assert cli(*run_args(data_dir, tmp_path, limit=3, n=4)).returncode == 0
-    res = cli(*run_args(data_dir, tmp_path, limit=3, n=2))
+    assert cli_in_process(*run_args(data_dir, tmp_path, limit=3, n=4)).returncode == 0
+    res = cli_in_process(*run_args(data_dir, tmp_path, limit=3, n=2))
     assert res.returncode == 2 and "different configuration" in res.stderr
     with pytest.raises(UserError):
         Store.open(tmp_path / "r", {"other": 1})
 
 
 def test_show(data_dir, tmp_path):
-    assert cli(*run_args(data_dir, tmp_path, limit=2, n=2)).returncode == 0
-    res = cli("show", tmp_path / "r")
+    assert cli_in_process(*run_args(data_dir, tmp_path, limit=2, n=2)).returncode == 0
+    res = cli_in_process("show", tmp_path / "r")
     assert res.returncode == 0 and "complete" in res.stdout and "majority_vote" in res.stdout
-    listing = cli("show", "--output-dir", tmp_path)
+    listing = cli_in_process("show", "--output-dir", tmp_path)
     assert "r" in listing.stdout
-    bad = cli("show", tmp_path / "nope")
+    bad = cli_in_process("show", tmp_path / "nope")
     assert bad.returncode == 2 and "not a testtime run directory" in bad.stderr
 
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from benchmarks.base import Problem
-from conftest import cli
+from tests.helpers import cli_in_process
 from strategies.beam_search import BeamSearch
 from strategies.dvts import DVTS
 from strategies.scorers.logprob import LogprobScorer
@@ -150,9 +150,9 @@ def test_bad_budget(cls):
 
 
 def test_run_beam_search_and_dvts(data_dir, tmp_path):
-    res = cli("run", "--backend", "fake", "--data-dir", data_dir, "--limit", 3, "--output-dir", tmp_path,
-              "--name", "bs", "--strategy", "beam_search:logprob,dvts:logprob", "--budgets", "4,8",
-              "--set", "strategy_options={beam_search: {width: 2}, dvts: {width: 2}}")
+    res = cli_in_process("run", "--backend", "fake", "--data-dir", data_dir, "--limit", 3, "--output-dir", tmp_path,
+                         "--name", "bs", "--strategy", "beam_search:logprob,dvts:logprob", "--budgets", "4,8",
+                         "--set", "strategy_options={beam_search: {width: 2}, dvts: {width: 2}}")
     assert res.returncode == 0, res.stderr
     rows = json.loads((tmp_path / "bs" / "results.json").read_text())["rows"]
     assert [(r["strategy"], r["budget"]) for r in rows] == [("beam_search", 4), ("beam_search", 8), ("dvts", 4),
@@ -165,7 +165,7 @@ def test_run_beam_search_and_dvts(data_dir, tmp_path):
 
 
 def test_run_refuses_a_budget_off_the_width_before_sampling(data_dir, tmp_path):
-    res = cli("run", "--backend", "fake", "--data-dir", data_dir, "--limit", 3, "--output-dir", tmp_path,
-              "--name", "bs", "--strategy", "beam_search:logprob", "--budgets", "4,6")
+    res = cli_in_process("run", "--backend", "fake", "--data-dir", data_dir, "--limit", 3, "--output-dir", tmp_path,
+                         "--name", "bs", "--strategy", "beam_search:logprob", "--budgets", "4,6")
     assert res.returncode == 2 and "multiple of its width (4)" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "bs").exists()

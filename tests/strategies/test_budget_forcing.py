@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks.base import Problem
 from benchmarks.grading import grade
-from conftest import cli
+from tests.helpers import cli_in_process
 from strategies.budget_forcing import BudgetForcing
 from testtime.sampler import Sampling
 from testtime.samplers.fake import FakeSampler
@@ -63,21 +63,21 @@ def test_bad_settings():
 def test_run_sweeps_budgets_and_resumes(data_dir, tmp_path):
     args = ["run", "--backend", "fake", "--data-dir", data_dir, "--limit", 3, "--n", 4, "--output-dir", tmp_path,
             "--name", "bf", "--strategy", "budget_forcing", "--budgets", "8,32"]
-    res = cli(*args)
+    res = cli_in_process(*args)
     assert res.returncode == 0, res.stderr
     assert "thinking budget" in res.stdout
     rows = json.loads((tmp_path / "bf" / "results.json").read_text())["rows"]
     assert [(r["strategy"], r["budget"]) for r in rows] == [("budget_forcing", 8), ("budget_forcing", 32)]
     df = Store(tmp_path / "bf").table().to_pandas()
     assert len(df) == 2 * 3 * 4 and (df["thinking_tokens"] <= df["budget"]).all()
-    again = cli(*args)
+    again = cli_in_process(*args)
     assert again.returncode == 0 and "6 resumed" in again.stdout
     assert len(Store(tmp_path / "bf").table()) == 24
 
 
 def test_generation_strategy_needs_budgets(data_dir, tmp_path):
-    res = cli("run", "--backend", "fake", "--data-dir", data_dir, "--strategy", "budget_forcing",
-              "--output-dir", tmp_path)
+    res = cli_in_process("run", "--backend", "fake", "--data-dir", data_dir, "--strategy", "budget_forcing",
+                         "--output-dir", tmp_path)
     assert res.returncode == 2 and "--budgets" in res.stderr
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks.base import Problem
-from conftest import cli
+from tests.helpers import cli_in_process
 from strategies.deepconf import DeepConf, expected_filtered_vote
 from strategies.deepconf_online import DeepConfOnline, first_drop
 from strategies.scorers.confidence import (BottomGroupConfidence, LowestGroupConfidence, TailConfidence,
@@ -139,8 +139,8 @@ def test_missing_top_k_logprobs_is_one_clear_line():
 
 
 def test_run_without_logprobs_says_how_to_sample_them(data_dir, tmp_path):
-    res = cli("run", "--backend", "fake", "--data-dir", data_dir, "--limit", 2, "--n", 4, "--output-dir", tmp_path,
-              "--name", "dc", "--strategy", "deepconf")
+    res = cli_in_process("run", "--backend", "fake", "--data-dir", data_dir, "--limit", 2, "--n", 4, "--output-dir",
+                         tmp_path, "--name", "dc", "--strategy", "deepconf")
     assert res.returncode == 2 and "sampling.logprobs=20" in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 

@@ -1,6 +1,6 @@
 """Scorers: self-certainty and PRM aggregation on hand-computed cases; ORM/PRM on tiny random Llama models saved and
-loaded through the real transformers path; self-verification on the real SmolLM2-135M (transformers, and vLLM in
-a slow test)."""
+loaded through the real transformers path; self-verification on the real SmolLM2-135M (transformers and vLLM, slow
+tests on the session's engines)."""
 
 import importlib.util
 import math
@@ -225,17 +225,18 @@ def smollm():
     return SMOLLM
 
 
-def test_self_verify_with_transformers(smollm):
+@pytest.mark.slow
+def test_self_verify_with_transformers(smollm, hf_smollm):
+    """A verifier model of its own (loaded by the scorer) and the policy verifying its own samples (the session's
+    transformers engine) give the same P(Yes), batched or one prompt per pass."""
     problem = Problem(id="t/1", prompt="What is 1 + 1?", gold="2")
     completions = [completion("1 + 1 = 2. \\boxed{2}"), completion("1 + 1 = 3. \\boxed{3}")]
     sv = SelfVerifyScorer(model=str(smollm), batch_size=2).bind(LocalEngines(FakeSampler()))
     scores = sv.score(problem, completions)
     assert len(scores) == 2 and all(0 <= s <= 1 for s in scores)
 
-    from testtime.samplers.hf import HFSampler
-
-    # The policy verifies its own samples (a second load), one prompt per pass: what the padded batch gave.
-    bound = SelfVerifyScorer(batch_size=1).bind(LocalEngines(HFSampler(model_path=smollm)))
+    # The policy verifies its own samples, one prompt per pass: what the padded batch gave.
+    bound = SelfVerifyScorer(batch_size=1).bind(LocalEngines(hf_smollm))
     assert bound.score(problem, completions) == pytest.approx(scores, abs=1e-4)
 
     facts = ModelFacts.from_folder(smollm)
