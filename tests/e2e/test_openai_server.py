@@ -14,16 +14,16 @@ import pandas as pd
 import pytest
 
 import benchmarks
-from tests.helpers import cli
+from strategies.scorers.self_verify import SelfVerifyScorer
+from tests import vllm_server
 from tests.fake_openai_server import free_port
+from tests.helpers import cli_in_process
 from testtime import models
 from testtime.config import EndpointConfig
 from testtime.pipeline.runner import GOLD_PREFIX
 from testtime.sampler import Completion, Sampling
 from testtime.samplers.engines import LocalEngines
 from testtime.samplers.openai import connect
-from strategies.scorers.self_verify import SelfVerifyScorer
-from tests import vllm_server
 
 pytestmark = pytest.mark.slow
 
@@ -40,9 +40,9 @@ def test_served_run_agrees_with_the_in_process_engine(data_dir, tmp_path, reques
     path = models.resolve("smollm2-135m")
     port = free_port()
     with vllm_server.server(path, port, tmp_path / "server.log") as url:
-        res = cli("run", "--backend", "openai", "--set", f"endpoint.base_url={url}", "--limit", 2, "--n", 4,
-                  "--max-tokens", 48, "--data-dir", data_dir, "--output-dir", tmp_path, "--name", "served",
-                  "--strategy", "majority_vote,pass_at_k,best_of_n:self_verify", timeout=900)
+        res = cli_in_process("run", "--backend", "openai", "--set", f"endpoint.base_url={url}", "--limit", 2,
+                             "--n", 4, "--max-tokens", 48, "--data-dir", data_dir, "--output-dir", tmp_path,
+                             "--name", "served", "--strategy", "majority_vote,pass_at_k,best_of_n:self_verify")
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
         sampler = connect(model_path=path, endpoint=EndpointConfig(base_url=url))
         try:

@@ -11,8 +11,8 @@ import signal
 
 import pytest
 
-from tests.helpers import ROOT, cli_in_process
 from tests.fake_openai_server import Script, Server, tiny_model
+from tests.helpers import ROOT, cli_in_process
 from testtime.cli import main
 
 

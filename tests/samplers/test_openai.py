@@ -5,7 +5,6 @@ resume after the server comes back."""
 import json
 import threading
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
