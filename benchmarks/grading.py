@@ -206,7 +206,8 @@ def _parse(answer: str) -> tuple:
     """Math-Verify's parse of one extracted answer; () when it cannot be read (or is unsafe off the main thread)."""
     if _INTEGER.fullmatch(answer):
         # What Math-Verify's parse returns for a plain integer ("042", "+3", "1,000"), without its LaTeX parser
-        # (~3 ms an answer; most answers on GSM8K-like sets are integers). tests/test_grading.py checks the two agree.
+        # (~3 ms an answer; most answers on GSM8K-like sets are integers). tests/benchmarks/test_grading.py checks
+        # the two agree.
         from sympy import Integer
 
         return Integer(int(answer.replace(",", ""))), answer

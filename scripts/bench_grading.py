@@ -3,8 +3,8 @@
 Two pools: the stored 10 x 64 GSM8K pool of the default model (runs/gsm8k-smollm2-135m-n64-e677eecf, when it is
 there), and a synthetic n = 256 pool with ~150 distinct answers per problem in realistic surface forms (integers,
 decimals, "1,000", fractions, "x = 5", expressions, units, LaTeX variants, sets, a small model's prose), written as
-responses around the stored pool's texts. "before" is the pairwise algorithm kept in tests/test_grading.py as the
-reference; "after" is benchmarks/grading.py. Each measurement runs in a fresh process, after one warm-up problem
+responses around the stored pool's texts. "before" is the pairwise algorithm kept in tests/benchmarks/test_grading.py as
+the reference; "after" is benchmarks/grading.py. Each measurement runs in a fresh process, after one warm-up problem
 (sympy and the LaTeX parser warm up over a run's first problems), grading every sample and then grouping every
 problem's answers, as testtime/pipeline/samples.py does.
 
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 STORED = ROOT / "runs" / "gsm8k-smollm2-135m-n64-e677eecf"
 FIXTURE = ROOT / "tests" / "data" / "vote_classes.json"
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT)]
 
 
 def stored_pool(run: Path = STORED) -> list[dict]:
@@ -119,7 +119,7 @@ def _measure(pool: list[dict], warmup: dict, algorithm: str) -> dict:
     from benchmarks.grading import _clean, extract_answer
 
     if algorithm == "before":
-        import test_grading
+        from tests.benchmarks import test_grading
 
         verify, group = test_grading.pairwise_verify, test_grading.pairwise_group_answers
     else:

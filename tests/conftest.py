@@ -1,15 +1,14 @@
-"""Shared test fixtures: the benchmark data beside the repo (../shared/data) and the tiny fake-backend runs."""
+"""Shared test fixtures: the benchmark data beside the repo (../shared/data) and the one in-process vLLM engine of the
+slow tests. Shared helpers (paths, the command line in process or in a child, the one-line error check) are in
+tests/helpers.py."""
 
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+pytest.register_assert_rewrite("tests.helpers")
+from tests.helpers import DATA, sharing_engines  # noqa: E402  (after the rewrite hook: its asserts report their values)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -25,28 +24,10 @@ def data_dir() -> Path:
     return DATA
 
 
-def cli(*args, env=None, timeout=600, cwd=ROOT) -> subprocess.CompletedProcess:
-    """Run `python -m testtime ARGS` in a subprocess and capture its output."""
-    full_env = {**os.environ, "COLUMNS": "120", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "testtime", *map(str, args)], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, cwd=cwd)
-
-
-def wait_for_parts(run: Path, count: int, proc: subprocess.Popen, timeout: float = 120) -> None:
-    """Wait until a run started with Popen has stored `count` sample parts (it must not exit first)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if len(list((run / "samples").glob("part-*.parquet"))) >= count:
-            return
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
-    raise AssertionError("no parts written")
-
-
 @pytest.fixture(scope="session")
 def vllm_smollm():
-    """One in-process vLLM engine on the real SmolLM2-135M for every slow test that needs one: engine start-up is
-    most of their time, and two live engines would not fit CI's memory share."""
+    """One in-process vLLM engine on the real SmolLM2-135M for every slow test that needs one, runs included
+    (`shared_engines`): engine start-up is most of their time, and two live engines would not fit CI's memory share."""
     import importlib.util
 
     if importlib.util.find_spec("vllm") is None:
@@ -59,3 +40,26 @@ def vllm_smollm():
                           engine=EngineConfig(max_model_len=1024, gpu_memory_utilization=0.3))
     yield sampler
     sampler.close()
+
+
+@pytest.fixture(scope="session")
+def hf_smollm():
+    """The real SmolLM2-135M through transformers (float32, as on a CPU), loaded once for the slow tests that read
+    it: the hf backend's run, self-verification by the policy, the reference logprobs."""
+    from testtime import models
+    from testtime.config import EngineConfig
+    from testtime.samplers.hf import HFSampler
+
+    path = models.resolve("smollm2-135m")
+    if not (path / "model.safetensors").is_file():
+        pytest.skip(f"SmolLM2-135M not found at {path}")
+    sampler = HFSampler(model_path=path, engine=EngineConfig(dtype="float32"))
+    yield sampler
+    sampler.close()
+
+
+@pytest.fixture
+def shared_engines(request):
+    """Runs in this process on SmolLM2-135M sample with the session's engines (tests.helpers.sharing_engines)."""
+    with sharing_engines(request.getfixturevalue):
+        yield

@@ -8,17 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, cli
-
-
-def one_line_error(res, *needles):
-    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
-    assert "Traceback" not in res.stderr + res.stdout
-    lines = [l for l in res.stderr.strip().splitlines() if l.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-
+from tests.helpers import ROOT, cli, cli_in_process, one_line_error
 
 CASES = [
     (["--model", "no-such-model"], ["unknown model", "smollm2-135m"]),
@@ -36,19 +26,20 @@ CASES = [
 
 @pytest.mark.parametrize("extra,needles", CASES, ids=[" ".join(c[0]) for c in CASES])
 def test_bad_run_input(extra, needles, data_dir, tmp_path):
-    res = cli("run", "--backend", "fake", "--data-dir", data_dir, "--output-dir", tmp_path / "runs", *extra)
+    res = cli_in_process("run", "--backend", "fake", "--data-dir", data_dir, "--output-dir", tmp_path / "runs", *extra)
     one_line_error(res, *needles)
     assert not (tmp_path / "runs").exists()  # nothing half-written
 
 
 def test_missing_data_dir(tmp_path):
-    res = cli("run", "--backend", "fake", "--data-dir", tmp_path / "nowhere", "--output-dir", tmp_path / "runs",
-              env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})
+    res = cli_in_process("run", "--backend", "fake", "--data-dir", tmp_path / "nowhere", "--output-dir",
+                         tmp_path / "runs", env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})
     one_line_error(res, "no data for gsm8k", "--data-dir")
     assert not (tmp_path / "runs").exists()
 
 
 def test_model_not_available_offline(data_dir, tmp_path):
+    # A child process: huggingface_hub reads HF_HUB_OFFLINE once, when it is imported.
     res = cli("run", "--backend", "fake", "--model", "someone/not-here", "--data-dir", data_dir,
               "--output-dir", tmp_path / "runs", env={"HF_HUB_OFFLINE": "1"})
     one_line_error(res, "not available offline", "smollm2-135m")
@@ -65,15 +56,15 @@ def test_model_not_available_offline(data_dir, tmp_path):
 def test_malformed_config(text, needle, tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    one_line_error(cli("run", "--config", path, "--output-dir", tmp_path / "runs"), needle)
+    one_line_error(cli_in_process("run", "--config", path, "--output-dir", tmp_path / "runs"), needle)
 
 
 def test_config_file_missing(tmp_path):
-    one_line_error(cli("run", "--config", tmp_path / "none.yaml"), "not found")
+    one_line_error(cli_in_process("run", "--config", tmp_path / "none.yaml"), "not found")
 
 
 def test_laws_rejects_nonpositive_compute():
-    one_line_error(cli("laws", "--compute", "-5"), "positive")
+    one_line_error(cli_in_process("laws", "--compute", "-5"), "positive")
 
 
 def test_light_commands_do_not_import_engines():
@@ -86,7 +77,7 @@ def test_light_commands_do_not_import_engines():
 
 
 def test_laws_prints_allocations():
-    res = cli("laws", "--compute", "5.76e23")
+    res = cli_in_process("laws", "--compute", "5.76e23")
     assert res.returncode == 0 and "Chinchilla" in res.stdout or "chinchilla" in res.stdout.lower()
 
 
@@ -109,18 +100,18 @@ def test_every_example_config_builds(path):
 def test_name_flag_is_a_typed_string(data_dir, tmp_path):
     """`--name 2024` names the run "2024" (flags are typed values, not YAML text); `--name null` is the name "null"."""
     for name in ("2024", "null"):
-        res = cli("run", "--backend", "fake", "--data-dir", data_dir, "--limit", 2, "--n", 2, "--output-dir",
-                  tmp_path, "--name", name)
+        res = cli_in_process("run", "--backend", "fake", "--data-dir", data_dir, "--limit", 2, "--n", 2,
+                             "--output-dir", tmp_path, "--name", name)
         assert res.returncode == 0, res.stderr
         assert (tmp_path / name / "results.json").is_file()
 
 
 def test_show_and_analyze_print_the_same_results_table(data_dir, tmp_path):
     """One loader (store.records.Results) behind `show RUN` and `analyze RUN`: the same table in both."""
-    assert cli("run", "--backend", "fake", "--data-dir", data_dir, "--limit", 3, "--n", 4, "--output-dir", tmp_path,
-               "--name", "r").returncode == 0
-    show = cli("show", tmp_path / "r")
-    analyze = cli("analyze", tmp_path / "r", "--n-boot", 0, "--out", tmp_path / "a")
+    assert cli_in_process("run", "--backend", "fake", "--data-dir", data_dir, "--limit", 3, "--n", 4, "--output-dir",
+                          tmp_path, "--name", "r").returncode == 0
+    show = cli_in_process("show", tmp_path / "r")
+    analyze = cli_in_process("analyze", tmp_path / "r", "--n-boot", 0, "--out", tmp_path / "a")
     assert show.returncode == 0 and analyze.returncode == 0, analyze.stderr
     table = show.stdout[show.stdout.index("best_of_n by logprob"):]
     table = table[:table.index("pass_at_k")]

@@ -6,8 +6,8 @@ the comparison removes the between-problem spread that two separate intervals wo
 problems (one level) and keeps each problem's pair of estimates together: each per-problem difference already holds
 both pools' sampling noise, so this level alone estimates the variance of the mean difference; redrawing the samples
 as well counts that noise twice, which for a difference between two strategies on the same samples is most of the
-variance (tests/test_paired.py checks the problem-level test's false-positive rate is ~5%). The two-level interval
-is reported beside it.
+variance (tests/analysis/test_paired.py checks the problem-level test's false-positive rate is ~5%). The two-level
+interval is reported beside it.
 
 The p-value is the shifted-bootstrap test of Hall & Wilson 1991 ("Two guidelines for bootstrap hypothesis
 testing"): the replicates are centred on zero and compared with the observed difference.

@@ -33,7 +33,7 @@ Example:
     est.eta()     # seconds left (~440: the rest may run to 512), or None before tokens flow
 
 Tested against simulated engines (wide and narrow batches, GPU-like and CPU-like step costs) and recorded vLLM
-traces in tests/test_progress.py.
+traces in tests/report/test_progress.py.
 """
 
 from __future__ import annotations
