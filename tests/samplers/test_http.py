@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from fake_openai_server import Script, Server, tiny_model
+from tests.fake_openai_server import Script, Server, tiny_model
 from testtime.config import EndpointConfig
 from testtime.errors import UserError
 from testtime.samplers.http import BadReply, Client, RequestFailed
