@@ -1,5 +1,6 @@
-"""Helpers the tests share: the repository's paths, the command line run in this process or in a child process, and
-the one-line error check. Tests import them as `from tests.helpers import cli_in_process, one_line_error`.
+"""Helpers the tests share: the repository's paths, the command line run in this process or in a child process, the
+one-line error check, and the fake engine that records its requests. Tests import them as
+`from tests.helpers import cli_in_process, one_line_error`.
 
 `cli_in_process` calls `testtime.cli.main` here (no interpreter start, no torch import: milliseconds), which is what
 checking an argument error, a usage message or a refusal needs. `cli` runs `python -m testtime` in a child process: for
@@ -19,6 +20,9 @@ import time
 from pathlib import Path
 
 import pytest
+
+from testtime.sampler import Sampling
+from testtime.samplers.fake import FakeSampler
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -102,3 +106,17 @@ def sharing_engines(getfixturevalue):
 
         patch.setattr(samplers, "load", shared)
         yield
+
+
+
+class CountingSampler(FakeSampler):
+    """The fake engine, recording every request: `requests` holds, per stream call, a list of (prompt, n)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.requests = []
+
+    def stream(self, prompts, sampling, *, raw=False):
+        each = [sampling] * len(prompts) if isinstance(sampling, Sampling) else list(sampling)
+        self.requests.append([(p, s.n) for p, s in zip(prompts, each)])
+        yield from super().stream(prompts, sampling, raw=raw)

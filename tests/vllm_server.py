@@ -23,18 +23,21 @@ def start(model: Path, port: int, log: Path, *extra: str) -> subprocess.Popen:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
 
-def wait_healthy(proc: subprocess.Popen, port: int, log: Path, timeout_s: float = 300) -> None:
+def wait_healthy(proc: subprocess.Popen, port: int, log: Path, timeout_s: float = 300, *, path: str = "/health",
+                 what: str = "vLLM server") -> None:
+    """Wait until http://127.0.0.1:PORT/PATH answers 200 (a vLLM server's /health, vllm-router's /readiness); raise
+    with the log's tail if the process exits or the time runs out."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"vLLM server exited ({proc.returncode}): {log.read_text()[-2000:]}")
+            raise RuntimeError(f"{what} exited ({proc.returncode}): {log.read_text()[-2000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(1)
-    raise RuntimeError(f"vLLM server not healthy after {timeout_s:g} s: {log.read_text()[-2000:]}")
+        time.sleep(0.5)
+    raise RuntimeError(f"{what} not ready after {timeout_s:g} s: {log.read_text()[-2000:]}")
 
 
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:

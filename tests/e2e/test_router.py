@@ -46,7 +46,8 @@ def test_replica_killed_mid_run(data_dir, tmp_path):
                  "--worker-urls", *[f"http://127.0.0.1:{p}" for p in ports], "--prometheus-port", str(free_port()),
                  "--health-check-interval-secs", "2", "--health-failure-threshold", "2"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_ready(router_port)
+        vllm_server.wait_healthy(router, router_port, tmp_path / "router.log", 60, path="/readiness",
+                                 what="vllm-router")
 
         out = tmp_path / "runs"
         args = [sys.executable, "-m", "testtime", "run", "--backend", "openai", "--limit", "8", "--n", "8",
@@ -81,17 +82,3 @@ def test_replica_killed_mid_run(data_dir, tmp_path):
         for proc in replicas:
             vllm_server.stop(proc)
         shutil.rmtree(tmp_path / "runs", ignore_errors=True)
-
-
-def wait_ready(port: int, timeout_s: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readiness", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError("vllm-router not ready")

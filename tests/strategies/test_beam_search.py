@@ -6,7 +6,7 @@ import json
 import pytest
 
 from benchmarks.base import Problem
-from tests.helpers import cli_in_process
+from tests.helpers import CountingSampler, cli_in_process
 from strategies.beam_search import BeamSearch
 from strategies.dvts import DVTS
 from strategies.scorers.logprob import LogprobScorer
@@ -15,19 +15,6 @@ from testtime.samplers.fake import FakeSampler
 from testtime.store.store import Store
 
 PROBLEMS = [Problem(id=str(i), prompt=f"question {i} " * (i + 1), gold="1") for i in range(3)]
-
-
-class CountingSampler(FakeSampler):
-    """Records every request: its width n and its prompt."""
-
-    def __init__(self, **kw):
-        super().__init__(**kw)
-        self.requests = []
-
-    def stream(self, prompts, sampling, *, raw=False):
-        each = [sampling] * len(prompts) if isinstance(sampling, Sampling) else list(sampling)
-        self.requests.append([(p, s.n) for p, s in zip(prompts, each)])
-        yield from super().stream(prompts, sampling, raw=raw)
 
 
 class FirstStepLovesLength:

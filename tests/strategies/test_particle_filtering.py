@@ -11,21 +11,9 @@ from benchmarks.base import Problem
 from strategies.particle_filtering import ParticleFiltering, resampling_probabilities
 from testtime.sampler import Sampling
 from testtime.samplers.fake import FakeSampler
+from tests.helpers import CountingSampler
 
 PROBLEMS = [Problem(id=str(i), prompt=f"question {i} " * (i + 1), gold="1") for i in range(3)]
-
-
-class CountingSampler(FakeSampler):
-    """Records every request as a list of (prompt, n) per stream call."""
-
-    def __init__(self, **kw):
-        super().__init__(**kw)
-        self.requests = []
-
-    def stream(self, prompts, sampling, *, raw=False):
-        each = [sampling] * len(prompts) if isinstance(sampling, Sampling) else list(sampling)
-        self.requests.append([(p, s.n) for p, s in zip(prompts, each)])
-        yield from super().stream(prompts, sampling, raw=raw)
 
 
 class Planted:
