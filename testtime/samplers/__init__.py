@@ -28,12 +28,15 @@ def pick_backend(backend: str) -> str:
     return backend
 
 
-def load(backend: str, model_path: Path, engine, *, seed: int = 0, endpoint=None):
+def load(backend: str, model_path: Path, engine, *, seed: int = 0, endpoint=None, max_tokens: int | None = None):
     """Build the sampler for `backend` over the model folder `model_path` with EngineConfig `engine` (in-process
-    engines) or EndpointConfig `endpoint` (openai: the folder then needs only the config and tokenizer)."""
+    engines) or EndpointConfig `endpoint` (openai: the folder then needs only the config and tokenizer).
+    `max_tokens`, the run's longest sample, sizes vLLM's KV cache on a CPU (testtime.samplers.vllm.engine_kwargs)."""
     if backend == "openai":
         return get("sampler", "openai")(model_path=model_path, endpoint=endpoint, seed=seed)
-    return get("sampler", pick_backend(backend))(model_path=model_path, engine=engine, seed=seed)
+    name = pick_backend(backend)
+    sized = {"max_tokens": max_tokens} if name == "vllm" else {}
+    return get("sampler", name)(model_path=model_path, engine=engine, seed=seed, **sized)
 
 
 def engines_for(policy):

