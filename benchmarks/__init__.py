@@ -10,7 +10,9 @@ Each benchmark is one file that registers itself; its rows come from `benchmarks
 
 from __future__ import annotations
 
-from benchmarks import aime24, amc23, aqua, gsm8k, math500, mmlu_stem, svamp  # noqa: F401  (registers them)
+from benchmarks import (aime24, aime25, aime26, amc23, aqua, beyond_aime, brumo25, gpqa_diamond,  # noqa: F401
+                        gsm8k, hmmt_feb25, hmmt_feb26, math500, minerva_math, mmlu_stem, olympiadbench, omni_math,
+                        svamp)  # (registers them)
 from benchmarks.base import Benchmark, Grade, Problem
 from benchmarks.data import read_rows, select
 from testtime.registry import get, names

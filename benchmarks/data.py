@@ -40,8 +40,10 @@ def select(problems: Sequence[Problem], *, limit: int | None, seed: int = 0) -> 
 
 
 def read_rows(name: str, *, folder: str, data_dir: str | None, split: str,
-              hub: tuple[str, str | None]) -> tuple[dict, ...]:
-    """Rows of one split: `<data_dir>/<folder>/<split>.jsonl`, else the hub dataset `hub` = (repository, config).
+              hub: tuple[str, str | None] | tuple[str, str | None, str]) -> tuple[dict, ...]:
+    """Rows of one split: `<data_dir>/<folder>/<split>.jsonl`, else the hub dataset `hub` = (repository, config),
+    or (repository, config, hub split) where the hub names the split otherwise (MathArena's sets are all "train").
+    Gated sets (GPQA) read with the user's own token, as `datasets` finds it (HF_TOKEN, `huggingface-cli login`).
 
     Raises UserError naming the missing path when neither source is available.
     """
@@ -53,7 +55,7 @@ def read_rows(name: str, *, folder: str, data_dir: str | None, split: str,
     if path is not None and path.is_file():
         return _read_jsonl(str(path.resolve()))
     if os.environ.get("HF_HUB_OFFLINE") != "1" and importlib.util.find_spec("datasets") is not None:
-        return _read_hub(hub[0], hub[1], split)
+        return _read_hub(hub[0], hub[1], hub[2] if len(hub) > 2 else split)
     where = f"{path} not found" if path is not None else "no data directory set"
     raise UserError(f"no data for {name}: {where}; pass --data-dir or set TESTTIME_DATA_DIR (e.g. ../shared/data)")
 
