@@ -29,14 +29,53 @@ from benchmarks.base import Problem
 from testtime.errors import UserError
 
 
-def select(problems: Sequence[Problem], *, limit: int | None, seed: int = 0) -> list[Problem]:
-    """A seeded random subset of `limit` problems, kept in their original order; all of them if limit is None."""
+def select(problems: Sequence[Problem], *, limit: int | None, seed: int = 0, first: bool = False,
+           ids: Sequence[str] = (), excluded: dict[str, str] | None = None) -> list[Problem]:
+    """`limit` of the problems, kept in their original order: a seeded random subset, or the first `limit` when
+    `first`; all of them if limit is None. With `ids`, only those problems, and `limit` chooses among them.
+
+    Raises UserError naming an id the benchmark has not (or has left out: `excluded`, id -> reason).
+    Example:
+        select(problems, limit=10, seed=0)                    # 10 at random (the same 10 for seed 0)
+        select(problems, limit=10, first=True)                # the first 10 in file order
+        select(problems, limit=None, ids=["aime25/test/3"])   # just that one
+    """
+    if limit is not None and limit < 1:
+        raise UserError(f"limit must be a positive number of problems, not {limit}")
+    if ids:
+        known = {p.id for p in problems}
+        missing = [i for i in ids if i not in known]
+        if missing:
+            why = (excluded or {}).get(missing[0])
+            raise UserError(f"problem {missing[0]!r} " + (f"is left out of the benchmark: {why}" if why else
+                            f"is not a problem of the benchmark (ids look like {problems[0].id!r})" if problems
+                            else "is not a problem of the benchmark") +
+                            (f"; {len(missing) - 1} more unknown" if len(missing) > 1 else ""))
+        wanted = set(ids)
+        problems = [p for p in problems if p.id in wanted]
     if limit is None or limit >= len(problems):
         return list(problems)
-    if limit < 1:
-        raise UserError(f"limit must be a positive number of problems, not {limit}")
+    if first:
+        return list(problems[:limit])
     chosen = np.random.default_rng(seed).choice(len(problems), size=limit, replace=False)
     return [problems[i] for i in sorted(chosen.tolist())]
+
+
+def read_ids(path: str) -> tuple[str, ...]:
+    """Problem ids from a file, one a line; blank lines and "#" comments are skipped."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"problem id file {path} not found; pass a file with one problem id a line") from None
+    except IsADirectoryError:
+        raise UserError(f"problem id file {path} is a folder; pass a file with one problem id a line") from None
+    except UnicodeDecodeError:
+        raise UserError(f"problem id file {path} is not UTF-8 text") from None
+    ids = tuple(line.split("#", 1)[0].strip() for line in text.splitlines())
+    ids = tuple(i for i in ids if i)
+    if not ids:
+        raise UserError(f"problem id file {path} names no problems (one id a line, e.g. aime25/test/0)")
+    return ids
 
 
 def read_rows(name: str, *, folder: str, data_dir: str | None, split: str,
