@@ -103,8 +103,8 @@ _NAME = re.compile(r"\\?[A-Za-z]+(?:_\{?[^{}=+\-*/]*\}?)?(?:\([A-Za-z]\))?")
 
 def readable(text: str) -> str:
     """`text` with what Math-Verify 0.9 misreads renamed: a subscripted E ("\\frac{1}{3} E_{1}+\\frac{2}{3} E_{2}"
-    reads as 2/3) becomes \\varepsilon, and \\odot (the Sun's symbol, unreadable) "sun"."""
-    text = re.sub(r"(?<![A-Za-z\\])E_", r"\\varepsilon_", text)
+    reads as 2/3) becomes \\varepsilon, \\odot (the Sun's symbol, unreadable) "sun", and "°" "^{\\circ}"."""
+    text = re.sub(r"(?<![A-Za-z\\])E_", r"\\varepsilon_", text).replace("°", "^{\\circ}")
     return re.sub(r"_(?:\{\s*\\odot\s*\}|\\odot(?![A-Za-z]))", "_{sun}", text)
 
 

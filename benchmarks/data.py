@@ -208,5 +208,12 @@ def _read_jsonl(path: str) -> tuple[dict, ...]:
 def _read_hub(repository: str, config: str | None, split: str) -> tuple[dict, ...]:
     import datasets  # optional and heavy; only for users with network access
 
-    return tuple(Row(row, f"{repository} ({split}) row {i}")
-                 for i, row in enumerate(datasets.load_dataset(repository, config, split=split)))
+    try:
+        rows = datasets.load_dataset(repository, config, split=split)
+    except Exception as e:   # no network, a gated set without access, a renamed split: one line, not a traceback
+        gated = " (a gated set: accept its terms on the hub, then `huggingface-cli login` or set HF_TOKEN)" \
+            if "gated" in f"{type(e).__name__} {e}".lower() or repository == "Idavidrein/gpqa" else ""
+        raise UserError(f"could not load {repository}{f' ({config})' if config else ''} split {split!r} from the "
+                        f"Hugging Face hub: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                        f"{gated}") from None
+    return tuple(Row(dict(row), f"{repository} ({split}) row {i}") for i, row in enumerate(rows))
