@@ -159,7 +159,7 @@ def negated(gold: str) -> str | None:
     text = gold.strip()
     if re.fullmatch(r"[-+]?0*\.?0*", text):
         return None
-    if re.fullmatch(r"[\d.]+", text):
+    if re.fullmatch(r"[\d.]+(?:[eE][+-]?\d+)?", text):
         return f"-{text}"
     if "=" in text:
         lhs, _, rhs = text.rpartition("=")
