@@ -8,7 +8,7 @@ Prompt: MathArena's instruction before the problem (grading.MATHARENA_AIME_PROMP
 Answers: integer 0-999, compared with Math-Verify (benchmarks.answer_types).
 
 Example:
-    AIME25(data_dir="../shared/data").problems()[0].prompt
+    AIME25(data_dir="../shared/data").problems()[0].gold   # "70"
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Prompt: MathArena's instruction before the problem (grading.MATHARENA_AIME_PROMP
 Answers: integer 0-999, compared with Math-Verify (benchmarks.answer_types).
 
 Example:
-    AIME26(data_dir="../shared/data").problems()[0].prompt
+    AIME26().problems()[0].gold   # from the hub: needs a network and `pip install datasets`
 """
 
 from __future__ import annotations

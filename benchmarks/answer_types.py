@@ -70,7 +70,10 @@ def grade_answer(*, gold: str, response: str, answer_type: str = "", unit: str =
 
 def equal(gold: str, answer: str, *, answer_type: str = "", unit: str = "") -> bool:
     """Whether an extracted `answer` equals `gold` under `answer_type`, stating no unit or `unit`."""
-    value, stated = strip_unit(answer, unit) if unit else split_unit(answer) if answer_type == "number" else (answer, "")
+    if unit:
+        value, stated = strip_unit(answer, unit)
+    else:
+        value, stated = split_unit(answer) if answer_type == "number" else (answer, "")
     if stated and unit and not same_unit(stated, unit):
         return False
     if stated and not unit and answer_type != "number":
@@ -145,7 +148,7 @@ def split_items(text: str) -> list[str]:
     text = _SEPARATOR.sub(",", text.replace("$", ""))
     text = re.sub(r"^\s*[A-Za-z]\w*\s*(?:=|\\in)\s*(?=\\\{)", "", text)   # "x \in \{1, 3\}" -> the set
     inner = re.fullmatch(r"\s*\\\{(.*)\\\}\s*", text, flags=re.DOTALL)
-    if inner and _depth_ok(inner.group(1)):
+    if inner and balanced(inner.group(1)):
         text = inner.group(1)
     items, depth, start, i = [], 0, 0, 0
     while i < len(text):
@@ -175,8 +178,9 @@ def split_items(text: str) -> list[str]:
     return out
 
 
-def _depth_ok(text: str) -> bool:
-    # "\{1\} \cup \{2\}" is not one set: its inside closes a brace before it opens one
+def balanced(text: str) -> bool:
+    """Whether `text`'s brackets, braces and \\{ \\} close in order ("\\{1\\} \\cup \\{2\\}" inside one pair of
+    braces is "1\\} \\cup \\{2": not balanced, so not one set)."""
     depth = 0
     for c in re.sub(r"\\[{}]", lambda m: "(" if m.group() == "\\{" else ")", text):
         depth += (c in _OPEN) - (c in _CLOSE)
@@ -268,8 +272,9 @@ def _latex_number(text: str) -> str:
 _NUMERIC = (r"[+-]?\s*(?:\d+(?:[.,]\d+)*\.?\d*|\.\d+)(?:\s*[eE][+-]?\d+)?"
             r"(?:\s*(?:\\times|\\cdot|\*|x)\s*10\s*\^\s*(?:\{\s*[+-]?\d+\s*\}|[+-]?\d))?"
             r"|[+-]?\s*\\d?frac\{[\d.\s]+\}\{[\d.\s]+\}")
-_UNIT_TOKEN = (r"\\(?:text|mathrm|textrm|rm|mbox|operatorname|unit)\s*\{[^{}]*\}|\{[^{}]*\}|\\AA\b|\\circ\b|\\mu\b|\\Omega\b"
-               r"|\\%|%|°|Å|µ|Ω|[A-Za-z]+|\^\s*\{[^{}]*\}|\^\s*-?\d|\^\s*\\circ|/|\\cdot|\\,|\\;|\\!|\\ |~|\(|\)|\s")
+_UNIT_TOKEN = (r"\\(?:text|mathrm|textrm|rm|mbox|operatorname|unit)\s*\{[^{}]*\}|\{[^{}]*\}"
+               r"|\\AA\b|\\circ\b|\\mu\b|\\Omega\b|\\%|%|°|Å|µ|Ω|[A-Za-z]+|\^\s*\{[^{}]*\}|\^\s*-?\d|\^\s*\\circ"
+               r"|/|\\cdot|\\,|\\;|\\!|\\ |~|\(|\)|\s")
 _QUANTITY = re.compile(rf"\s*(?P<value>{_NUMERIC})(?P<unit>(?:{_UNIT_TOKEN})*)\s*", re.DOTALL)
 
 

@@ -3,7 +3,8 @@ benchmark's own grader, and near misses of it must grade wrong. It finds golds t
 graded by the wrong rule, and graders too lenient to tell a near miss from the answer.
 
 Written as a model would ("right"): "\\boxed{gold}", "The answer is gold.", the gold rewritten ("c^2" for "c^{2}",
-\\dfrac for \\frac) and, where the problem has them, the gold with its unit in the box, its list items in separate boxes and in reverse order, and its option letter.
+\\dfrac for \\frac) and, where the problem has them, the gold with its unit in the box, its list items in separate
+boxes and in reverse order, and its option letter.
 Near misses ("wrong"): off by one (the first integer in the gold plus one; a "number" gold's last significant digit
 plus one), a wrong sign (the gold negated), a dropped term (the last top-level term of a sum, or the last item of a
 list), a wrong unit (another unit in the box, where the problem has a unit), another option (multiple choice).
@@ -22,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from benchmarks.answer_types import _depth_ok, split_items, tolerance
+from benchmarks.answer_types import balanced, split_items, tolerance
 from benchmarks.base import Problem
 
 RIGHT = ("boxed", "in words", "rewritten", "with its unit", "boxes in a row", "reversed", "letter")
@@ -171,7 +172,7 @@ def negated(gold: str) -> str | None:
                 return rebuild("".join(terms[:-1]) + flipped)
         return None if re.fullmatch(r"\s*0\s*", rhs) else f"{lhs}=-\\left({rhs}\\right)"
     inner = re.fullmatch(r"([(\[])(.*)([)\]])", text, flags=re.DOTALL)
-    if inner and _depth_ok(inner.group(2)) and len(items := split_items(inner.group(2))) > 1:
+    if inner and balanced(inner.group(2)) and len(items := split_items(inner.group(2))) > 1:
         for k, item in enumerate(items):   # the first entry that is not 0
             if (flipped := negated(item)) is not None:
                 items[k] = flipped

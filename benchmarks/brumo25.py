@@ -8,7 +8,7 @@ Prompt: MathArena's instruction before the problem (grading.MATHARENA_PROMPT).
 Answers: LaTeX expression (one list), compared with Math-Verify (benchmarks.answer_types).
 
 Example:
-    BRUMO25(data_dir="../shared/data").problems()[0].prompt
+    BRUMO25(data_dir="../shared/data").problems()[22].answer_type   # "list": problem 23, four roots
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Prompt: MathArena's instruction before the problem (grading.MATHARENA_PROMPT).
 Answers: LaTeX expression (one list), compared with Math-Verify (benchmarks.answer_types).
 
 Example:
-    HMMTFeb25(data_dir="../shared/data").problems()[0].prompt
+    HMMTFeb25(data_dir="../shared/data").problems()[9].answer_type   # "list": problem 10 asks for two values
 """
 
 from __future__ import annotations

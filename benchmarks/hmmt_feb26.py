@@ -8,7 +8,7 @@ Prompt: MathArena's instruction before the problem (grading.MATHARENA_PROMPT).
 Answers: LaTeX expression, compared with Math-Verify (benchmarks.answer_types).
 
 Example:
-    HMMTFeb26(data_dir="../shared/data").problems()[0].prompt
+    HMMTFeb26().problems()[0].gold   # from the hub
 """
 
 from __future__ import annotations

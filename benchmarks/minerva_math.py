@@ -6,12 +6,12 @@ Data: hub "math-ai/minervamath" (split "test"; fields question, answer: the copy
 read). Local copy: QwenLM/Qwen2.5-Math @ a45202b, evaluation/data/minerva_math/test.jsonl (problem, solution, type,
 idx, plus id and answer: the last \\boxed{} of the solution, Qwen's `extract_answer` rule).
 Prompt: the Qwen2.5-Math evaluation's (grading.QWEN_BOXED_PROMPT).
-Answers (benchmarks.answer_types): a plain-number gold ("1.6", "4.5e33", 191 of 272) is a "number": within half a
-unit of its last significant digit, at most 5% (the Qwen evaluation: relative 1e-4); the rest (expressions,
-equations, differential equations) are compared with Math-Verify. Units: where the solution writes a unit after
-its boxed answer that answer_types knows in all its spellings (cm, km/s, years, Angstroms, eV, ...), an answer
-stating another unit is wrong; other units ("ergs s^-1", "kcal m^-2 yr^-1") are not checked, an answer's unit is
-then dropped, as the Qwen evaluation drops it. Three golds are Python literals, rewritten exactly (`converted`).
+Answers (benchmarks.answer_types): a plain-number gold ("1.6", "4.5e33"; 188 of 272) is a "number": within half
+a unit of its last significant digit, at most 5% (the Qwen evaluation: relative 1e-4); the rest (expressions,
+equations, differential equations) are compared with Math-Verify. Units: where the solution writes a unit after its
+boxed answer that answer_types knows in all its spellings (cm, km/s, years, Angstroms, eV, ...; 97 problems), an
+answer stating another unit is wrong; other units ("ergs s^-1", "kcal m^-2 yr^-1") are not checked, an answer's unit
+is then dropped, as the Qwen evaluation drops it. Three golds are Python literals, rewritten exactly (`converted`).
 
 Example:
     MinervaMath(data_dir="../shared/data").problems()[0].gold   # "1.6"
