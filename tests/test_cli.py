@@ -73,6 +73,19 @@ def test_problem_choice_argument_errors(args, needle):
     one_line_error(cli_in_process("run", "--backend", "fake", *args), needle)
 
 
+def test_problem_choice_flags_become_settings(tmp_path):
+    from testtime.cli import build_parser, run_config
+
+    ids = tmp_path / "ids.txt"
+    ids.write_text("aime25/test/3\naime25/test/1\n")
+    cfg = run_config(build_parser().parse_args(["run", "--problems", str(ids)]))
+    assert cfg.problem_ids == ("aime25/test/3", "aime25/test/1") and cfg.limit is None   # not the config's limit
+    cfg = run_config(build_parser().parse_args(["run", "--problems", str(ids), "--first", "1"]))
+    assert (cfg.limit, cfg.subset) == (1, "first")
+    cfg = run_config(build_parser().parse_args(["run", "--limit", "5"]))
+    assert (cfg.limit, cfg.subset, cfg.problem_ids) == (5, "random", ())
+
+
 def test_list_shows_every_benchmark(data_dir):
     res = cli_in_process("list", "--data-dir", data_dir)
     assert res.returncode == 0
