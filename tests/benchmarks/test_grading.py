@@ -46,6 +46,14 @@ GRADES = [  # gold, response, correct
     ("5", r"\boxed 5", True),
     ("5", r"\fbox{5}", True),
     ("2", "no number here", False),
+    # grader 3: two equations equal only when they agree (Math-Verify 0.9 also when sympy solves neither)
+    ("N=n", r"\boxed{N=n+1}", False),
+    (r"\frac{d x}{d t}=k x-a", r"\boxed{\frac{dx}{dt}=kx+a}", False),
+    (r"\frac{d x}{d t}=k x-a", r"\boxed{\frac{dx}{dt}-kx+a=0}", True),
+    ("y = x^2", r"\boxed{x^2 = y}", True),
+    # letters some parses leave not real ("v_{o}" with braces) equal the same letters written "v_o"
+    (r"\frac{d^{2} v_{o}}{d t^{2}}+\frac{v_{o}}{L C}=\frac{v_{i}}{L C}",
+     r"\boxed{\frac{d^2 v_o}{d t^2}+\frac{v_o}{L C}=\frac{v_i}{L C}}", True),
 ]
 
 
