@@ -9,8 +9,11 @@ setup:
 run: setup
 	$(PY) -m testtime run --strategy best_of_n --n 64
 
+# Tests without a real model on parallel workers (pytest-xdist), then the real-model tests in one process: they
+# share engines, and an engine computes on every core (beside other work its threads stall each other).
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --maxprocesses 4 -m "not real_model"
+	$(PY) -m pytest -m real_model
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow"

@@ -11,10 +11,20 @@ pytest.register_assert_rewrite("tests.helpers")
 from tests.helpers import DATA, sharing_engines  # noqa: E402  (after the rewrite hook: its asserts report their values)
 
 
+REAL_MODEL_FIXTURES = {"vllm_smollm", "hf_smollm", "shared_engines"}
+
+
+@pytest.hookimpl(tryfirst=True)   # before -m reads the marks
 def pytest_collection_modifyitems(config, items):
     # In CI the data and the engine must be there: a skipped end-to-end test would hide a broken install.
     if os.environ.get("CI") and not DATA.is_dir():
         raise pytest.UsageError(f"CI: benchmark data missing at {DATA}")
+    # Every test of a real model is marked real_model: `make test` runs the others on parallel workers first, then
+    # these in one process (they share the session's engines, and each engine computes on every core: two side by
+    # side slowed both several times over).
+    for item in items:
+        if item.get_closest_marker("slow") or REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real_model)
 
 
 @pytest.fixture

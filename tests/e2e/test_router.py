@@ -2,7 +2,8 @@
 kill -9 mid-run. The run must finish with exactly n samples for every problem, none duplicated (the router retries
 requests in flight on the other replica; testtime retries what still fails).
 
-About 3 minutes on 2 cores (two replicas start together, ~4 GB each); select with -m slow.
+The replicas are the session's (tests/e2e/conftest.py: started together, one core each); this test kills replica 1,
+so it runs after the other served test in file order. About a minute on 2 cores; select with -m slow.
 """
 
 import importlib.util
@@ -20,7 +21,6 @@ import pytest
 
 from tests import vllm_server
 from tests.fake_openai_server import free_port
-from testtime import models
 
 pytestmark = pytest.mark.slow
 
@@ -31,19 +31,15 @@ if importlib.util.find_spec("vllm") is None or not ROUTER.exists():
     pytest.skip("vllm or vllm-router not installed", allow_module_level=True)
 
 
-def test_replica_killed_mid_run(data_dir, tmp_path):
-    path = models.resolve("smollm2-135m")
-    ports = [free_port(), free_port()]
-    replicas = [vllm_server.start(path, port, tmp_path / f"replica{k}.log") for k, port in enumerate(ports)]
+def test_replica_killed_mid_run(data_dir, tmp_path, replicas):
     router_port = free_port()
     router = None
     try:
-        for proc, port, k in zip(replicas, ports, range(2)):
-            vllm_server.wait_healthy(proc, port, tmp_path / f"replica{k}.log")
+        urls = [replicas.url(k).removesuffix("/v1") for k in range(2)]
         with open(tmp_path / "router.log", "wb") as log:
             router = subprocess.Popen(
                 [str(ROUTER), "--host", "127.0.0.1", "--port", str(router_port), "--policy", "round_robin",
-                 "--worker-urls", *[f"http://127.0.0.1:{p}" for p in ports], "--prometheus-port", str(free_port()),
+                 "--worker-urls", *urls, "--prometheus-port", str(free_port()),
                  "--health-check-interval-secs", "2", "--health-failure-threshold", "2"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         vllm_server.wait_healthy(router, router_port, tmp_path / "router.log", 60, path="/readiness",
@@ -51,7 +47,7 @@ def test_replica_killed_mid_run(data_dir, tmp_path):
 
         out = tmp_path / "runs"
         args = [sys.executable, "-m", "testtime", "run", "--backend", "openai", "--limit", "8", "--n", "8",
-                "--max-tokens", "96", "--data-dir", str(data_dir), "--output-dir", str(out), "--name", "routed",
+                "--max-tokens", "64", "--data-dir", str(data_dir), "--output-dir", str(out), "--name", "routed",
                 "--strategy", "majority_vote,pass_at_k", "--set", f"endpoint.base_url=http://127.0.0.1:{router_port}/v1",
                 "--set", "endpoint.max_concurrency=4"]
         t0 = time.monotonic()
@@ -62,7 +58,7 @@ def test_replica_killed_mid_run(data_dir, tmp_path):
             assert time.monotonic() - t0 < 600
             time.sleep(0.2)
         done_at_kill = pd.read_parquet(samples)["problem_id"].nunique()
-        vllm_server.stop(replicas[1], signal.SIGKILL)
+        vllm_server.stop(replicas.procs[1], signal.SIGKILL)
         stdout, stderr = run.communicate(timeout=900)
         wall = time.monotonic() - t0
         assert run.returncode == 0, stdout[-2000:] + stderr[-3000:]
@@ -79,6 +75,5 @@ def test_replica_killed_mid_run(data_dir, tmp_path):
         if router is not None and router.poll() is None:
             os.killpg(router.pid, signal.SIGTERM)
             router.wait(timeout=30)
-        for proc in replicas:
-            vllm_server.stop(proc)
+        replicas.stop()   # the last served test: free replica 0's memory for the in-process tests after it
         shutil.rmtree(tmp_path / "runs", ignore_errors=True)
