@@ -23,6 +23,9 @@ from testtime.registry import register
 @dataclass(frozen=True)
 class AIME24:
     name: ClassVar[str] = "aime24"
+    answer: ClassVar[str] = "integer 0-999"
+    source: ClassVar[str] = "math-ai/aime24"
+    size: ClassVar[int] = 30
     data_dir: str | None = None
     """Folder holding aime24/<split>.jsonl; None reads env TESTTIME_DATA_DIR, then the hub."""
     split: str = "test"

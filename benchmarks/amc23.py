@@ -23,6 +23,9 @@ from testtime.registry import register
 @dataclass(frozen=True)
 class AMC23:
     name: ClassVar[str] = "amc23"
+    answer: ClassVar[str] = "number"
+    source: ClassVar[str] = "math-ai/amc23"
+    size: ClassVar[int] = 40
     data_dir: str | None = None
     """Folder holding amc23/<split>.jsonl; None reads env TESTTIME_DATA_DIR, then the hub."""
     split: str = "test"

@@ -31,6 +31,9 @@ def option_text(option: str) -> str:
 @dataclass(frozen=True)
 class AQuA:
     name: ClassVar[str] = "aqua"
+    answer: ClassVar[str] = "letter A-E"
+    source: ClassVar[str] = "deepmind/aqua_rat (raw)"
+    size: ClassVar[int] = 254
     data_dir: str | None = None
     """Folder holding aqua/<split>.jsonl; None reads env TESTTIME_DATA_DIR, then the hub."""
     split: str = "test"

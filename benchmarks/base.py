@@ -22,6 +22,12 @@ class Problem:
     """Normalised gold answer (a number, LaTeX expression, or a choice letter)."""
     choices: tuple[str, ...] = field(default=())
     """Option letters for multiple choice ("A", "B", ...); empty for free-form answers."""
+    answer_type: str = ""
+    """How the gold is compared, one of benchmarks.answer_types.ANSWER_TYPES ("list", "number", ...); "" for the
+    grader's default (Math-Verify equivalence)."""
+    unit: str = ""
+    """The unit the answer is asked in ("minutes", "\\mathrm{~cm}"), when the source gives one; an answer that
+    states another unit is wrong. Empty: none known."""
 
 
 EXTRACTIONS = ("boxed", "marked", "last_number", "letter", "none")

@@ -29,19 +29,60 @@ from benchmarks.base import Problem
 from testtime.errors import UserError
 
 
-def select(problems: Sequence[Problem], *, limit: int | None, seed: int = 0) -> list[Problem]:
-    """A seeded random subset of `limit` problems, kept in their original order; all of them if limit is None."""
+def select(problems: Sequence[Problem], *, limit: int | None, seed: int = 0, first: bool = False,
+           ids: Sequence[str] = (), excluded: dict[str, str] | None = None) -> list[Problem]:
+    """`limit` of the problems, kept in their original order: a seeded random subset, or the first `limit` when
+    `first`; all of them if limit is None. With `ids`, only those problems, and `limit` chooses among them.
+
+    Raises UserError naming an id the benchmark has not (or has left out: `excluded`, id -> reason).
+    Example:
+        select(problems, limit=10, seed=0)                    # 10 at random (the same 10 for seed 0)
+        select(problems, limit=10, first=True)                # the first 10 in file order
+        select(problems, limit=None, ids=["aime25/test/3"])   # just that one
+    """
+    if limit is not None and limit < 1:
+        raise UserError(f"limit must be a positive number of problems, not {limit}")
+    if ids:
+        known = {p.id for p in problems}
+        missing = [i for i in ids if i not in known]
+        if missing:
+            why = (excluded or {}).get(missing[0])
+            raise UserError(f"problem {missing[0]!r} " + (f"is left out of the benchmark: {why}" if why else
+                            f"is not a problem of the benchmark (ids look like {problems[0].id!r})" if problems
+                            else "is not a problem of the benchmark") +
+                            (f"; {len(missing) - 1} more unknown" if len(missing) > 1 else ""))
+        wanted = set(ids)
+        problems = [p for p in problems if p.id in wanted]
     if limit is None or limit >= len(problems):
         return list(problems)
-    if limit < 1:
-        raise UserError(f"limit must be a positive number of problems, not {limit}")
+    if first:
+        return list(problems[:limit])
     chosen = np.random.default_rng(seed).choice(len(problems), size=limit, replace=False)
     return [problems[i] for i in sorted(chosen.tolist())]
 
 
+def read_ids(path: str) -> tuple[str, ...]:
+    """Problem ids from a file, one a line; blank lines and "#" comments are skipped."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"problem id file {path} not found; pass a file with one problem id a line") from None
+    except IsADirectoryError:
+        raise UserError(f"problem id file {path} is a folder; pass a file with one problem id a line") from None
+    except UnicodeDecodeError:
+        raise UserError(f"problem id file {path} is not UTF-8 text") from None
+    ids = tuple(line.split("#", 1)[0].strip() for line in text.splitlines())
+    ids = tuple(i for i in ids if i)
+    if not ids:
+        raise UserError(f"problem id file {path} names no problems (one id a line, e.g. aime25/test/0)")
+    return ids
+
+
 def read_rows(name: str, *, folder: str, data_dir: str | None, split: str,
-              hub: tuple[str, str | None]) -> tuple[dict, ...]:
-    """Rows of one split: `<data_dir>/<folder>/<split>.jsonl`, else the hub dataset `hub` = (repository, config).
+              hub: tuple[str, str | None] | tuple[str, str | None, str]) -> tuple[dict, ...]:
+    """Rows of one split: `<data_dir>/<folder>/<split>.jsonl`, else the hub dataset `hub` = (repository, config),
+    or (repository, config, hub split) where the hub names the split otherwise (MathArena's sets are all "train").
+    Gated sets (GPQA) read with the user's own token, as `datasets` finds it (HF_TOKEN, `huggingface-cli login`).
 
     Raises UserError naming the missing path when neither source is available.
     """
@@ -53,7 +94,7 @@ def read_rows(name: str, *, folder: str, data_dir: str | None, split: str,
     if path is not None and path.is_file():
         return _read_jsonl(str(path.resolve()))
     if os.environ.get("HF_HUB_OFFLINE") != "1" and importlib.util.find_spec("datasets") is not None:
-        return _read_hub(hub[0], hub[1], split)
+        return _read_hub(hub[0], hub[1], hub[2] if len(hub) > 2 else split)
     where = f"{path} not found" if path is not None else "no data directory set"
     raise UserError(f"no data for {name}: {where}; pass --data-dir or set TESTTIME_DATA_DIR (e.g. ../shared/data)")
 
@@ -167,5 +208,12 @@ def _read_jsonl(path: str) -> tuple[dict, ...]:
 def _read_hub(repository: str, config: str | None, split: str) -> tuple[dict, ...]:
     import datasets  # optional and heavy; only for users with network access
 
-    return tuple(Row(row, f"{repository} ({split}) row {i}")
-                 for i, row in enumerate(datasets.load_dataset(repository, config, split=split)))
+    try:
+        rows = datasets.load_dataset(repository, config, split=split)
+    except Exception as e:   # no network, a gated set without access, a renamed split: one line, not a traceback
+        gated = " (a gated set: accept its terms on the hub, then `huggingface-cli login` or set HF_TOKEN)" \
+            if "gated" in f"{type(e).__name__} {e}".lower() or repository == "Idavidrein/gpqa" else ""
+        raise UserError(f"could not load {repository}{f' ({config})' if config else ''} split {split!r} from the "
+                        f"Hugging Face hub: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                        f"{gated}") from None
+    return tuple(Row(dict(row), f"{repository} ({split}) row {i}") for i, row in enumerate(rows))

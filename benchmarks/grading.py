@@ -34,10 +34,12 @@ from typing import Sequence
 from benchmarks.answer_values import Index, Values, may_equal
 from benchmarks.base import Grade
 
-GRADER_VERSION = 2
+GRADER_VERSION = 3
 """The grader's version, recorded in each run's manifest; bump it whenever extraction or equivalence changes, so a
 stored run shows it was graded by an older grader (`python -m testtime regrade RUN` grades it again).
-1: one flexible grade per sample; 2: how the answer was found, and the strict grade beside the flexible one."""
+1: one flexible grade per sample; 2: how the answer was found, and the strict grade beside the flexible one;
+3: two equations are equal only if they agree (not merely because sympy solves neither), and the benchmarks'
+answer types (benchmarks/answer_types.py)."""
 
 TIMEOUT_S = 3
 """Seconds Math-Verify may spend parsing or comparing one answer (main thread only)."""
@@ -45,9 +47,24 @@ TIMEOUT_S = 3
 MATH_INSTRUCTION = "Solve the problem step by step. Put your final answer within \\boxed{}."
 CHOICE_INSTRUCTION = "Solve the problem step by step. Put the letter of the correct option within \\boxed{}."
 
+# The prompts the 2025-26 papers' harnesses use, as `str.format` templates of the problem text:
+MATHARENA_PROMPT = "Put your final answer within \\boxed{{}}.\n\n{problem}"
+"""MathArena (eth-sri/matharena @ e927660, configs/competitions/{hmmt,brumo}/*.yaml `instruction`, which
+src/matharena/runner.py puts before the problem with a blank line between)."""
+MATHARENA_AIME_PROMPT = ("Put your final answer within \\boxed{{}}.\nThe answer is an integer between 0 and 999 "
+                         "inclusive.\n\n{problem}")
+"""MathArena's AIME instruction (configs/competitions/aime/aime_2025.yaml)."""
+QWEN_BOXED_PROMPT = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
+"""The Qwen2.5-Math evaluation's user message (QwenLM/Qwen2.5-Math @ a45202b, evaluation/utils.py
+PROMPT_TEMPLATES["qwen-boxed"], without the chat template, which the sampler applies); also the instruction of
+DeepSeek-R1's and most 2025 reasoning papers' evaluations."""
 
-def math_prompt(question: str) -> str:
-    """Zero-shot chain-of-thought user message for a free-form answer."""
+
+def math_prompt(question: str, template: str | None = None) -> str:
+    """Zero-shot chain-of-thought user message for a free-form answer: testtime's own instruction after the question,
+    or `template` (one of the *_PROMPT templates above) filled with it."""
+    if template is not None:
+        return template.format(problem=question.strip())
     return f"{question.strip()}\n\n{MATH_INSTRUCTION}"
 
 
@@ -217,7 +234,19 @@ def _parse(answer: str) -> tuple:
     if re.fullmatch(r"[A-Za-z][A-Za-z ]+", answer):  # a bare word would parse as a product of letters
         answer = f"\\text{{{answer}}}"
     mv, config = _math_verify()
-    return tuple(mv.parse(f"\\boxed{{{answer}}}", extraction_config=config, parsing_timeout=timeout))
+    return tuple(_real_letters(p) for p in mv.parse(f"\\boxed{{{answer}}}", extraction_config=config,
+                                                    parsing_timeout=timeout))
+
+
+def _real_letters(item):
+    # Math-Verify makes letters real, but some parses (seen: "\frac{d^{2} v_{o}}{d t^{2}}+...", braces and all)
+    # come back with letters marked not real, which then never equal the same letters written "v_o": made real too.
+    symbols = getattr(item, "free_symbols", None)
+    if not symbols or not any(s.is_Symbol and s.is_real is False for s in symbols):
+        return item
+    from sympy import Symbol
+
+    return item.xreplace({s: Symbol(s.name, real=True) for s in symbols if s.is_Symbol and s.is_real is False})
 
 
 @functools.lru_cache(maxsize=65536)
@@ -255,7 +284,52 @@ def _verify(gold: str, answer: str) -> bool:
     if not _guarded(may_equal, _values(gold), _values(answer), fallback=True):
         return False  # values that differ: none of Math-Verify's checks could find them equal
     mv, _ = _math_verify()
-    return bool(mv.verify(list(parsed_gold), list(parsed), timeout_seconds=_timeout()))
+    same = bool(mv.verify(list(parsed_gold), list(parsed), timeout_seconds=_timeout()))
+    if same and _is_equation(parsed_gold[0]) and _is_equation(parsed[0]):
+        return _guarded(_equations_agree, parsed_gold[0], parsed[0], fallback=False)
+    return same
+
+
+def _is_equation(item) -> bool:
+    from sympy import Eq
+
+    return isinstance(item, Eq)
+
+
+def _equations_agree(a, b) -> bool:
+    """Whether two equations are the same: lhs - rhs of one a nonzero constant times the other's (checked at two
+    points, derivatives and functions of letters taken as letters), or, in one letter, the same solutions.
+
+    Math-Verify 0.9 also calls two equations equal when sympy finds no solutions to either (grader.py,
+    `sympy_solve_and_compare`), which it does not for differential equations or equations in letters only, so
+    "dx/dt = kx + a" equalled "dx/dt = kx - a", and "N = n + 1" equalled "N = n" (whose letters it reads as one).
+    """
+    from sympy import Derivative, Dummy, Rational, solve
+    from sympy.core.function import AppliedUndef
+
+    d1, d2 = a.lhs - a.rhs, b.lhs - b.rhs
+    opaque = {x: Dummy() for d in (d1, d2) for x in d.atoms(Derivative, AppliedUndef)}
+    e1, e2 = d1.xreplace(opaque), d2.xreplace(opaque)
+    letters = sorted(e1.free_symbols | e2.free_symbols, key=str)
+    ratios = []
+    for k in (1, 2):
+        point = {x: Rational(1000 + 7919 * k * (i + 1) % 997, 700) for i, x in enumerate(letters)}
+        try:
+            v1, v2 = complex(e1.evalf(30, subs=point)), complex(e2.evalf(30, subs=point))
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return False
+        if abs(v2) < 1e-12:
+            if abs(v1) >= 1e-12:
+                return False
+            continue
+        ratios.append(v1 / v2)
+    if ratios and all(abs(r) > 1e-12 and abs(r - ratios[0]) <= 1e-9 * abs(ratios[0]) for r in ratios):
+        return True
+    if len(letters) == 1 and not opaque:
+        s1, s2 = solve(a, letters[0]), solve(b, letters[0])
+        return bool(s1) and len(s1) == len(s2) and all(any(abs(complex((u - v).evalf())) < 1e-9 for v in s2)
+                                                       for u in s1)
+    return False
 
 
 def grade(*, gold: str, response: str) -> Grade:
@@ -274,6 +348,23 @@ def grade(*, gold: str, response: str) -> Grade:
     if answer is None:
         return Grade(answer=None, correct=False, extraction="none")
     return Grade(answer=answer, correct=_verify(_clean(gold), answer), extraction=how)
+
+
+def matches(*, gold: str, answer: str) -> bool:
+    """Whether an extracted `answer` equals `gold` under Math-Verify (the gold side decides how each is read)."""
+    return _verify(_clean(gold), _clean(answer))
+
+
+def box_spans(text: str) -> list[tuple[int, int, str]]:
+    """Every complete \\boxed{...} (also \\fbox) in `text`: (start, end, content), in order."""
+    spans = []
+    for match in _BOXED.finditer(text):
+        rest = text[match.end():]
+        body = rest.lstrip()
+        if body.startswith("{") and (inside := _balanced(body)) is not None:
+            end = match.end() + (len(rest) - len(body)) + len(inside) + 2
+            spans.append((match.start(), end, inside))
+    return spans
 
 
 def equivalent(a: str, b: str) -> bool:

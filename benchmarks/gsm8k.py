@@ -28,6 +28,9 @@ def gold_answer(solution: str) -> str:
 @dataclass(frozen=True)
 class GSM8K:
     name: ClassVar[str] = "gsm8k"
+    answer: ClassVar[str] = "integer"
+    source: ClassVar[str] = "openai/gsm8k (main)"
+    size: ClassVar[int] = 1319
     data_dir: str | None = None
     """Folder holding gsm8k/<split>.jsonl; None reads env TESTTIME_DATA_DIR, then the hub."""
     split: str = "test"

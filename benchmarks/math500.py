@@ -23,6 +23,9 @@ from testtime.registry import register
 @dataclass(frozen=True)
 class MATH500:
     name: ClassVar[str] = "math500"
+    answer: ClassVar[str] = "LaTeX expression"
+    source: ClassVar[str] = "HuggingFaceH4/MATH-500"
+    size: ClassVar[int] = 500
     data_dir: str | None = None
     """Folder holding math500/<split>.jsonl; None reads env TESTTIME_DATA_DIR, then the hub."""
     split: str = "test"

@@ -25,6 +25,9 @@ LETTERS = "ABCD"
 @dataclass(frozen=True)
 class MMLUSTEM:
     name: ClassVar[str] = "mmlu_stem"
+    answer: ClassVar[str] = "letter A-D"
+    source: ClassVar[str] = "TIGER-Lab/MMLU-STEM"
+    size: ClassVar[int] = 3018
     data_dir: str | None = None
     """Folder holding mmlu_stem/<split>.jsonl; None reads env TESTTIME_DATA_DIR, then the hub."""
     split: str = "test"

@@ -23,6 +23,9 @@ from testtime.registry import register
 @dataclass(frozen=True)
 class SVAMP:
     name: ClassVar[str] = "svamp"
+    answer: ClassVar[str] = "number"
+    source: ClassVar[str] = "ChilleD/SVAMP (300 of the 1,000 on the hub)"
+    size: ClassVar[int] = 1000
     data_dir: str | None = None
     """Folder holding svamp/<split>.jsonl; None reads env TESTTIME_DATA_DIR, then the hub."""
     split: str = "test"

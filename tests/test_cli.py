@@ -63,6 +63,39 @@ def test_config_file_missing(tmp_path):
     one_line_error(cli_in_process("run", "--config", tmp_path / "none.yaml"), "not found")
 
 
+@pytest.mark.parametrize("args, needle", [
+    (["--first", 3, "--limit", 2], "--limit and --first both say how many problems"),
+    (["--first", 0], "--first must be >= 1"),
+    (["--problems", "no-such-file.txt"], "problem id file no-such-file.txt not found"),
+    (["--set", "subset=last"], "subset must be random or first"),
+])
+def test_problem_choice_argument_errors(args, needle):
+    one_line_error(cli_in_process("run", "--backend", "fake", *args), needle)
+
+
+def test_problem_choice_flags_become_settings(tmp_path):
+    from testtime.cli import build_parser, run_config
+
+    ids = tmp_path / "ids.txt"
+    ids.write_text("aime25/test/3\naime25/test/1\n")
+    cfg = run_config(build_parser().parse_args(["run", "--problems", str(ids)]))
+    assert cfg.problem_ids == ("aime25/test/3", "aime25/test/1") and cfg.limit is None   # not the config's limit
+    cfg = run_config(build_parser().parse_args(["run", "--problems", str(ids), "--first", "1"]))
+    assert (cfg.limit, cfg.subset) == (1, "first")
+    cfg = run_config(build_parser().parse_args(["run", "--limit", "5"]))
+    assert (cfg.limit, cfg.subset, cfg.problem_ids) == (5, "random", ())
+
+
+def test_list_shows_every_benchmark(data_dir):
+    res = cli_in_process("list", "--data-dir", data_dir)
+    assert res.returncode == 0
+    rows = {line.split()[1]: line for line in res.stdout.splitlines() if line.startswith("│ ")}
+    assert "olympiadbench" in rows and "658" in rows["olympiadbench"] and "17" in rows["olympiadbench"]
+    assert "Hothan/OlympiadBench" in rows["olympiadbench"] and "yes" in rows["olympiadbench"]
+    assert "no: hub" in rows["gpqa_diamond"] and "Idavidrein/gpqa" in rows["gpqa_diamond"]
+    assert "272" in rows["minerva_math"] and "1,319" in rows["gsm8k"]
+
+
 def test_laws_rejects_nonpositive_compute():
     one_line_error(cli_in_process("laws", "--compute", "-5"), "positive")
 

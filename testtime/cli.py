@@ -1,4 +1,4 @@
-"""Command line: `python -m testtime {run,list,show,regrade,bench,laws,analyze,compare}`.
+"""Command line: `python -m testtime {run,list,audit-gold,show,regrade,bench,laws,analyze,compare}`.
 
 Flags override the YAML config (`--config`, default configs/default.yaml when present), and `--set a.b=v` overrides
 any setting. Errors a user can fix print one line and exit 2; a run that could not sample some problems (a server kept
@@ -80,7 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="built-in name, local model folder, or Hugging Face repo id")
     p.add_argument("--benchmark", help="benchmark name (see `testtime list`)")
     p.add_argument("--data-dir", help="folder with <benchmark>/test.jsonl (default: $TESTTIME_DATA_DIR)")
-    p.add_argument("--limit", type=int, help="problems (a seeded subset); 0 for all")
+    p.add_argument("--limit", type=int, help="problems (a seeded random subset); 0 for all")
+    p.add_argument("--first", type=int, metavar="N", help="the first N problems in file order (instead of --limit)")
+    p.add_argument("--problems", metavar="FILE",
+                   help="only the problems whose ids FILE lists, one a line (e.g. aime25/test/3); with --limit or "
+                        "--first, that many of them")
     p.add_argument("--subset-seed", type=int, help="seed of the problem subset (default 0)")
     p.add_argument("--bootstrap-seed", type=int,
                    help="seed of the bootstrap resamples behind every CI (default 0; not part of the run's name)")
@@ -102,7 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("list", help="models, benchmarks, strategies, scorers")
+    p.add_argument("--data-dir", help="folder with <benchmark>/test.jsonl (default: $TESTTIME_DATA_DIR, else the "
+                                      "default config's)")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("audit-gold", help="grade every gold answer as a model would write it, and near misses of it")
+    p.add_argument("--benchmark", action="append", help="benchmark name; repeat or comma-separate (default: every "
+                                                        "benchmark with data here)")
+    p.add_argument("--data-dir", help="folder with <benchmark>/test.jsonl (default: as `list`)")
+    p.add_argument("--show", type=int, default=20, metavar="N", help="failed checks to print per benchmark")
+    p.set_defaults(func=cmd_audit_gold)
 
     p = sub.add_parser("show", help="a stored run: manifest summary and results")
     p.add_argument("run", nargs="?", type=Path, help="run directory (default: list runs under runs/)")
@@ -183,8 +196,19 @@ def run_config(args):
              "sampling.max_tokens": args.max_tokens, "sampling.seed": args.seed, "subset_seed": args.subset_seed,
              "bootstrap_seed": args.bootstrap_seed}
     settings = {k: v for k, v in flags.items() if v is not None}
+    if args.limit is not None and args.first is not None:
+        raise UserError("--limit and --first both say how many problems to run; pass one of them")
     if args.limit is not None:
         settings["limit"] = None if args.limit == 0 else args.limit
+    if args.first is not None:
+        if args.first < 1:
+            raise UserError(f"--first must be >= 1 (problems), got {args.first}")
+        settings.update(limit=args.first, subset="first")
+    if args.problems is not None:
+        from benchmarks.data import read_ids
+
+        settings["problem_ids"] = read_ids(args.problems)
+        settings.setdefault("limit", None)   # all of the listed problems, not the config's limit
     if args.strategy:
         settings["strategies"] = tuple(s.strip() for item in args.strategy for s in item.split(",") if s.strip())
     if args.n is not None and args.n < 1:
@@ -225,11 +249,83 @@ def cmd_list(args, console) -> int:
     table.add_column("about")
     for name, spec in BUILTINS.items():
         table.add_row("model", name, f"{spec.hub_id} (offline via PyPI: {spec.packages[0]}{'...' if len(spec.packages) > 1 else ''})")
-    for kind in ("benchmark", "strategy", "scorer"):
+    for kind in ("strategy", "scorer"):
         for name in names(kind):
             table.add_row(kind, name, _module_doc(get(kind, name)))
     console.print(table)
+    console.print(benchmark_table(_data_dir(args.data_dir)))
     return 0
+
+
+def _data_dir(flag: str | None) -> str | None:
+    """--data-dir, else $TESTTIME_DATA_DIR, else the default config's data_dir (what `run` reads by default)."""
+    if flag or os.environ.get("TESTTIME_DATA_DIR"):
+        return flag or os.environ["TESTTIME_DATA_DIR"]
+    if DEFAULT_CONFIG.is_file():
+        from testtime.config import load_config
+
+        return load_config(DEFAULT_CONFIG).data_dir
+    return None
+
+
+def benchmark_table(data_dir: str | None):
+    """Each benchmark's problems (graded, and left out), answer type, source and whether it is here offline."""
+    from rich.table import Table
+
+    import benchmarks
+
+    table = Table(title=f"benchmarks (offline: in {data_dir or 'no data directory'})", title_justify="left")
+    for col, justify in (("name", "left"), ("problems", "right"), ("left out", "right"), ("answer", "left"),
+                         ("source", "left"), ("offline", "left")):
+        table.add_column(col, justify=justify)
+    for name in benchmarks.names("benchmark"):
+        d = benchmarks.describe(name, data_dir=data_dir)
+        table.add_row(name, f"{d['problems']:,}", "-" if d["left_out"] is None else str(d["left_out"]), d["answer"],
+                      d["source"], "yes" if d["offline"] else "no: hub")
+    return table
+
+
+def cmd_audit_gold(args, console) -> int:
+    from rich.table import Table
+
+    import benchmarks
+    from benchmarks.audit import RIGHT, audit
+
+    data_dir = _data_dir(args.data_dir)
+    chosen = [b.strip() for item in args.benchmark or [] for b in item.split(",") if b.strip()]
+    if not chosen:
+        chosen = [n for n in benchmarks.names("benchmark") if benchmarks.describe(n, data_dir=data_dir)["offline"]]
+        if not chosen:
+            raise UserError(f"no benchmark data in {data_dir or 'any folder'}; pass --data-dir (e.g. ../shared/data)")
+    unexplained = 0
+    for name in chosen:
+        result = audit(benchmarks.load(name, data_dir=data_dir))
+        console.print(f"[bold]{name}[/]: {result.consistent}/{result.problems} problems self-consistent "
+                      f"({100 * result.consistent / max(result.problems, 1):.1f}%)"
+                      + (f"; {len(result.excluded)} left out" if result.excluded else "")
+                      + (f"; {len(result.converted)} golds converted" if result.converted else ""), highlight=False)
+        table = Table()
+        for col in ("check", "must grade", "made", "passed"):
+            table.add_column(col, justify="left" if col in ("check", "must grade") else "right")
+        for kind, (made, passed) in result.checks.items():
+            table.add_row(kind, "correct" if kind in RIGHT else "wrong", str(made), str(passed))
+        console.print(table)
+        for check, why in result.known:
+            console.print(f"  known: {check.problem_id} {check.kind}: {why}", highlight=False, soft_wrap=True)
+        for check in result.failures[:args.show]:
+            console.print(f"  [red]FAILED[/] {check.problem_id} {check.kind}: gold {check.gold!r}, response "
+                          f"{check.response!r} graded {'correct' if check.correct else 'wrong'}", highlight=False,
+                          soft_wrap=True)
+        if len(result.failures) > args.show:
+            console.print(f"  ... and {len(result.failures) - args.show} more failed checks", highlight=False)
+        for pid, why in result.excluded.items():
+            console.print(f"  left out: {pid}: {why}", highlight=False, soft_wrap=True)
+        for pid, how in result.converted.items():
+            console.print(f"  converted: {pid}: {how}", highlight=False, soft_wrap=True)
+        unexplained += len(result.failures)
+    if unexplained:
+        console.print(f"[red]{unexplained} failed checks that no known reason explains[/]", highlight=False)
+    return 1 if unexplained else 0
 
 
 def _module_doc(obj) -> str:

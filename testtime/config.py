@@ -112,6 +112,7 @@ class EndpointConfig:
 
 
 BACKENDS = ("auto", "vllm", "hf", "openai", "fake")
+SUBSETS = ("random", "first")
 ENGINE_LIMITS = ("auto", "vllm", "fake")
 """Backends whose limits the config can check: vLLM in process (and the fake backend, which stands in for it)."""
 MAX_LOGPROBS = 20
@@ -129,9 +130,15 @@ class RunConfig:
     data_dir: str | None = None
     """Folder with <benchmark>/test.jsonl; default $TESTTIME_DATA_DIR, else the benchmark's hub home."""
     limit: int | None = 20
-    """Problems to run (a seeded random subset); None for all."""
+    """Problems to run (a seeded random subset, or the first ones: `subset`); None for all."""
     subset_seed: int = 0
     """Seed of the problem subset."""
+    subset: str = "random"
+    """How `limit` chooses: random (a seeded random subset, in file order) or first (the first `limit` in file
+    order)."""
+    problem_ids: tuple[str, ...] = ()
+    """Only these problems (ids such as "aime25/test/3", in file order); `limit` and `subset` then choose among them.
+    Empty: every problem. The CLI's --problems FILE reads them from a file, one a line."""
     backend: str = "auto"
     """Sampler backend: auto | vllm | hf | openai | fake (openai: a served model, see `endpoint`)."""
     sampling: Sampling = field(default_factory=Sampling)
@@ -177,6 +184,11 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
             raise UserError(f"limit must be >= 1 (or null for all problems), got {self.limit}")
+        if self.subset not in SUBSETS:
+            raise UserError(f"subset must be {' or '.join(SUBSETS)}, got {self.subset!r}")
+        if len(set(self.problem_ids)) != len(self.problem_ids):
+            twice = next(i for i in self.problem_ids if self.problem_ids.count(i) > 1)
+            raise UserError(f"problem_ids names {twice!r} twice; list each problem once")
         if self.backend not in BACKENDS:
             raise UserError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
         if self.backend == "openai" and not self.endpoint.base_url:
@@ -218,8 +230,14 @@ class RunConfig:
         sampling = dataclasses.asdict(self.sampling)
         if sampling["min_tokens"] == 0:   # added later: at its default it leaves the keys of earlier runs as they were
             del sampling["min_tokens"]
-        return {"model": self.model, "benchmark": self.benchmark, "limit": self.limit,
-                "subset_seed": self.subset_seed, "sampling": sampling}
+        key = {"model": self.model, "benchmark": self.benchmark, "limit": self.limit,
+               "subset_seed": self.subset_seed, "sampling": sampling}
+        # Added later, like min_tokens: at their defaults the keys (and names) of earlier runs stay as they were.
+        if self.subset != "random":
+            key["subset"] = self.subset
+        if self.problem_ids:
+            key["problem_ids"] = sorted(self.problem_ids)
+        return key
 
     def run_name(self) -> str:
         if self.name:

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from benchmarks.base import Grade
-from benchmarks.grading import (_clean, _decimal, _key, _math_verify, _parse, _timeout, choice_prompt, equivalent,
-                                extract_answer, extract_choice, find_answer, find_choice, grade, grade_choice,
-                                group_answers, math_prompt, number_text)
+from benchmarks.grading import (_clean, _decimal, _equations_agree, _is_equation, _key, _math_verify, _parse, _timeout,
+                                choice_prompt, equivalent, extract_answer, extract_choice, find_answer, find_choice,
+                                grade, grade_choice, group_answers, math_prompt, number_text)
 from tests.helpers import TESTS
 
 VOTE_CLASSES = TESTS / "data" / "vote_classes.json"
@@ -46,6 +46,14 @@ GRADES = [  # gold, response, correct
     ("5", r"\boxed 5", True),
     ("5", r"\fbox{5}", True),
     ("2", "no number here", False),
+    # grader 3: two equations equal only when they agree (Math-Verify 0.9 also when sympy solves neither)
+    ("N=n", r"\boxed{N=n+1}", False),
+    (r"\frac{d x}{d t}=k x-a", r"\boxed{\frac{dx}{dt}=kx+a}", False),
+    (r"\frac{d x}{d t}=k x-a", r"\boxed{\frac{dx}{dt}-kx+a=0}", True),
+    ("y = x^2", r"\boxed{x^2 = y}", True),
+    # letters some parses leave not real ("v_{o}" with braces) equal the same letters written "v_o"
+    (r"\frac{d^{2} v_{o}}{d t^{2}}+\frac{v_{o}}{L C}=\frac{v_{i}}{L C}",
+     r"\boxed{\frac{d^2 v_o}{d t^2}+\frac{v_o}{L C}=\frac{v_i}{L C}}", True),
 ]
 
 
@@ -225,7 +233,8 @@ def test_prompts():
 
 @functools.lru_cache(maxsize=65536)
 def pairwise_verify(gold: str, answer: str) -> bool:
-    """grading._verify before issue 11: Math-Verify on every pair that the exact checks leave."""
+    """grading._verify before issue 11: Math-Verify on every pair that the exact checks leave (two equations also
+    checked by _equations_agree since grader 3)."""
     if _key(gold) == _key(answer):
         return True
     gold_number, number = _decimal(gold), _decimal(answer)
@@ -237,7 +246,10 @@ def pairwise_verify(gold: str, answer: str) -> bool:
     if all(getattr(p[0], "is_Rational", False) for p in (parsed_gold, parsed)):
         return bool(parsed_gold[0] == parsed[0])
     mv, _ = _math_verify()
-    return bool(mv.verify(list(parsed_gold), list(parsed), timeout_seconds=_timeout()))
+    same = bool(mv.verify(list(parsed_gold), list(parsed), timeout_seconds=_timeout()))
+    if same and _is_equation(parsed_gold[0]) and _is_equation(parsed[0]):
+        return _equations_agree(parsed_gold[0], parsed[0])
+    return same
 
 
 def pairwise_group_answers(answers):

@@ -18,11 +18,17 @@ EXPECTED = [
     ("svamp", 1000, "145"),  # 145.0
     ("mmlu_stem", 3018, "C"),  # answer index 2
     ("aqua", 254, "A"),
+    ("aime25", 30, "70"),  # 2025-I-1
+    ("hmmt_feb25", 30, "103"),
+    ("brumo25", 30, "2^{99}"),
+    ("olympiadbench", 658, "2"),  # 675 rows, 17 left out
+    ("minerva_math", 272, "1.6"),
 ]
+HUB_ONLY = ["aime26", "beyond_aime", "gpqa_diamond", "hmmt_feb26", "omni_math"]   # tests/benchmarks/test_hub.py
 
 
 def test_registered():
-    assert benchmarks.names("benchmark") == sorted(name for name, _, _ in EXPECTED)
+    assert benchmarks.names("benchmark") == sorted([name for name, _, _ in EXPECTED] + HUB_ONLY)
 
 
 @needs_data
@@ -48,6 +54,42 @@ def test_prompts_and_golds_by_hand():
     golds = {p.gold for p in benchmarks.load("gsm8k", data_dir=str(DATA)).problems()}
     assert "1450000" in golds and not any("," in g for g in golds)  # "#### 1,450,000"
     assert benchmarks.load("aime24", data_dir=str(DATA)).problems()[7].gold == "025"
+    hmmt = benchmarks.load("hmmt_feb25", data_dir=str(DATA)).problems()
+    assert [p.id for p in hmmt if p.answer_type == "list"] == ["hmmt_feb25/test/9"]   # problem 10: two values
+    brumo = benchmarks.load("brumo25", data_dir=str(DATA)).problems()
+    assert [p.id for p in brumo if p.answer_type == "list"] == ["brumo25/test/22"]   # problem 23: four roots
+    aime = benchmarks.load("aime25", data_dir=str(DATA)).problems()[0]
+    assert aime.prompt.startswith("Put your final answer within \\boxed{}.\nThe answer is an integer between 0 and 999")
+    assert aime.prompt.endswith("Find the sum of all integer bases $b>9$ for which $17_b$ is a divisor of $97_b.$")
+
+
+@needs_data
+def test_olympiadbench_by_hand():
+    bench = benchmarks.load("olympiadbench", data_dir=str(DATA))
+    problems = {p.id: p for p in bench.problems()}
+    assert len(problems) == 658 and len(bench.excluded) == 17
+    relay = [pid for pid, why in bench.excluded.items() if "TNYWR" in why]
+    assert len(relay) == 16 and not set(relay) & set(problems)   # left out, never silently kept
+    assert "source id 1965" in bench.excluded["olympiadbench/test/73"]   # a family of functions in words
+    assert sum(p.answer_type == "list" for p in problems.values()) == 94   # 1965 left out, 1760 converted to one
+    assert problems["olympiadbench/test/31"].gold == "90^{\\circ}, 90^{\\circ}"   # source 1760, converted
+    assert set(bench.converted) == {"olympiadbench/test/31", "olympiadbench/test/96", "olympiadbench/test/267"}
+    units = {p.id: p.unit for p in problems.values() if p.unit}
+    assert sorted(units.values()) == ["%", "cm^2", "km", "km/h", "min", "minute", "minutes"]
+    assert problems["olympiadbench/test/0"].prompt.endswith(
+        "\nPlease reason step by step, and put your final answer within \\boxed{}.")
+
+
+@needs_data
+def test_minerva_by_hand():
+    bench = benchmarks.load("minerva_math", data_dir=str(DATA))
+    problems = bench.problems()
+    assert (problems[0].gold, problems[0].answer_type, problems[0].unit) == ("1.6", "number", "\\mathrm{~cm}")
+    assert problems[5].gold == "\\arcsin\\left(\\frac{10}{13}\\right)"   # source: np.arcsin(10/13)
+    assert problems[38].gold == "-\\frac{1}{3}" and problems[49].gold == "-\\frac{3}{2}"   # "-1./3", "-3./2"
+    assert sum(p.answer_type == "number" for p in problems) == 188
+    assert problems[12].answer_type == "expression" and problems[7].unit == "parsecs"
+    assert not bench.excluded and len(bench.converted) == 3
 
 
 @needs_data
@@ -100,6 +142,32 @@ def test_unknown_benchmark():
 
 
 PROBLEMS = [Problem(id=f"toy/test/{i}", prompt=f"q{i}", gold=str(i)) for i in range(100)]
+
+
+def test_select_first_and_ids():
+    assert benchmarks.select(PROBLEMS, limit=3, first=True) == PROBLEMS[:3]
+    assert benchmarks.select(PROBLEMS, limit=3, first=True) != benchmarks.select(PROBLEMS, limit=3, seed=0)
+    ids = ["toy/test/50", "toy/test/7", "toy/test/8"]
+    assert [p.id for p in benchmarks.select(PROBLEMS, limit=None, ids=ids)] == ["toy/test/7", "toy/test/8",
+                                                                                "toy/test/50"]   # file order
+    assert [p.id for p in benchmarks.select(PROBLEMS, limit=2, first=True, ids=ids)] == ["toy/test/7", "toy/test/8"]
+    with pytest.raises(UserError, match="'toy/test/500' is not a problem of the benchmark.*toy/test/0.*1 more"):
+        benchmarks.select(PROBLEMS, limit=None, ids=["toy/test/500", "nope"])
+    with pytest.raises(UserError, match="left out of the benchmark: relay"):
+        benchmarks.select(PROBLEMS, limit=None, ids=["toy/test/500"], excluded={"toy/test/500": "relay"})
+
+
+def test_read_ids(tmp_path):
+    from benchmarks.data import read_ids
+
+    path = tmp_path / "ids.txt"
+    path.write_text("aime25/test/3\n\n# the hard ones\naime25/test/14  # and this\n")
+    assert read_ids(str(path)) == ("aime25/test/3", "aime25/test/14")
+    path.write_text("# nothing\n")
+    with pytest.raises(UserError, match="names no problems"):
+        read_ids(str(path))
+    with pytest.raises(UserError, match="not found"):
+        read_ids(str(tmp_path / "none.txt"))
 
 
 def test_select_is_seeded_sized_and_ordered():

@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from benchmarks.grading import GRADER_VERSION
 from tests.helpers import cli_in_process
 from testtime.config import RunConfig, load_config
 from testtime.errors import UserError
@@ -42,10 +43,10 @@ def test_samples_store_both_grades_and_results_name_the_policy(fake_run):
     assert df["correct_strict"].tolist() == df["correct"].tolist()
     assert df["answer_id_strict"].tolist() == df["answer_id"].tolist()
     saved = json.loads((run_dir / "results.json").read_text())
-    assert saved["grading"] == "flexible" and saved["grader_version"] == 2
+    assert saved["grading"] == "flexible" and saved["grader_version"] == GRADER_VERSION
     assert {r["grading"] for r in saved["rows"]} == {"flexible"}
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert manifest["grader_version"] == 2 and manifest["grades"]["policy"] == "flexible"
+    assert manifest["grader_version"] == GRADER_VERSION and manifest["grades"]["policy"] == "flexible"
     assert manifest["grades"]["extraction"] == {"boxed": 32} and manifest["grades"]["without_strict_grade"] == 0
 
 
@@ -118,7 +119,7 @@ def test_regrade_finds_exactly_the_planted_changes_and_rewrites_atomically(fake_
     assert (report.samples, report.flexible_changed, report.strict_changed, report.strict_added) == (
         32, planted["flexible"], planted["strict"], 0)
     assert (report.classes_changed, report.strict_classes_changed) == (planted["classes"], planted["strict_classes"])
-    assert report.answers_changed == 1 and report.grader == (2, 2) and report.seconds > 0
+    assert report.answers_changed == 1 and report.grader == (GRADER_VERSION, GRADER_VERSION) and report.seconds > 0
     store = Store(run_dir)
     assert len(store.parts()) == 1 and not list(run_dir.rglob("*.tmp"))
     df = store.table().to_pandas()
@@ -133,7 +134,7 @@ def test_regrade_finds_exactly_the_planted_changes_and_rewrites_atomically(fake_
     assert df[same].equals(original[same])
     # Results rewritten from the regraded samples; the strict and flexible tables differ by the planted sample.
     after = Results.load(run_dir)
-    assert [r.n for r in after] == [r.n for r in before] and after.grader_version == 2
+    assert [r.n for r in after] == [r.n for r in before] and after.grader_version == GRADER_VERSION
     pairs = {(a.strategy, a.n): (a.accuracy, b.accuracy) for a, b in report.side_by_side}
     assert pairs[("pass_at_k", 8)][0] > pairs[("pass_at_k", 8)][1]
     assert report.extraction == {"boxed": (31, 0, 0), "last_number": (1, 1, 0)}
@@ -184,7 +185,7 @@ def test_a_run_from_before_grader_2_loads_says_so_and_regrades(fake_run, data_di
     assert "strict grades changed" in res.stdout and "32 added" in res.stdout and "time taken" in res.stdout
     assert "flexible vs strict" in res.stdout
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert manifest["grader_version"] == 2 and manifest["regraded"]["strict_added"] == 32
+    assert manifest["grader_version"] == GRADER_VERSION and manifest["regraded"]["strict_added"] == 32
     assert manifest["regraded"]["flexible_changed"] == 0 and manifest["config"]["grading"] == "strict"
     assert Results.load(run_dir).grading == "strict" and _tokens(run_dir) == tokens
     assert np.array_equal(Store(run_dir).pool(grading="strict").correct, flexible)   # all boxed: the same

@@ -230,3 +230,9 @@ def test_run_identity_of_earlier_runs_is_kept():
 
     assert RunConfig().run_name() == "gsm8k-smollm2-135m-n1-a835e889"
     assert "min_tokens" in RunConfig(sampling=Sampling(min_tokens=2)).sample_key()["sampling"]
+    # The problem choice came later too: random subsets keep their names; the first N and a list of ids differ.
+    assert RunConfig(subset="random", problem_ids=()).run_name() == "gsm8k-smollm2-135m-n1-a835e889"
+    first, ids = RunConfig(subset="first"), RunConfig(problem_ids=("gsm8k/test/3", "gsm8k/test/1"))
+    assert first.sample_key()["subset"] == "first" and ids.sample_key()["problem_ids"] == ["gsm8k/test/1",
+                                                                                            "gsm8k/test/3"]
+    assert len({RunConfig().run_name(), first.run_name(), ids.run_name()}) == 3

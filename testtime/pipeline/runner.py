@@ -95,7 +95,9 @@ def run(cfg: RunConfig, *, reporter: Reporter | None = None) -> Results:
     """Sample what is missing, score, store, evaluate every strategy at every n (or budget); the run's Results."""
     reporter = reporter or NullReporter()
     bench = benchmarks.load(cfg.benchmark, data_dir=cfg.data_dir)
-    problems = benchmarks.select(bench.problems(), limit=cfg.limit, seed=cfg.subset_seed)
+    problems = benchmarks.select(bench.problems(), limit=cfg.limit, seed=cfg.subset_seed,
+                                 first=cfg.subset == "first", ids=cfg.problem_ids,
+                                 excluded=getattr(bench, "excluded", None))
     plan = Plan.of(cfg)
     check_memory(cfg, plan)
     models.check(cfg.model)

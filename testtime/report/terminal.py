@@ -59,6 +59,7 @@ def grading_line(manifest: Manifest) -> str:
     if version < GRADER_VERSION or grades.get("without_strict_grade"):
         output_dir = manifest.config.output_dir if manifest.config is not None else "runs"
         where = Path(output_dir or "runs") / (manifest.run_id or "RUN")
-        parts.append(f"[yellow]graded by an older grader (now {GRADER_VERSION}), without strict grades: "
+        lacks = ", without strict grades" if version < 2 or grades.get("without_strict_grade") else ""
+        parts.append(f"[yellow]graded by an older grader (now {GRADER_VERSION}){lacks}: "
                      f"`python -m testtime regrade {where}` grades it again from its texts[/]")
     return "; ".join(parts)
