@@ -107,7 +107,8 @@ TRACES = json.loads((TESTS / "data" / "eta_traces.json").read_text())["traces"]
 def test_eta_on_recorded_vllm_traces(trace):
     """Real engines (tests/data/eta_traces.json: 24 GSM8K prompts x 4 samples in one batch; 64 x 1 through 8
     slots; the default config's 10 x 64 through 512 slots, ~55 s of prefill before every slot decodes, steps priced
-    by their batch on the CPU), with the engine's compute_bound hint: within 2x from the first minute (5% of the
+    by their batch on the CPU; the same job under the old engine settings, with prefill steps of up to 9.5 s where
+    almost nothing decodes, and under the new ones), with the engine's compute_bound hint: within 2x from the first minute (5% of the
     short runs) once tokens flow, to the last 10%, and there within 10% of the run; shown from the first minute."""
     cap, end = trace["max_tokens"], trace["end"]
     est = EtaEstimator(sequences=trace["sequences"], max_tokens=cap, compute_bound=trace["on_cpu"])
