@@ -127,8 +127,12 @@ def compare_defaults(cfg: RunConfig, prompts: list[str], args, console) -> dict:
         raise UserError("--compare-defaults compares in-process vLLM engines: leave --backend at vllm")
     path = models.resolve(cfg.model)
     tokenizer_texts = bench_engine.chat_texts(path, prompts)
+    from testtime.samplers.vllm import engine_kwargs
+
+    kv_bytes = engine_kwargs(cfg.engine, on_cpu=True, facts=models.ModelFacts.from_folder(path),
+                             max_tokens=args.max_tokens).get("kv_cache_memory_bytes")
     job = {"model": str(path), "prompts": prompts, "texts": tokenizer_texts, "n": args.n,
-           "max_tokens": args.max_tokens, "engine": dataclasses.asdict(cfg.engine)}
+           "max_tokens": args.max_tokens, "engine": dataclasses.asdict(cfg.engine), "plain_kv_bytes": kv_bytes}
     console.print(f"{cfg.model}: {len(prompts)} prompts x n={args.n} x up to {args.max_tokens} tokens; "
                   f"{args.repeats} round(s) of old, new and plain vLLM, each in a fresh process", highlight=False)
     results = bench_engine.compare(job, args.repeats, console)

