@@ -43,9 +43,9 @@ def test_fake_run_on_a_hub_set(hub, tmp_path, benchmark):  # noqa: F811
     check_run(tmp_path / "runs" / benchmark, expected)
 
 
-def run_dir_of(res):
-    return [line.split("run directory: ")[1].split()[0] for line in res.stdout.splitlines()
-            if "run directory: " in line][0]
+def run_dir_of(runs):
+    """The run directory the last run wrote (its manifest is the newest): the printed path may wrap on screen."""
+    return max(runs.glob("*/manifest.json"), key=lambda p: p.stat().st_mtime_ns).parent.name
 
 
 def test_each_choice_of_problems_has_its_own_run_directory(data_dir, tmp_path):
@@ -59,9 +59,9 @@ def test_each_choice_of_problems_has_its_own_run_directory(data_dir, tmp_path):
                                                                                          "--first", 2])):
         res = cli_in_process(*common, *extra)
         assert res.returncode == 0, (label, res.stderr)
-        dirs[label] = run_dir_of(res)
+        dirs[label] = run_dir_of(tmp_path / "runs")
     assert len(set(dirs.values())) == 5
-    chosen = {label: json.loads((tmp_path / "runs" / d.split("/")[-1] / "manifest.json").read_text())["problems"]
+    chosen = {label: json.loads((tmp_path / "runs" / d / "manifest.json").read_text())["problems"]
               for label, d in dirs.items()}
     assert chosen["first"] == ["aime25/test/0", "aime25/test/1", "aime25/test/2"]
     assert chosen["ids"] == ["aime25/test/2", "aime25/test/5", "aime25/test/9"]
@@ -69,7 +69,7 @@ def test_each_choice_of_problems_has_its_own_run_directory(data_dir, tmp_path):
     assert chosen["random"] != chosen["first"] and len(chosen["random"]) == 3
     # The same command again resumes its own directory; the same --name with another choice is refused.
     again = cli_in_process(*common, "--first", 3)
-    assert again.returncode == 0 and run_dir_of(again) == dirs["first"]
+    assert again.returncode == 0 and run_dir_of(tmp_path / "runs") == dirs["first"]
     assert cli_in_process(*common, "--first", 3, "--name", "mine").returncode == 0
     refused = cli_in_process(*common, "--limit", 3, "--name", "mine")
     assert refused.returncode == 2 and "different configuration" in refused.stderr
