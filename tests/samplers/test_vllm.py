@@ -16,7 +16,7 @@ def test_cpu_kv_cache_holds_the_batch():
     kw = engine_kwargs(EngineConfig(), on_cpu=True, facts=SMOLLM, max_tokens=256, available=22 * GIB)
     # 512 sequences (a 135M model) of 256 tokens plus two 32-token blocks each
     assert (kw["max_num_seqs"], kw["block_size"], kw["max_num_batched_tokens"]) == (512, 32, 2048)
-    assert kw["kv_cache_memory_bytes"] == 512 * (256 + 64) * 46_080
+    assert kw["kv_cache_memory_bytes"] == (512 * (256 + 64) + 32) * 46_080     # + the block vLLM keeps back
     assert kw["prefill_first"] and kw["dtype"] == "float32" and kw["enforce_eager"]
 
 
@@ -25,7 +25,7 @@ def test_cpu_batch_shrinks_to_the_memory_there_is():
     kw = engine_kwargs(EngineConfig(), on_cpu=True, facts=SMOLLM, max_tokens=256, available=available)
     room_tokens = int(CPU_KV_SHARE * (available - SMOLLM.params * 4)) // 46_080
     assert kw["max_num_seqs"] == room_tokens // 320 == 127
-    assert kw["kv_cache_memory_bytes"] == 127 * 320 * 46_080 <= CPU_KV_SHARE * available
+    assert kw["kv_cache_memory_bytes"] == (127 * 320 + 32) * 46_080 <= CPU_KV_SHARE * available
 
 
 def test_cpu_batch_by_model_size_and_explicit_settings_win():
@@ -50,3 +50,11 @@ def test_gpu_defaults_unchanged():
     assert kw == {"dtype": "auto", "tensor_parallel_size": 1, "enable_prefix_caching": True, "max_model_len": 4096,
                   "max_num_seqs": 4096, "max_num_batched_tokens": 8192, "gpu_memory_utilization": 0.9,
                   "enforce_eager": False, "prefill_first": False}
+
+
+def test_cpu_kv_cache_holds_at_least_one_sequence_of_max_model_len():
+    """vLLM refuses to start a cache smaller than one max_model_len sequence (2 slots x 320 < 1024 tokens), and
+    keeps one block of it back (measured: 1024 tokens of cache gave "estimated maximum model length is 992")."""
+    kw = engine_kwargs(EngineConfig(max_num_seqs=2, max_model_len=1024), on_cpu=True, facts=SMOLLM, max_tokens=256,
+                       available=22 * GIB)
+    assert kw["max_num_seqs"] == 2 and kw["kv_cache_memory_bytes"] == (1024 + 32) * 46_080

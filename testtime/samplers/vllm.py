@@ -109,7 +109,9 @@ def engine_kwargs(engine, *, on_cpu: bool, facts: ModelFacts | None = None, max_
                 available = psutil.virtual_memory().available
             room = int(CPU_KV_SHARE * max(available - facts.params * 4, 0)) // per_token
             kw["max_num_seqs"] = max(1, min(kw["max_num_seqs"], room // per_seq))
-            kw["kv_cache_memory_bytes"] = kw["max_num_seqs"] * per_seq * per_token
+            # vLLM refuses a cache that cannot hold one sequence of max_model_len tokens, and keeps one block back
+            one = -(-int(kw.get("max_model_len") or 0) // kw["block_size"]) * kw["block_size"]
+            kw["kv_cache_memory_bytes"] = (max(kw["max_num_seqs"] * per_seq, one) + kw["block_size"]) * per_token
     return kw
 
 
