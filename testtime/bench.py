@@ -33,7 +33,7 @@ def bench(args, console) -> dict:
         raise UserError("--n, --prompts, --max-tokens and --repeats must be >= 1")
     bench_ = benchmarks.load(cfg.benchmark, data_dir=args.data_dir or cfg.data_dir)
     prompts = [p.prompt for p in benchmarks.select(bench_.problems(), limit=args.prompts, seed=0)]
-    if getattr(args, "compare_defaults", False):
+    if args.compare_defaults:
         return compare_defaults(cfg, prompts, args, console)
     sampling = Sampling(n=args.n, temperature=0.8, max_tokens=args.max_tokens, seed=0)
     console.print(f"loading {cfg.model} ...", highlight=False)
@@ -122,16 +122,15 @@ def compare_defaults(cfg: RunConfig, prompts: list[str], args, console) -> dict:
     from rich.table import Table
 
     from testtime import bench_engine
+    from testtime.samplers.vllm import engine_kwargs
 
     if cfg.backend not in ("auto", "vllm"):
         raise UserError("--compare-defaults compares in-process vLLM engines: leave --backend at vllm")
     path = models.resolve(cfg.model)
-    tokenizer_texts = bench_engine.chat_texts(path, prompts)
-    from testtime.samplers.vllm import engine_kwargs
-
+    texts = bench_engine.chat_texts(path, prompts)
     kv_bytes = engine_kwargs(cfg.engine, on_cpu=True, facts=models.ModelFacts.from_folder(path),
                              max_tokens=args.max_tokens).get("kv_cache_memory_bytes")
-    job = {"model": str(path), "prompts": prompts, "texts": tokenizer_texts, "n": args.n,
+    job = {"model": str(path), "prompts": prompts, "texts": texts, "n": args.n,
            "max_tokens": args.max_tokens, "engine": dataclasses.asdict(cfg.engine), "plain_kv_bytes": kv_bytes}
     console.print(f"{cfg.model}: {len(prompts)} prompts x n={args.n} x up to {args.max_tokens} tokens; "
                   f"{args.repeats} round(s) of old, new and plain vLLM, each in a fresh process", highlight=False)

@@ -66,7 +66,7 @@ def child(profile: str, job: dict) -> dict:
     from testtime.sampler import Sampling
     from testtime.samplers.vllm import VLLMSampler
 
-    settings = OLD if profile == "old" else {k: v for k, v in job["engine"].items()}
+    settings = OLD if profile == "old" else job["engine"]
     t0 = time.monotonic()
     sampler = VLLMSampler(model_path=Path(job["model"]), engine=EngineConfig(**settings), seed=0,
                           max_tokens=job["max_tokens"])

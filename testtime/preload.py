@@ -10,7 +10,7 @@ cannot do that for its caller: start that interpreter with LD_PRELOAD set to `pr
 TESTTIME_PRELOAD=0 turns it off; a user's own LD_PRELOAD is kept (the libraries are added in front).
 
 Example:
-    maybe_reexec()     # in __main__, before anything else: returns only when no re-exec is needed
+    maybe_reexec()     # first thing in cli.main when started as a program; returns only when no re-exec is needed
 """
 
 from __future__ import annotations
