@@ -58,3 +58,17 @@ def test_cpu_kv_cache_holds_at_least_one_sequence_of_max_model_len():
     kw = engine_kwargs(EngineConfig(max_num_seqs=2, max_model_len=1024), on_cpu=True, facts=SMOLLM, max_tokens=256,
                        available=22 * GIB)
     assert kw["max_num_seqs"] == 2 and kw["kv_cache_memory_bytes"] == (1024 + 32) * 46_080
+
+
+def test_request_timing_from_vllms_request_stats():
+    from types import SimpleNamespace
+
+    from testtime.samplers.vllm import request_timing
+
+    stats = SimpleNamespace(scheduled_ts=100.0, first_token_ts=100.5, last_token_ts=102.5, num_generation_tokens=5)
+    assert request_timing(stats) == {"ttft_s": 0.5, "tpot_s": 0.5, "request_s": 2.5}   # 2 s over 4 later tokens
+    one = SimpleNamespace(scheduled_ts=1.0, first_token_ts=1.25, last_token_ts=1.25, num_generation_tokens=1)
+    assert request_timing(one) == {"ttft_s": 0.25, "tpot_s": None, "request_s": 0.25}
+    assert request_timing(None) == {}                                       # statistics off: nothing measured
+    assert request_timing(SimpleNamespace(scheduled_ts=0.0, first_token_ts=0.0, last_token_ts=0.0,
+                                          num_generation_tokens=0)) == {}

@@ -49,14 +49,19 @@ class Pool:
     left_out: tuple[str, ...] = ()
     """Problems of the stored group left out because fewer of their samples are stored than the group's most
     (`testtime.store.reader`'s rule); empty when every stored problem is whole."""
+    seconds: np.ndarray | None = None
+    """[P, N] float: seconds each sample took, measured per request (time to first token + time per output token x
+    the rest of its tokens, `testtime.store.reader.measured_seconds`); NaN where not measured."""
 
     def __post_init__(self) -> None:
         shape = self.correct.shape
         if self.score_flops is None:
             object.__setattr__(self, "score_flops", np.zeros(shape))
+        if self.seconds is None:
+            object.__setattr__(self, "seconds", np.full(shape, np.nan))
         # The gold correctness is a score like any other (the oracle scorer's): best-of-n by it is pass@k.
         object.__setattr__(self, "scores", {**self.scores, "oracle": self.correct.astype(float)})
-        for name in ("answer_ids", "output_tokens", "decode_flops", "score_flops"):
+        for name in ("answer_ids", "output_tokens", "decode_flops", "score_flops", "seconds"):
             if getattr(self, name).shape != shape:
                 raise ValueError(f"pool.{name} has shape {getattr(self, name).shape}, expected {shape}")
         for name, s in [*self.scores.items(), *self.scorer_flops.items()]:

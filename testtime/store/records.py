@@ -77,6 +77,13 @@ class SampleRecord:
     answer_id_strict: int | None = None
     """The strict policy's vote classes: those of the explicitly marked answers only (-1 for the rest); None before
     grader 2."""
+    ttft_s: float | None = None
+    """Seconds to the first token of the request that produced the sample, as the engine measured it
+    (`Completion.ttft_s`); None where not measured (and in samples stored before it was)."""
+    tpot_s: float | None = None
+    """Seconds per output token after the first, of that request; None where not measured."""
+    request_s: float | None = None
+    """Wall seconds of that whole request; None where not measured."""
     scores: dict[str, float] = field(default_factory=dict)
     """Scorer name -> score (column score_<name>)."""
     scorer_flops: dict[str, float] = field(default_factory=dict)
