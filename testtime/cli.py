@@ -454,6 +454,7 @@ def _analysis(args, console, *, compare: bool) -> int:
     from testtime.store.records import Results
     from testtime.report.html import write_report
 
+    cost_model = _cost_model(args)   # bad cost flags are refused before anything is read
     names = "-vs-".join(p.resolve().name for p in args.runs)
     name = f"{args.command}-{names[:80]}-{time.strftime('%Y%m%d-%H%M%S')}"
     out = args.out or args.runs[0].resolve().parent / "analysis" / name
@@ -463,7 +464,7 @@ def _analysis(args, console, *, compare: bool) -> int:
     result = analyze(args.runs, compare=compare, queries=args.queries, extrapolate=args.extrapolate,
                      n_boot=args.n_boot, pairs=[tuple(p) for p in args.paired], levels=args.levels, bins=args.bins,
                      forecast_from=args.forecast_from or None, price_per_hour=args.price_per_hour,
-                     cost_model=_cost_model(args))
+                     cost_model=cost_model)
     for path in args.runs:   # each run's own results: the tables `show` prints, from the same loader
         console.print(f"[bold]{path}[/]")
         console.print(Results.load(path))
