@@ -192,14 +192,22 @@ def cost_choices(table: pd.DataFrame, *, tolerance: float = 1e-9) -> pd.DataFram
     t = table[~table["oracle"].astype(bool)]
     for bench, f in front.groupby("benchmark", sort=False):
         b = t[t["benchmark"] == bench]
+        labels = {i: cell_label(r) for i, r in b.iterrows()}
         for target in sorted(set(f["accuracy"].round(12))):
             row = {"benchmark": bench, "target_accuracy": target}
+            cheapest = {}
             for name in costs:
                 col = COSTS[name][0]
                 ok = b[np.isfinite(b[col].astype(float)) & (b["accuracy"] >= target - tolerance)]
-                row[name] = cell_label(ok.loc[ok[col].astype(float).idxmin()]) if len(ok) else "not reached"
-            chosen = {row[c] for c in costs if row[c] != "not reached"}
-            row["agree"] = len(chosen) <= 1
+                if len(ok):   # cells costing the same (n = 1 of any strategy is one sample) are one choice
+                    v = ok[col].astype(float)
+                    cheapest[name] = list(ok.index[v <= v.min() * (1 + 1e-9)])
+            common = set.intersection(*(set(c) for c in cheapest.values())) if cheapest else set()
+            for name in costs:
+                tied = cheapest.get(name)
+                pick = next((i for i in tied if i in common), tied[0]) if tied else None
+                row[name] = labels[pick] if pick is not None else "not reached"
+            row["agree"] = bool(common) or len(cheapest) <= 1
             rows.append(row)
     return pd.DataFrame(rows)
 
