@@ -346,8 +346,9 @@ def grid_figure(grid: pd.DataFrame, warnings=()) -> Figure | None:
 def cost_frontiers_figure(table: pd.DataFrame, choices: pd.DataFrame | None = None, warnings=()) -> Figure | None:
     """The frontier under FLOPs beside the frontier under each other cost the table has (eFLOPs, seconds, dollars),
     one panel per cost (first benchmark): every non-oracle cell with its CI, the frontier's step line, and, ringed in
-    red, the cells that are on this cost's frontier but not on the FLOPs frontier. None with FLOPs alone."""
-    from testtime.analysis.costs import COSTS, available, cost_frontiers
+    red and named, a cost's choice at each accuracy where the costs choose differently (`cost_choices`). None with
+    FLOPs alone."""
+    from testtime.analysis.costs import COSTS, available, cell_label, cost_choices, cost_frontiers
 
     costs = available(table)
     if len(costs) < 2 or "flops" not in costs:
@@ -355,11 +356,18 @@ def cost_frontiers_figure(table: pd.DataFrame, choices: pd.DataFrame | None = No
     bench = table["benchmark"].iloc[0]
     t = table[(table["benchmark"] == bench) & ~table["oracle"].astype(bool)]
     fronts = cost_frontiers(t)
-    cell = lambda f: set(zip(f["run"], f["strategy"], f["scorer"].astype(str), f["n"]))  # noqa: E731
-    on_flops = cell(fronts[fronts["cost"] == "flops"])
-    fig, axes = _axes(len(costs), f"the frontier under each cost ({bench}, {_problems_note(t)}); ringed: on this "
-                                  "cost's frontier, not on the FLOPs one", warnings)
+    choices = cost_choices(t) if choices is None or choices.empty else choices[choices["benchmark"] == bench]
+    differ = choices[~choices["agree"]] if len(choices) else choices
+    cols = min(len(costs), 3)
+    rows_n = int(np.ceil(len(costs) / cols))
+    fig = Figure(figsize=(6.4 * cols, 4.6 * rows_n + 0.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows_n, cols, squeeze=False).ravel()
+    fig.suptitle(f"the frontier under each cost ({bench}, {_problems_note(t)}); ringed: each cost's choice where the "
+                 "costs choose differently" + "".join("\nwarning: " + w for w in warnings),
+                 color="#b00000" if warnings else "black", fontsize=11)
     colors = {m: f"C{i}" for i, m in enumerate(dict.fromkeys(t["model"]))}
+    labels = pd.Series([cell_label(r) for _, r in t.iterrows()], index=t.index)
     for ax, name in zip(axes, costs):
         col = COSTS[name][0]
         g = t[np.isfinite(t[col].astype(float))]
@@ -372,18 +380,21 @@ def cost_frontiers_figure(table: pd.DataFrame, choices: pd.DataFrame | None = No
             ys = np.append(f["accuracy"].to_numpy(float), f["accuracy"].iloc[-1])
             ax.plot(xs, ys, drawstyle="steps-post", color="black", lw=2.2, zorder=5, label="frontier")
             ax.plot(f["cost_per_problem"], f["accuracy"], "s", color="black", ms=5, mfc="yellow", zorder=6)
-            moved = f[[(r, s, str(c), n) not in on_flops for r, s, c, n in
-                       zip(f["run"], f["strategy"], f["scorer"], f["n"])]]
-            if len(moved) and name != "flops":
-                ax.plot(moved["cost_per_problem"], moved["accuracy"], "o", ms=13, mfc="none", mec="red", mew=1.8,
-                        zorder=7, label="not on the FLOPs frontier")
-                for _, r in moved.iterrows():
-                    ax.annotate(f"{label(r['strategy'], r['scorer'])}@{int(r['n'])}", (r["cost_per_problem"],
-                                r["accuracy"]), fontsize=6, xytext=(4, 4), textcoords="offset points", color="red")
+        if len(differ) and name in differ:
+            picked = g[labels.loc[g.index].isin(set(differ[name]))]
+            if len(picked):
+                ax.plot(picked[col], picked["accuracy"], "o", ms=13, mfc="none", mec="red", mew=1.8, zorder=7,
+                        label="its choice where the costs differ")
+                for _, r in picked.iterrows():
+                    ax.annotate(f"{r['model']}: {label(r['strategy'], r['scorer'])}@{int(r['n'])}",
+                                (r[col], r["accuracy"]), fontsize=6, xytext=(4, 4), textcoords="offset points",
+                                color="red")
         ax.set_xscale("log")
-        ax.set(title=COSTS[name][1], xlabel=AXES.get(name, (None, COSTS[name][1]))[1], ylabel="accuracy")
+        ax.set(title=COSTS[name][1], xlabel=AXES[name][1] if name in AXES else COSTS[name][1], ylabel="accuracy")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=6)
+    for ax in axes[len(costs):]:
+        ax.set_visible(False)
     return fig
 
 
