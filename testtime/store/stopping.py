@@ -22,8 +22,7 @@ Votes follow `expected_majority_vote`: samples without an answer (id -1) abstain
 is correct when most of its samples are. A rule's own answer (ESC's unanimous window) replaces the vote where it says.
 
 Example:
-    rule = BetaRule(threshold=0.95)
-    acc, se, samples, usage = stopping(pool.answer_ids, pool.correct, n=16, rule=rule)
+    acc, se, samples, usage, exact = stopping(pool.answer_ids, pool.correct, 16, BetaRule(threshold=0.95))
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ from scipy import integrate, special, stats
 from testtime.store.estimators import _classes
 
 __all__ = ["BetaRule", "DirichletRule", "SupermajorityRule", "WindowRule", "CountRule", "Outcome", "stopping",
-           "exact_stopping", "simulate", "class_cumsum", "Draws", "beta_stop_probability", "dirichlet_top_probability"]
+           "exact_stopping", "simulate", "class_cumsum", "Draws", "state_bound", "beta_stop_probability", "dirichlet_top_probability"]
 
 
 # ---- the count rules ----------------------------------------------------------------------------------------------
@@ -443,7 +442,7 @@ def simulate(answer_ids, correct, n: int, rule, *, n_draws: int = 2000, seed: in
     if not 1 <= n <= N:
         raise ValueError(f"n={n} samples must lie in [1, N={N}]")
     if isinstance(rule, (BetaRule, DirichletRule, SupermajorityRule)):
-        rule = _Counted(rule, cls, counts)
+        rule = _Counted(rule, counts.shape[1])
     elif isinstance(rule, WindowRule):
         rule = WindowSim(rule.window)
     rng = np.random.default_rng(seed)
@@ -499,8 +498,8 @@ class _Counted:
     """A CountRule read by `simulate`. Beta and supermajority read the leader and runner-up counts that `Draws`
     keeps; Dirichlet reads the top five counts, kept per class ([D, P, K], slower)."""
 
-    def __init__(self, rule, cls, counts):
-        self.rule, self.K = rule, counts.shape[1]
+    def __init__(self, rule, classes: int):
+        self.rule, self.K = rule, classes
 
     def start(self, draws: Draws) -> None:
         if isinstance(self.rule, DirichletRule):
@@ -569,8 +568,3 @@ def stopping(answer_ids, correct, n: int, rule, *, n_draws: int = 2000, seed: in
                               seed=seed)
         acc[rest], se[rest], samples[rest], usage[rest] = a, s, m, u
     return acc, (None if exact.all() else se), samples, usage, exact
-
-
-def rounds(t: int) -> int:
-    """Rounds of the doubling schedule (2, 2, 4, 8, ...) that t samples take."""
-    return 1 if t <= 2 else 1 + math.ceil(math.log2(t / 2))
