@@ -78,6 +78,8 @@ class DeepConfConsensus:
 class _Consensus:
     """The warm-up bar and the confidence-weighted vote of `simulate`'s orderings (NaN confidence: -1, never votes)."""
 
+    one_is_its_own_vote = False   # a lone sample without confidence does not vote
+
     def __init__(self, conf: np.ndarray, warmup: int, eta: float, consensus: float):
         self.conf, self.warmup, self.eta, self.consensus = conf, warmup, eta, consensus
 

@@ -426,6 +426,7 @@ def simulate(answer_ids, correct, n: int, rule, *, n_draws: int = 2000, seed: in
         n: the cap.
         rule: `fires(draws, t) -> [D, P] bool` (a `CountRule` is wrapped); optional `start(draws)` to read the
             orderings first and `answer(draws) -> [D, P]` for the stopped draw's correctness (default: the vote).
+            At n = 1 the answer is the sample's own, exactly, unless the rule sets `one_is_its_own_vote = False`.
         n_draws: orderings per problem.
         seed: their seed.
         order: "random" (samples drawn one after another) or "shortest" (a random size-n subset launched at once and
@@ -445,6 +446,10 @@ def simulate(answer_ids, correct, n: int, rule, *, n_draws: int = 2000, seed: in
         rule = _Counted(rule, counts.shape[1])
     elif isinstance(rule, WindowRule):
         rule = WindowSim(rule.window)
+    if n == 1 and getattr(rule, "one_is_its_own_vote", True):
+        # One sample, whatever the order: its own answer (no Monte-Carlo noise where none is due)
+        right = np.where(cls >= 0, np.take_along_axis(ok, np.maximum(cls, 0), 1), False)
+        return right.mean(axis=1), np.zeros(P), np.ones(P), np.full((P, N), 1 / N)
     rng = np.random.default_rng(seed)
     L = np.asarray(lengths, float) if lengths is not None else np.ones((P, N))
     rows = np.arange(P)[None, :, None]
