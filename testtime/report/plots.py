@@ -366,14 +366,17 @@ def cost_frontiers_figure(table: pd.DataFrame, choices: pd.DataFrame | None = No
     fig.suptitle(f"the frontier under each cost ({bench}, {_problems_note(t)}); ringed: each cost's choice where the "
                  "costs choose differently" + "".join("\nwarning: " + w for w in warnings),
                  color="#b00000" if warnings else "black", fontsize=11)
-    colors = {m: f"C{i}" for i, m in enumerate(dict.fromkeys(t["model"]))}
+    # one colour per model; with one model, per strategy (where the costs part ways between strategies)
+    by = t["model"] if t["model"].nunique() > 1 else pd.Series([label(a, b) for a, b in zip(t["strategy"],
+                                                                                            t["scorer"])], t.index)
+    colors = {m: f"C{i % 10}" for i, m in enumerate(dict.fromkeys(by))}
     labels = pd.Series([cell_label(r) for _, r in t.iterrows()], index=t.index)
     for ax, name in zip(axes, costs):
         col = COSTS[name][0]
         g = t[np.isfinite(t[col].astype(float))]
-        for model, m in g.groupby("model", sort=False):
-            ax.errorbar(m[col], m["accuracy"], yerr=_yerr(m), fmt="o", ms=3, capsize=1.5, lw=0.6, alpha=0.45,
-                        color=colors[model], label=model)
+        for key, m in g.groupby(by.loc[g.index], sort=False):
+            ax.errorbar(m[col], m["accuracy"], yerr=_yerr(m), fmt="o", ms=3, capsize=1.5, lw=0.6, alpha=0.55,
+                        color=colors[key], label=key)
         f = fronts[fronts["cost"] == name].sort_values("cost_per_problem")
         if len(f):
             xs = np.append(f["cost_per_problem"].to_numpy(float), g[col].max() * 1.15)
