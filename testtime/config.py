@@ -30,7 +30,8 @@ class EngineConfig:
     """vLLM engine arguments. None means "the platform default" (see testtime.samplers.vllm.engine_kwargs)."""
 
     dtype: str = "auto"
-    """Weights/activations dtype; auto = float32 on CPU, the model's dtype on GPU."""
+    """Weights/activations dtype; auto = bfloat16 on a CPU that computes it natively (AVX512-BF16/AMX), else float32;
+    the model's dtype on GPU."""
     max_num_seqs: int | None = None
     """Sequences decoded together; default 4096 on GPU (many samples want wide batches); on a CPU by model size:
     512 up to 200M non-embedding parameters, 128 up to 1B, 64 above (testtime.samplers.vllm.CPU_BATCH), and fewer
