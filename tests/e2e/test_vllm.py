@@ -148,7 +148,7 @@ def test_gold_likelihood_reads_the_cached_problem_and_computes_only_the_tail(vll
 
     prompts = ["A farmer has 12 cows and buys 7 more, then sells 4. How many cows does he have? Answer in one line.",
                "What is 6 times 7? Put your final answer within \\boxed{}."]
-    vllm_smollm.generate(prompts, Sampling(n=2, temperature=0.0, max_tokens=4))      # the prompts now cached
+    vllm_smollm.generate(prompts, Sampling(n=1, temperature=0.0, max_tokens=4))      # the prompts now cached
     encoded = [continuation_ids(vllm_smollm.tokenizer, vllm_smollm.chat_prompt(p) + GOLD_PREFIX, g)
                for p, g in zip(prompts, ["15", "42"])]
     ids = [i for i, _ in encoded]
@@ -160,5 +160,6 @@ def test_gold_likelihood_reads_the_cached_problem_and_computes_only_the_tail(vll
         assert not any(map(math.isnan, full))
         assert row[skipped:] == pytest.approx(full[skipped:], abs=1e-4)
         assert start - 1 >= skipped
-    assert vllm_smollm.continuation_logprobs(prompts, ["15", "42"], prefix=GOLD_PREFIX) == pytest.approx(
-        [full[start - 1:] for full, (_, start) in zip(whole, encoded)], abs=1e-4)
+    got = vllm_smollm.continuation_logprobs(prompts, ["15", "42"], prefix=GOLD_PREFIX)
+    for row, full, (_, start) in zip(got, whole, encoded):
+        assert row == pytest.approx(full[start - 1:], abs=1e-4)

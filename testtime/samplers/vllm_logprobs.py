@@ -71,7 +71,8 @@ def prompt_token_logprobs(llm, prompts: Sequence[Sequence[int]], *, park: list |
         rows = []
         for prompt, out in zip(prompts, outs):
             # position 0 is None; every later position holds the prompt token itself (plus the top-k, here none).
-            # With the cache read, rows of tokens 1..num_cached_tokens were never computed (vLLM leaves them empty).
+            # With the cache read, rows of tokens 1..num_cached_tokens were never computed: vLLM leaves them
+            # uninitialised (torch.empty), so they are not read, and not detokenized (their ids are garbage).
             first = (out.num_cached_tokens or 0) + 1 if cached else 1
             rows.append([float(d[t].logprob) if i >= first else math.nan
                          for i, (t, d) in enumerate(zip(list(prompt)[1:], out.prompt_logprobs[1:]), start=1)])
@@ -81,7 +82,8 @@ def prompt_token_logprobs(llm, prompts: Sequence[Sequence[int]], *, park: list |
         return read(_one_step_requests(llm, prompts, lambda: SamplingParams(
             max_tokens=1, temperature=0.0, prompt_logprobs=0), park), cached=False)
     rows = read(_one_step_requests(llm, prompts, lambda: SamplingParams(
-        max_tokens=1, temperature=0.0, prompt_logprobs=0, skip_reading_prefix_cache=False), park), cached=True)
+        max_tokens=1, temperature=0.0, prompt_logprobs=0, skip_reading_prefix_cache=False, detokenize=False), park),
+        cached=True)
     again = [i for i, (row, start) in enumerate(zip(rows, needed_from)) if any(map(math.isnan, row[start - 1:]))]
     if again:
         for i, row in zip(again, prompt_token_logprobs(llm, [prompts[i] for i in again], park=park)):
