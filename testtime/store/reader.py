@@ -43,6 +43,14 @@ def pool_column(name: str) -> bool:
     return name in POOL_COLUMNS or name.startswith(("score_", "scorer_flops_"))
 
 
+def first_samples(df, n: int | None):
+    """The rows of `df` without the pool samples of index n and beyond (all of them for n None): a pool larger than
+    the n asked for is read as its first n samples, which are what a fresh run of n draws."""
+    if n is None:
+        return df
+    return df[(df["group"] != POOL) | (df["sample_index"] < n)]
+
+
 def read_table(parts: Sequence[Path], columns: Callable[[str], bool] | None = None):
     """The rows of `parts` (the columns a predicate keeps, and "group"; all by default) as one pyarrow Table, one row
     per (group, problem, sample), sorted, the newest copy of a duplicate kept; None for no parts."""
