@@ -265,7 +265,8 @@ class RunConfig:
         suffix = "-shard{}of{}".format(*self.shard_of()) if self.shard is not None else ""
         if self.name:
             return self.name + suffix
-        digest = hashlib.sha1(json.dumps(self.sample_key(), sort_keys=True).encode()).hexdigest()[:8]
+        key = {k: v for k, v in self.sample_key().items() if k != "shard"}   # a run's shards share its digest
+        digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.benchmark}-{self._model_name()}-{digest}{suffix}"
 
     def legacy_run_name(self) -> str:
