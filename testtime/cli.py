@@ -138,6 +138,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partial", action="store_true", help="merge although some shards are missing")
     p.set_defaults(func=cmd_merge)
 
+    p = sub.add_parser("import", help="make a run directory from another tool's samples (lm-eval, lighteval, "
+                                      "NeMo-Skills), graded by testtime")
+    p.add_argument("format", choices=("lm-eval", "lighteval", "nemo-skills"),
+                   help="lm-eval: samples_*.jsonl of --log_samples; lighteval: details_*.parquet; nemo-skills: a "
+                        "folder of output-rs*.jsonl")
+    p.add_argument("path", type=Path, help="the tool's output file or folder")
+    p.add_argument("--benchmark", help="benchmark whose grader grades the samples (default: from the task name)")
+    p.add_argument("--model", help="the model, for tokens and FLOPs: a built-in name or a local folder (default: "
+                                   "the one the log names, where it is available here)")
+    p.add_argument("--output-dir", default="runs", help="parent folder of the new run directory (default runs/)")
+    p.add_argument("--name", help="the new run directory's name (default <benchmark>-import-<format>-<digest>)")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="a run's pool as a Hugging Face datasets folder (Parquet and a dataset card)")
+    p.add_argument("run", type=Path, help="run directory")
+    p.add_argument("--to", type=Path, required=True, metavar="DIR", help="the dataset folder to make (must not "
+                                                                         "exist)")
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("bench", help="throughput of testtime's sampler vs a plain client of the same engine")
     p.add_argument("--backend", choices=("vllm", "openai"), default="vllm",
                    help="vllm: vs LLM.generate in-process; openai: vs a plain async client of the server at "
@@ -380,6 +399,27 @@ def cmd_merge(args, console) -> int:
     console.print(f"merged {len(args.runs)} shards ({len(m.problems)} problems) into {args.into}; sample parts "
                   + (f"linked (copied {copied}: another file system)" if copied else "linked, not copied"),
                   highlight=False)
+    return 0
+
+
+def cmd_import(args, console) -> int:
+    from testtime.pipeline.importer import import_samples
+
+    into = Path(args.output_dir) / args.name if args.name else None
+    results = import_samples(args.format, args.path, benchmark=args.benchmark, model=args.model, into=into,
+                             output_dir=args.output_dir)
+    console.print(results)
+    about = results.manifest.extra.get("imported", {})
+    console.print(f"run directory: {results.path}   tokens: {about.get('tokens')}   FLOPs: {about.get('flops')}",
+                  highlight=False)
+    return 0
+
+
+def cmd_export(args, console) -> int:
+    from testtime.pipeline.export import export
+
+    to = export(args.run, args.to)
+    console.print(f"exported {args.run} to {to} (datasets.load_dataset({str(to)!r}))", highlight=False)
     return 0
 
 
