@@ -209,6 +209,17 @@ def _analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--forecast-from", type=int, default=8, metavar="N1",
                    help="fit the pass@k forecast on each problem's first N1 samples (0: no forecast)")
     p.add_argument("--price-per-hour", type=float, help="dollars per device-hour: adds a dollars axis")
+    p.add_argument("--price-per-mtok", metavar="IN,CACHED,OUT",
+                   help="dollars per million tokens (input, cached input, output): adds a per-token dollars axis")
+    p.add_argument("--device", default="h100",
+                   help="device whose FLOPs per byte turn memory traffic into eFLOPs: a100, h100, h200, b200, cpu, "
+                        "or a number of FLOPs per byte (default h100)")
+    p.add_argument("--decode-batch", type=float, default=256,
+                   help="sequences decoded per step, sharing one read of the weights, for eFLOPs (0: weight reads "
+                        "amortised away, as Kinetics; default 256)")
+    p.add_argument("--no-prefix-sharing", action="store_true",
+                   help="eFLOPs: each sample reads the prompt's KV cache itself (default: once per step for a "
+                        "problem's samples decoded together)")
 
 
 def run_config(args):
@@ -465,6 +476,29 @@ def cmd_laws(args, console) -> int:
     return 0
 
 
+def _cost_model(args):
+    """The CostModel of analyze's and compare's cost flags; a bad one is a one-line UserError."""
+    from testtime.analysis.costs import CostModel
+
+    prices = None
+    if args.price_per_mtok is not None:
+        try:
+            prices = tuple(float(x) for x in args.price_per_mtok.split(","))
+        except ValueError:
+            prices = ()
+        if len(prices) != 3 or any(not p >= 0 for p in prices):
+            raise UserError(f"--price-per-mtok takes three numbers >= 0, input,cached,output dollars per million "
+                            f"tokens (e.g. 0.15,0.075,0.6); got {args.price_per_mtok!r}")
+    if not args.decode_batch >= 0:
+        raise UserError(f"--decode-batch must be 0 (weights amortised away) or a number of sequences; got "
+                        f"{args.decode_batch}")
+    try:
+        return CostModel(device=args.device, batch=args.decode_batch or None, prefix_sharing=not args.no_prefix_sharing,
+                         price_per_mtok=prices)
+    except ValueError as e:
+        raise UserError(f"--device/--decode-batch: {e}") from None
+
+
 def cmd_analyze(args, console) -> int:
     return _analysis(args, console, compare=False)
 
@@ -482,6 +516,7 @@ def _analysis(args, console, *, compare: bool) -> int:
     from testtime.store.records import Results
     from testtime.report.html import write_report
 
+    cost_model = _cost_model(args)   # bad cost flags are refused before anything is read
     names = "-vs-".join(p.resolve().name for p in args.runs)
     name = f"{args.command}-{names[:80]}-{time.strftime('%Y%m%d-%H%M%S')}"
     out = args.out or args.runs[0].resolve().parent / "analysis" / name
@@ -490,7 +525,8 @@ def _analysis(args, console, *, compare: bool) -> int:
         _rebuild(path)
     result = analyze(args.runs, compare=compare, queries=args.queries, extrapolate=args.extrapolate,
                      n_boot=args.n_boot, pairs=[tuple(p) for p in args.paired], levels=args.levels, bins=args.bins,
-                     forecast_from=args.forecast_from or None, price_per_hour=args.price_per_hour)
+                     forecast_from=args.forecast_from or None, price_per_hour=args.price_per_hour,
+                     cost_model=cost_model)
     for path in args.runs:   # each run's own results: the tables `show` prints, from the same loader
         console.print(f"[bold]{path}[/]")
         console.print(Results.load(path))

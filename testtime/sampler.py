@@ -83,6 +83,16 @@ class Completion:
     cached_tokens: int | None = None
     """Prompt tokens the engine read from its prefix cache instead of prefilling (vLLM's `num_cached_tokens`, a
     server's `usage.prompt_tokens_details.cached_tokens`); None where the engine did not say."""
+    ttft_s: float | None = None
+    """Seconds from the request's scheduling to its first token, as the engine measured it (vLLM's request metrics:
+    first_token_ts - scheduled_ts; a server's `metrics.time_to_first_token_ms`); None where not measured. With n > 1
+    samples in one request, vLLM's figures are those of the sample that finished the request; every sample of the
+    request carries them."""
+    tpot_s: float | None = None
+    """Seconds per output token after the first (the request's mean inter-token latency); None where not measured."""
+    request_s: float | None = None
+    """Wall seconds of the whole request that produced this sample (in-process: scheduling to last token; served:
+    sent to answered, as the client saw it); None where not measured."""
     extra: dict = field(default_factory=dict, repr=False, compare=False)
     """Descriptive fields a generation strategy adds to the sample's record, one column each (e.g. budget,
     thinking_tokens, steps); what it spent goes in `spend`."""

@@ -77,3 +77,17 @@ def test_bf16_where_the_cpu_computes_it_halves_the_kv_cache(tmp_path):
     avx2 = tmp_path / "avx2"
     avx2.write_text("processor\t: 0\nflags\t\t: fpu avx avx2 fma\n")
     assert cpu_has_bf16(str(amx)) and not cpu_has_bf16(str(avx2)) and not cpu_has_bf16(str(tmp_path / "none"))
+
+
+def test_request_timing_from_vllms_request_stats():
+    from types import SimpleNamespace
+
+    from testtime.samplers.vllm import request_timing
+
+    stats = SimpleNamespace(scheduled_ts=100.0, first_token_ts=100.5, last_token_ts=102.5, num_generation_tokens=5)
+    assert request_timing(stats) == {"ttft_s": 0.5, "tpot_s": 0.5, "request_s": 2.5}   # 2 s over 4 later tokens
+    one = SimpleNamespace(scheduled_ts=1.0, first_token_ts=1.25, last_token_ts=1.25, num_generation_tokens=1)
+    assert request_timing(one) == {"ttft_s": 0.25, "tpot_s": None, "request_s": 0.25}
+    assert request_timing(None) == {}                                       # statistics off: nothing measured
+    assert request_timing(SimpleNamespace(scheduled_ts=0.0, first_token_ts=0.0, last_token_ts=0.0,
+                                          num_generation_tokens=0)) == {}

@@ -118,7 +118,7 @@ def take(pool: Pool, rows: np.ndarray, samples: np.ndarray | None = None) -> Poo
                 prefill_flops=pool.prefill_flops[rows],
                 scores={k: pick(v) for k, v in pool.scores.items() if k != "oracle"},
                 score_flops=pick(pool.score_flops), scorer_flops={k: pick(v) for k, v in pool.scorer_flops.items()},
-                grading=pool.grading)
+                grading=pool.grading, seconds=pick(pool.seconds))
 
 
 def shared_problems(runs: Sequence[RunPools]) -> dict[str, tuple[str, ...]]:

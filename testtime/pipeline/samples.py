@@ -86,6 +86,7 @@ def to_records(problem: Problem, completions: Sequence[Completion], *, job: Job,
             correct=bool(g.correct), extraction=g.extraction, correct_strict=g.correct_strict,
             answer_id_strict=strict_ids[k], logprob_sum=c.logprob, logprob_mean=c.mean_logprob,
             token_logprobs=c.token_logprobs or None, prefill_flops=prefill, decode_flops=decode,
+            ttft_s=c.ttft_s, tpot_s=c.tpot_s, request_s=c.request_s,
             scores={name: float(v[k]) for name, v in scores.items()},
             scorer_flops={name: float(v[k]) for name, v in spent.items()}, extra=extra))
     return records

@@ -167,7 +167,9 @@ class VLLMSampler:
         self.prefill_first = self.kwargs.pop("prefill_first")
         quiet_cpu_worker()
         self.engine_seed = seed if engine_seed is None else engine_seed
-        self.llm = LLM(model=str(model_path), seed=self.engine_seed, **self.kwargs)
+        # Engine statistics on: each RequestOutput then carries its request's timings (time to first token, per
+        # output token), stored with the samples (`request_timing`).
+        self.llm = LLM(model=str(model_path), seed=self.engine_seed, disable_log_stats=False, **self.kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         # Finished outputs of this sampler's streams that another caller's engine steps produced (a scorer reading
         # logprobs mid-stream); each stream takes its own before stepping again.
@@ -265,8 +267,9 @@ class VLLMSampler:
                 for out in outs:
                     if out.finished and out.request_id in pending:
                         pending.discard(out.request_id)
+                        timing = request_timing(out.metrics)
                         yield index[out.request_id], [_completion(c, len(out.prompt_token_ids),
-                                                                  out.num_cached_tokens) for c in out.outputs]
+                                                                  out.num_cached_tokens, timing) for c in out.outputs]
         finally:
             # Interrupted (Ctrl-C, consumer stopped): drop what is still queued so the engine can be reused.
             with contextlib.suppress(Exception):   # a dead engine cannot abort; its error is already on its way
@@ -372,7 +375,21 @@ class VLLMSampler:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
 
-def _completion(c, prompt_tokens: int, cached_tokens: int | None = None) -> Completion:
+def request_timing(metrics) -> dict:
+    """ttft_s, tpot_s and request_s of a finished request from vLLM's RequestStateStats (engine-core monotonic
+    timestamps), as vLLM's own server computes its per-request metrics (entrypoints/generate/base/serving.py): time to
+    first token from scheduling, mean time per output token after the first, scheduling to last token. Empty without
+    statistics. A request of n samples is split into n in the engine; its output carries the stats of the sample that
+    finished it."""
+    if metrics is None or not getattr(metrics, "first_token_ts", 0) or not getattr(metrics, "scheduled_ts", 0):
+        return {}
+    first, last, start = metrics.first_token_ts, metrics.last_token_ts, metrics.scheduled_ts
+    tokens = metrics.num_generation_tokens
+    return {"ttft_s": max(first - start, 0.0), "request_s": max(last - start, 0.0),
+            "tpot_s": (last - first) / (tokens - 1) if tokens > 1 and last >= first else None}
+
+
+def _completion(c, prompt_tokens: int, cached_tokens: int | None = None, timing: dict | None = None) -> Completion:
     token_lps: tuple[float, ...] = ()
     top: tuple[tuple[float, ...], ...] = ()
     if c.logprobs:
@@ -383,4 +400,4 @@ def _completion(c, prompt_tokens: int, cached_tokens: int | None = None) -> Comp
     return Completion(text=c.text, n_tokens=len(c.token_ids), prompt_tokens=prompt_tokens, logprob=logprob,
                       finish_reason=c.finish_reason, token_logprobs=token_lps, top_logprobs=top,
                       stop_string=c.stop_reason if isinstance(c.stop_reason, str) else None,
-                      cached_tokens=cached_tokens)
+                      cached_tokens=cached_tokens, **(timing or {}))

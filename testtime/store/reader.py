@@ -34,7 +34,8 @@ POOL = "sample"
 KEY = ["group", "problem_id", "sample_index"]
 """What identifies one stored sample; rows are sorted by it."""
 POOL_COLUMNS = ("group", "problem_id", "sample_index", "answer", "answer_id", "correct", "correct_strict",
-                "answer_id_strict", "output_tokens", "prompt_tokens", "decode_flops", "prefill_flops", "score_flops")
+                "answer_id_strict", "output_tokens", "prompt_tokens", "decode_flops", "prefill_flops", "score_flops",
+                "ttft_s", "tpot_s", "request_s")
 """The fixed columns a Pool reads; every score_<name> and scorer_flops_<name> column too (`pool_column`)."""
 
 
@@ -71,6 +72,14 @@ def read_samples(run_dir: str | Path, columns: Callable[[str], bool] | None = po
     reads by default (`columns=None`: all, texts included). None when the directory holds no sample parts."""
     table = read_parts(run_dir, lambda parts: read_table(parts, columns))
     return None if table is None else table.to_pandas()
+
+
+def measured_seconds(ttft, tpot, request, tokens) -> np.ndarray:
+    """[P, N] seconds each sample took as measured per request: time to first token plus the time per output token
+    for the rest of its tokens, else its whole request's seconds; NaN where nothing was measured (runs made before
+    timings were stored, the fake backend)."""
+    own = ttft + tpot * np.maximum(np.asarray(tokens, float) - 1, 0)
+    return np.where(np.isfinite(own), own, request)
 
 
 def to_pool(df, *, where: str = "run", grading: str = "flexible", problem_ids: Sequence[str] | None = None) -> Pool:
@@ -142,7 +151,9 @@ def to_pool(df, *, where: str = "run", grading: str = "flexible", problem_ids: S
         values = grid(col)
         return values if col in rows.columns and len(rows) and np.isnan(values).all() else np.nan_to_num(values)
 
-    return Pool(problem_ids=tuple(keep), answer_ids=grid("answer_id", int, -1), correct=grid("correct", bool, False),
+    return Pool(seconds=measured_seconds(grid("ttft_s", fill=np.nan), grid("tpot_s", fill=np.nan),
+                                         grid("request_s", fill=np.nan), grid("output_tokens", int, 0)),
+                problem_ids=tuple(keep), answer_ids=grid("answer_id", int, -1), correct=grid("correct", bool, False),
                 output_tokens=grid("output_tokens", int, 0), prompt_tokens=grid("prompt_tokens", int, 0)[:, 0],
                 decode_flops=spent("decode_flops"), prefill_flops=spent("prefill_flops")[:, 0], scores=scores,
                 score_flops=np.nan_to_num(grid("score_flops")), scorer_flops=scorer_flops, grading=grading,

@@ -48,6 +48,7 @@ _TYPES = {
     "correct": pa.bool_(), "logprob_sum": pa.float64(), "logprob_mean": pa.float64(),
     "token_logprobs": pa.list_(pa.float32()), "prefill_flops": pa.float64(), "decode_flops": pa.float64(),
     "extraction": pa.string(), "correct_strict": pa.bool_(), "answer_id_strict": pa.int32(),
+    "ttft_s": pa.float64(), "tpot_s": pa.float64(), "request_s": pa.float64(),
 }
 
 
