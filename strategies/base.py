@@ -64,6 +64,10 @@ class Selection(Protocol):
         """Expected accuracy and spend with n samples per problem (1 <= n <= pool.n_samples)."""
         ...
 
+    # Optional, for strategies that stop before n (adaptive stopping): `adaptive: ClassVar[bool] = True` puts their
+    # expected samples in the results (ResultRow.samples); `replicate_levels: ClassVar[str] = "problems"` has the
+    # analyzer's bootstrap resample problems only for them (testtime.analysis.uncertainty).
+
 
 class Generation(Protocol):
     kind: ClassVar[str]  # "generation"

@@ -1,4 +1,4 @@
-"""Command line: `python -m testtime {run,list,audit-gold,show,regrade,bench,laws,analyze,compare}`.
+"""Command line: `python -m testtime {run,list,audit-gold,show,regrade,merge,import,export,bench,laws,analyze,compare}`.
 
 Flags override the YAML config (`--config`, default configs/default.yaml when present), and `--set a.b=v` overrides
 any setting. Errors a user can fix print one line and exit 2; a run that could not sample some problems (a server kept
@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subset-seed", type=int, help="seed of the problem subset (default 0)")
     p.add_argument("--bootstrap-seed", type=int,
                    help="seed of the bootstrap resamples behind every CI (default 0; not part of the run's name)")
-    p.add_argument("--n", type=int, help="samples per problem (the largest n)")
+    p.add_argument("--n", type=int, help="samples per problem (the largest n); more than the run directory holds "
+                                         "samples only the missing ones, fewer reads its first n")
     p.add_argument("--strategy", action="append", help="strategy, or strategy:scorer; repeat or comma-separate")
     p.add_argument("--scorer", help="scorer for best_of_n (default logprob)")
     p.add_argument("--budgets", type=_budgets, help="budgets for generation strategies: thinking tokens (budget_forcing, e.g. 64,128,256) or "
@@ -101,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="sampling seed")
     p.add_argument("--output-dir", help="parent folder of run directories (default runs/)")
     p.add_argument("--name", help="run directory name (default: derived from the config)")
+    p.add_argument("--shard", metavar="I/N", help="sample only shard I of N (every N-th problem from the I-th), into "
+                                                  "a run directory of its own; `testtime merge` joins the N")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config setting, e.g. --set engine.max_num_seqs=512")
     p.set_defaults(func=cmd_run)
@@ -128,6 +131,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the grade results.json counts from now on (default: the run's own)")
     p.add_argument("--data-dir", help="folder with <benchmark>/test.jsonl, when not where the run read it")
     p.set_defaults(func=cmd_regrade)
+
+    p = sub.add_parser("merge", help="join the shards of a run (`run --shard i/N`) into one run directory")
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="the shards' run directories")
+    p.add_argument("--into", type=Path, required=True, metavar="DIR", help="the merged run directory (must not exist)")
+    p.add_argument("--partial", action="store_true", help="merge although some shards are missing")
+    p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("import", help="make a run directory from another tool's samples (lm-eval, lighteval, "
+                                      "NeMo-Skills), graded by testtime")
+    p.add_argument("format", choices=("lm-eval", "lighteval", "nemo-skills"),
+                   help="lm-eval: samples_*.jsonl of --log_samples; lighteval: details_*.parquet; nemo-skills: a "
+                        "folder of output-rs*.jsonl")
+    p.add_argument("path", type=Path, help="the tool's output file or folder")
+    p.add_argument("--benchmark", help="benchmark whose grader grades the samples (default: from the task name)")
+    p.add_argument("--model", help="the model, for tokens and FLOPs: a built-in name or a local folder (default: "
+                                   "the one the log names, where it is available here)")
+    p.add_argument("--output-dir", default="runs", help="parent folder of the new run directory (default runs/)")
+    p.add_argument("--name", help="the new run directory's name (default <benchmark>-import-<format>-<digest>)")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="a run's pool as a Hugging Face datasets folder (Parquet and a dataset card)")
+    p.add_argument("run", type=Path, help="run directory")
+    p.add_argument("--to", type=Path, required=True, metavar="DIR", help="the dataset folder to make (must not "
+                                                                         "exist)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("bench", help="throughput of testtime's sampler vs a plain client of the same engine")
     p.add_argument("--backend", choices=("vllm", "openai"), default="vllm",
@@ -181,6 +209,17 @@ def _analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--forecast-from", type=int, default=8, metavar="N1",
                    help="fit the pass@k forecast on each problem's first N1 samples (0: no forecast)")
     p.add_argument("--price-per-hour", type=float, help="dollars per device-hour: adds a dollars axis")
+    p.add_argument("--price-per-mtok", metavar="IN,CACHED,OUT",
+                   help="dollars per million tokens (input, cached input, output): adds a per-token dollars axis")
+    p.add_argument("--device", default="h100",
+                   help="device whose FLOPs per byte turn memory traffic into eFLOPs: a100, h100, h200, b200, cpu, "
+                        "or a number of FLOPs per byte (default h100)")
+    p.add_argument("--decode-batch", type=float, default=256,
+                   help="sequences decoded per step, sharing one read of the weights, for eFLOPs (0: weight reads "
+                        "amortised away, as Kinetics; default 256)")
+    p.add_argument("--no-prefix-sharing", action="store_true",
+                   help="eFLOPs: each sample reads the prompt's KV cache itself (default: once per step for a "
+                        "problem's samples decoded together)")
 
 
 def run_config(args):
@@ -194,7 +233,7 @@ def run_config(args):
              "scorer": args.scorer, "output_dir": args.output_dir, "name": args.name, "budgets": args.budgets,
              "sampling.n": args.n, "sampling.temperature": args.temperature, "sampling.top_p": args.top_p,
              "sampling.max_tokens": args.max_tokens, "sampling.seed": args.seed, "subset_seed": args.subset_seed,
-             "bootstrap_seed": args.bootstrap_seed}
+             "bootstrap_seed": args.bootstrap_seed, "shard": args.shard}
     settings = {k: v for k, v in flags.items() if v is not None}
     if args.limit is not None and args.first is not None:
         raise UserError("--limit and --first both say how many problems to run; pass one of them")
@@ -361,6 +400,40 @@ def cmd_regrade(args, console) -> int:
     return 0
 
 
+def cmd_merge(args, console) -> int:
+    from testtime.pipeline.merge import merge
+
+    results = merge(args.runs, args.into, partial=args.partial)
+    console.print(results)
+    m = results.manifest
+    copied = m.extra.get("merged_copied_parts", 0)
+    console.print(f"merged {len(args.runs)} shards ({len(m.problems)} problems) into {args.into}; sample parts "
+                  + (f"linked (copied {copied}: another file system)" if copied else "linked, not copied"),
+                  highlight=False)
+    return 0
+
+
+def cmd_import(args, console) -> int:
+    from testtime.pipeline.importer import import_samples
+
+    into = Path(args.output_dir) / args.name if args.name else None
+    results = import_samples(args.format, args.path, benchmark=args.benchmark, model=args.model, into=into,
+                             output_dir=args.output_dir)
+    console.print(results)
+    about = results.manifest.extra.get("imported", {})
+    console.print(f"run directory: {results.path}   tokens: {about.get('tokens')}   FLOPs: {about.get('flops')}",
+                  highlight=False)
+    return 0
+
+
+def cmd_export(args, console) -> int:
+    from testtime.pipeline.export import export
+
+    to = export(args.run, args.to)
+    console.print(f"exported {args.run} to {to} (datasets.load_dataset({str(to)!r}))", highlight=False)
+    return 0
+
+
 def _rebuild(run_dir: Path) -> None:
     """Results of a run killed after storing its last sample but before writing them are rebuilt from the samples;
     a run still being written has none yet, and the reader is told who is writing it."""
@@ -403,6 +476,29 @@ def cmd_laws(args, console) -> int:
     return 0
 
 
+def _cost_model(args):
+    """The CostModel of analyze's and compare's cost flags; a bad one is a one-line UserError."""
+    from testtime.analysis.costs import CostModel
+
+    prices = None
+    if args.price_per_mtok is not None:
+        try:
+            prices = tuple(float(x) for x in args.price_per_mtok.split(","))
+        except ValueError:
+            prices = ()
+        if len(prices) != 3 or any(not p >= 0 for p in prices):
+            raise UserError(f"--price-per-mtok takes three numbers >= 0, input,cached,output dollars per million "
+                            f"tokens (e.g. 0.15,0.075,0.6); got {args.price_per_mtok!r}")
+    if not args.decode_batch >= 0:
+        raise UserError(f"--decode-batch must be 0 (weights amortised away) or a number of sequences; got "
+                        f"{args.decode_batch}")
+    try:
+        return CostModel(device=args.device, batch=args.decode_batch or None, prefix_sharing=not args.no_prefix_sharing,
+                         price_per_mtok=prices)
+    except ValueError as e:
+        raise UserError(f"--device/--decode-batch: {e}") from None
+
+
 def cmd_analyze(args, console) -> int:
     return _analysis(args, console, compare=False)
 
@@ -420,6 +516,7 @@ def _analysis(args, console, *, compare: bool) -> int:
     from testtime.store.records import Results
     from testtime.report.html import write_report
 
+    cost_model = _cost_model(args)   # bad cost flags are refused before anything is read
     names = "-vs-".join(p.resolve().name for p in args.runs)
     name = f"{args.command}-{names[:80]}-{time.strftime('%Y%m%d-%H%M%S')}"
     out = args.out or args.runs[0].resolve().parent / "analysis" / name
@@ -428,7 +525,8 @@ def _analysis(args, console, *, compare: bool) -> int:
         _rebuild(path)
     result = analyze(args.runs, compare=compare, queries=args.queries, extrapolate=args.extrapolate,
                      n_boot=args.n_boot, pairs=[tuple(p) for p in args.paired], levels=args.levels, bins=args.bins,
-                     forecast_from=args.forecast_from or None, price_per_hour=args.price_per_hour)
+                     forecast_from=args.forecast_from or None, price_per_hour=args.price_per_hour,
+                     cost_model=cost_model)
     for path in args.runs:   # each run's own results: the tables `show` prints, from the same loader
         console.print(f"[bold]{path}[/]")
         console.print(Results.load(path))

@@ -522,3 +522,30 @@ def test_multiple_choice_pass_at_k_is_drawn_beside_chance():
     (ax,) = accuracy_figure(t).axes
     (chance,) = [line for line in ax.lines if line.get_label().startswith("chance")]
     assert np.allclose(chance.get_ydata(), 1 - 0.75 ** np.array([1, 2, 4, 8]))
+
+
+def test_adaptive_strategies_costs_and_stability_in_an_analysis_of_fake_runs(fake_runs, tmp_path):
+    """Every pool answers the adaptive stopping rules (with their expected samples), every cell of a pool gets eFLOPs,
+    the frontier is drawn under each cost, and stability and ranks are tabled; the report and the tables carry them."""
+    from testtime.analysis.costs import CostModel
+    from testtime.analysis.uncertainty import ADAPTIVE
+
+    result = analyze(fake_runs, n_boot=20, forecast_from=None, price_per_hour=2.0,
+                     cost_model=CostModel(device="h200", batch=None, price_per_mtok=(0.1, 0.05, 0.4)))
+    pool_rows = result.table[result.table["budget"].isna()]
+    assert set(ADAPTIVE) <= set(pool_rows["strategy"])
+    adaptive = pool_rows[pool_rows["strategy"].isin(ADAPTIVE)]
+    assert (adaptive["expected_samples"] <= adaptive["n"] + 1e-9).all()
+    assert set(adaptive["ci_levels"]) == {"problems"}          # their replicates resample problems only
+    assert np.isfinite(pool_rows["eflops_per_problem"]).all()
+    assert (pool_rows["eflops_per_problem"] > pool_rows["flops_per_problem"]).all()
+    assert np.isfinite(pool_rows["token_dollars_per_problem"]).all()
+    assert {"flops", "eflops", "token_dollars"} <= set(result.cost_frontiers["cost"])
+    assert len(result.cost_choices) and "agree" in result.cost_choices
+    assert any(n.startswith("eFLOPs = FLOPs + 206 FLOP/byte (h200)") for n in result.notes)
+    assert set(result.stability["k"]) == {1, 2, 4, 8} and len(result.ranks)
+    written = {p.name for p in write_report(result, tmp_path / "out")}
+    assert {"cost_frontiers.png", "frontier_eflops.png", "stability.png", "cost_choices.csv", "stability.parquet",
+            "ranks.csv", "cost_frontiers.parquet"} <= written
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "the frontier under each cost" in page and "G-Pass@k_0.5" in page

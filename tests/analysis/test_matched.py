@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from testtime.analysis.uncertainty import ADAPTIVE
+
 from testtime.analysis.matched import matched_flops
 from testtime.analysis.pools import RunPools
 from testtime.analysis.uncertainty import evaluate_cells
@@ -37,8 +39,9 @@ def test_match_takes_the_largest_n_within_the_generation_points_flops():
     rs = runs([1, 1, 0, 0], gen_decode=30)               # 5 + 30 = 35 FLOPs: n = 2 (25) fits, n = 4 (45) does not
     cells = evaluate_cells([rs[0]], n_boot=20, levels="problems")
     t = matched_flops(rs, cells, n_boot=200)
-    assert set(t["selection"]) == {"majority_vote"}      # pass@k reads the gold answer: left out
-    row = t.iloc[0]
+    # pass@k reads the gold answer: left out; the adaptive stopping rules are selection strategies like any other
+    assert set(t["selection"]) == {"majority_vote", *ADAPTIVE}
+    row = t[t["selection"] == "majority_vote"].iloc[0]
     assert row["generation"] == "particle_filtering:self_verify" and row["budget"] == 8
     assert row["n"] == 2 and row["selection_flops"] == pytest.approx(25.0)
     assert row["generation_flops"] == pytest.approx(35.0) and row["flops_ratio"] == pytest.approx(25 / 35)
@@ -50,7 +53,7 @@ def test_match_takes_the_largest_n_within_the_generation_points_flops():
 def test_a_point_cheaper_than_one_sample_is_matched_at_n1_and_says_so():
     rs = runs([1, 1, 1, 0], gen_decode=5)                # 10 FLOPs < one sample's 15
     t = matched_flops(rs, evaluate_cells([rs[0]], n_boot=20, levels="problems"), n_boot=100)
-    row = t.iloc[0]
+    row = t[t["selection"] == "majority_vote"].iloc[0]
     assert row["n"] == 1 and row["flops_ratio"] == pytest.approx(1.5)
     assert row["difference"] == pytest.approx(0.0) and row["p_value"] == 1.0
 

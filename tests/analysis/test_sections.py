@@ -17,7 +17,8 @@ from testtime.analysis.sections import (SECTIONS, TITLES, allocation_choices_sec
 from testtime.report.analysis_tables import analysis_tables
 
 ORDER = ["overlap", "models", "results", "paired", "allocation", "allocation_choices", "forecast", "fits", "exchange",
-         "frontier", "matched", "grid", "grid_frontier", "signal"]
+         "frontier", "cost_frontiers", "cost_choices", "matched", "grid", "grid_frontier", "signal", "stability",
+         "ranks"]
 
 POINT = {"run": "r-small", "model": "small", "model_name": "small", "benchmark": "gsm8k", "strategy": "best_of_n",
          "scorer": "logprob", "n": 4, "budget": np.nan, "accuracy": 0.5, "ci_low": 0.4, "ci_high": 0.6,
@@ -87,7 +88,19 @@ def hand_made(**over) -> Analysis:
     kw = dict(runs=["runs/r-small"], table=table, fits=fits, frontier=frontier, exchange=exchange, signal=signal,
               notes=["a note about the catalog"], queries=1e9, overlap=overlap, paired=paired,
               allocations=[allocation], forecasts=[("r-small", forecast, facts)], price_per_hour=2.5,
-              warnings=["gsm8k: the runs share only 20 problems"], grid=grid, matched=matched)
+              warnings=["gsm8k: the runs share only 20 problems"], grid=grid, matched=matched,
+              cost_frontiers=pd.DataFrame([{"cost": "eflops", "benchmark": "gsm8k", "model": "small", "run": "r-small",
+                                            "strategy": "esc", "scorer": None, "n": 8, "accuracy": 0.5, "ci_low": 0.4,
+                                            "ci_high": 0.6, "cost_per_problem": 3e12}]),
+              cost_choices=pd.DataFrame([{"benchmark": "gsm8k", "target_accuracy": 0.5, "flops": "small · esc @ 8",
+                                          "eflops": "large · majority_vote @ 2", "agree": False}]),
+              stability=pd.DataFrame([{"run": "r-small", "model": "small", "benchmark": "gsm8k", "k": 4,
+                                       "problems": 20, **{f"{m}{e}": v for m in ("pass@k", "pass^k", "G-Pass@k_0.5",
+                                                                                  "G-Pass@k_0.75", "mG-Pass@k")
+                                                          for e, v in (("", 0.5), ("_low", 0.4), ("_high", 0.6))}}]),
+              ranks=pd.DataFrame([{"benchmark": "gsm8k", "n": 4, "model": "small", "run": "r-small",
+                                   "strategy": "esc", "accuracy": 0.5, "rank": 1.5, "rank_low": 1.0,
+                                   "rank_high": 3.0, "cells": 3}]))
     return Analysis(**{**kw, **over})
 
 
@@ -99,9 +112,13 @@ def test_sections_are_registered_in_reading_order_with_their_titles():
 
 def test_empty_tables_leave_their_sections_out():
     empty = hand_made(overlap=pd.DataFrame(), paired=pd.DataFrame(), allocations=[], forecasts=[], fits=[],
-                      exchange=pd.DataFrame(), matched=pd.DataFrame(), grid=pd.DataFrame())
+                      exchange=pd.DataFrame(), matched=pd.DataFrame(), grid=pd.DataFrame(),
+                      cost_frontiers=pd.DataFrame(), cost_choices=pd.DataFrame(), stability=pd.DataFrame(),
+                      ranks=pd.DataFrame())
     for show in (overlap_section, paired_section, allocation_section, allocation_choices_section, forecast_section,
-                 fits_section, exchange_section, matched_section, grid_section, grid_frontier_section):
+                 fits_section, exchange_section, matched_section, grid_section, grid_frontier_section,
+                 SECTIONS["cost_frontiers"].show, SECTIONS["cost_choices"].show, SECTIONS["stability"].show,
+                 SECTIONS["ranks"].show):
         assert show(empty) is None, show.__name__
     assert list(sections(empty)) == ["models", "results", "frontier", "signal"]
     no_frontier = hand_made(grid=hand_made().grid.assign(frontier=False))

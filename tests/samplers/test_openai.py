@@ -357,3 +357,24 @@ def test_per_request_seeds_only_when_asked(server, model_dir):
             s.close()
         assert all("seed" not in b for b in server.script.requests if b["max_tokens"] == 64)
         assert any("seed" in b for b in server.script.requests) is wanted   # the probe asks only when wanted
+
+
+def test_each_sample_carries_its_requests_seconds(sampler, server):
+    server.script.delay_s = 0.05
+    out = sampler.generate(PROMPTS, Sampling(n=2, max_tokens=16, seed=1))
+    for completions in out:
+        assert all(c.request_s is not None and 0.05 <= c.request_s < 5 for c in completions)
+        assert len({c.request_s for c in completions}) == 1       # one request: one figure for its samples
+        assert completions[0].ttft_s is None                       # this server reports no per-request metrics
+
+
+def test_per_request_metrics_of_a_vllm_server_reply(tokenizer):
+    from testtime.samplers.openai import reply_timing
+
+    recorded = json.loads((RECORDED / "completions_eos.json").read_text())
+    reply = {**recorded["response"], "metrics": {"time_to_first_token_ms": 12.5, "mean_itl_ms": 4.0,
+                                                 "generation_time_ms": 40.0}}
+    assert reply_timing(reply) == {"ttft_s": pytest.approx(0.0125), "tpot_s": pytest.approx(0.004)}
+    c = to_completions(reply, len(recorded["request"]["prompt"]), tokenizer, request_s=0.2)[0]
+    assert (c.ttft_s, c.tpot_s, c.request_s) == (pytest.approx(0.0125), pytest.approx(0.004), 0.2)
+    assert reply_timing({"choices": []}) == {} and reply_timing({"metrics": {"mean_itl_ms": "x"}}) == {}

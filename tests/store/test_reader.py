@@ -109,3 +109,31 @@ def test_the_analyzer_notes_the_problems_left_out(planted):
     cells = evaluate_cells(load_pools([planted]), n_boot=10, strategies=["majority_vote"])
     assert cells.problems == ("a", "b")
     assert any("1 problems left out" in n and "e.g. c" in n for n in cells.notes)
+
+
+def test_request_timings_are_stored_and_old_parts_still_load(tmp_path):
+    """A part written before timings existed (no ttft_s, tpot_s, request_s columns) and one with them read as one
+    pool: seconds per sample = time to first token + per output token x the other tokens, else the request's seconds,
+    NaN where nothing was measured."""
+    import dataclasses
+
+    import pyarrow.parquet as pq
+
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "manifest.json").write_text(json.dumps({"run_id": "r", "status": "sampling",
+                                                   "config": {"model": "m", "benchmark": "gsm8k"}}))
+    store = Store(run)
+    store.append([record("a", i) for i in range(3)])
+    old = store.parts()[0]
+    table = pq.read_table(old)
+    pq.write_table(table.drop_columns(["ttft_s", "tpot_s", "request_s"]), old)   # as stored before timings
+    timed = [dataclasses.replace(record("b", 0), ttft_s=0.5, tpot_s=0.1, request_s=9.0),
+             dataclasses.replace(record("b", 1), request_s=2.0), record("b", 2)]
+    store.append(timed)
+    pool = to_pool(read_samples(run)[lambda d: d["group"] == "sample"])
+    assert pool.problem_ids == ("a", "b")
+    assert np.isnan(pool.seconds[0]).all()                                   # the old part: nothing measured
+    assert pool.seconds[1, 0] == pytest.approx(0.5 + 0.1 * (5 - 1))          # 5 output tokens
+    assert pool.seconds[1, 1] == 2.0 and np.isnan(pool.seconds[1, 2])
+    assert load_pools([run])[0].pool.seconds[1, 0] == pytest.approx(0.9)

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from testtime.analysis.allocation import adjust_verdicts, allocate
+from testtime.analysis.costs import CostModel, add_costs, cell_costs, cost_choices, cost_frontiers, \
+    disagreement_notes, weights_note
 from testtime.analysis.exchange import exchange_rates
 from testtime.analysis.fits import fit_curves
 from testtime.analysis.forecast import forecast, spread_note
@@ -23,10 +25,11 @@ from testtime.analysis.frontier import frontier
 from testtime.analysis.matched import matched_flops
 from testtime.analysis.multiplicity import holm
 from testtime.analysis.paired import adjacent_budgets, find_pairs, paired
-from testtime.analysis.pools import load_pools
+from testtime.analysis.pools import load_pools, subset
 from testtime.analysis.result import Analysis
 from testtime.analysis.runs import load_runs
 from testtime.analysis.signal import continuous_metric
+from testtime.analysis.stability import rank_intervals, stability_table
 from testtime.analysis.uncertainty import LEVELS, evaluate_cells, points
 from testtime.errors import UserError
 
@@ -38,7 +41,8 @@ SMALL_OVERLAP = 10
 def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: float | None = None,
             extrapolate: bool = False, n_boot: int = 200, seed: int = 0, levels: str = "both",
             pairs: Sequence[tuple[str, str]] = (), bins: int = 3, forecast_from: int | None = 8,
-            price_per_hour: float | None = None, samples: bool = True) -> Analysis:
+            price_per_hour: float | None = None, samples: bool = True, cost_model: CostModel | None = None
+            ) -> Analysis:
     """Load runs, re-evaluate their pools on shared problems with two-level CIs, fit every series, find the
     frontier, compare cells pairwise, allocate compute by difficulty, forecast pass@k, and (compare=True) the
     small-vs-large exchange rates.
@@ -58,6 +62,8 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
         forecast_from: n', the samples per problem the pass@k forecast may see (None: no forecast).
         price_per_hour: dollars per device-hour; adds dollars per problem (seconds x price / 3600).
         samples: read the runs' stored samples (False: results.json only, as before).
+        cost_model: how cells are costed beyond FLOPs (eFLOPs' device, decode batch and prefix sharing; per-token
+            prices); default CostModel().
 
     Returns:
         The Analysis.
@@ -79,6 +85,10 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
         raise UserError(f"levels must be one of {', '.join(LEVELS)}; got {levels!r}")
     if bins < 1:
         raise UserError(f"--bins must be at least 1 (difficulty bins of the allocation); got {bins}")
+    try:
+        cost_model = cost_model or CostModel()
+    except ValueError as e:
+        raise UserError(str(e)) from None
     if forecast_from is not None and forecast_from < 1:
         raise UserError(f"--forecast-from must be a number of samples, 1 or more (0: no forecast); got {forecast_from}")
     loaded = load_runs(paths)
@@ -111,6 +121,19 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
     asked = find_pairs(cell_sets, pairs)   # before the fits: a pair that matches nothing is refused at once
     table["dollars_per_problem"] = (table["seconds_per_problem"] * price_per_hour / 3600
                                     if price_per_hour else np.nan)
+    costs = [cell_costs(cells, [r for r in pools if r.benchmark == cells.benchmark], cost_model)
+             for cells in cell_sets]
+    table = add_costs(table, pd.concat(costs, ignore_index=True) if costs else pd.DataFrame())
+    fronts, choices = cost_frontiers(table), cost_choices(table)
+    if np.isfinite(table["eflops_per_problem"]).any():
+        notes.append(weights_note(cost_model))
+    notes += disagreement_notes(choices)
+    stability = pd.concat([stability_table(subset(r.pool, cells.problems).correct, run=r.run, n_boot=max(n_boot, 1),
+                                           seed=seed).assign(model=cells.runs[r.run], benchmark=cells.benchmark)
+                           for cells in cell_sets for r in pools
+                           if r.run in cells.runs and r.pool is not None], ignore_index=True) \
+        if cell_sets else pd.DataFrame()
+    ranks = pd.concat([rank_intervals(c) for c in cell_sets], ignore_index=True) if cell_sets else pd.DataFrame()
     fits = fit_curves(table, n_boot=n_boot, seed=seed)
     signal = continuous_metric(paths, problems={b: p for b, p in shared.items() if p})
     # Whether a benchmark's signal rows are on one shared problem set (else each run is on its own problems and
@@ -173,7 +196,8 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
     return Analysis(runs=[str(p) for p in paths], table=table, fits=fits, frontier=frontier(table), exchange=exchange,
                     signal=signal, notes=warnings + notes, queries=queries, extrapolate=extrapolate, overlap=overlap,
                     paired=paired_df, allocations=allocations, forecasts=forecasts, price_per_hour=price_per_hour,
-                    levels=levels, warnings=warnings, grid=grid, matched=matched)
+                    levels=levels, warnings=warnings, grid=grid, cost_frontiers=fronts, cost_choices=choices,
+                    stability=stability, ranks=ranks, cost_model=cost_model, matched=matched)
 
 
 def _overlap(pools, table) -> tuple[pd.DataFrame, dict]:

@@ -58,14 +58,26 @@ class Analysis:
     matched: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Each generation strategy's budget point beside each selection strategy at the largest n within its FLOPs,
     on the problems both hold, with the paired difference (`matched.py`)."""
+    cost_frontiers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The frontier under each cost the runs have (FLOPs, eFLOPs, device-seconds, seconds per request, dollars;
+    `costs.py`)."""
+    cost_choices: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """At each accuracy a frontier reaches, the cheapest cell under each cost, and whether they agree."""
+    stability: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per run and k: pass@k, pass^k, G-Pass@k_tau and mG-Pass@k with CIs (`stability.py`)."""
+    ranks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per n, each cell's rank by accuracy with its bootstrap interval (`stability.py`)."""
+    cost_model: object = None
+    """The CostModel the eFLOPs and per-token dollars were computed with."""
 
     def __rich__(self) -> Group:
         """Rich's protocol: the warnings, one titled table per non-empty section in reading order, the notes."""
         return Group(*rich_tables(self))
 
     def save_tables(self, out: str | Path) -> list[Path]:
-        """Write points, fits, curves, frontier, exchange, signal, overlap, paired, allocation, forecast, matched and
-        grid (grid, grid_frontier) tables as CSV and Parquet under `out`, atomically.
+        """Write points, fits, curves, frontier, exchange, signal, overlap, paired, allocation, forecast, matched,
+        grid (grid, grid_frontier), cost_frontiers, cost_choices, stability and ranks tables as CSV and Parquet
+        under `out`, atomically.
 
         Args:
             out: folder (created if missing).
@@ -83,7 +95,8 @@ class Analysis:
                      if self.allocations else pd.DataFrame()) for name, attr in alloc),
                   ("forecast", pd.concat([t.assign(run=r) for r, t, _ in self.forecasts], ignore_index=True)
                    if self.forecasts else pd.DataFrame()),
-                  ("matched", self.matched), ("grid", self.grid),
+                  ("matched", self.matched), ("grid", self.grid), ("cost_frontiers", self.cost_frontiers),
+                  ("cost_choices", self.cost_choices), ("stability", self.stability), ("ranks", self.ranks),
                   ("grid_frontier", self.grid[self.grid["frontier"]] if len(self.grid) else pd.DataFrame())]
         for name, df in frames:
             if df.empty and name not in ("points", "fits", "curves", "frontier", "signal"):

@@ -162,8 +162,18 @@ def results_section(analysis: Analysis) -> pd.DataFrame | None:
            "tokens/problem": t["tokens_per_problem"].map(lambda x: "-" if not np.isfinite(x) else f"{x:,.0f}"),
            "FLOPs/problem": t["flops_per_problem"].map(fmt_num),
            "s/problem": _col(t, "seconds_per_problem").map(fmt_num)}
+    # columns only where some row has a figure: expected samples (adaptive stopping), eFLOPs, measured seconds
+    expected = _col(t, "expected_samples").astype(float)
+    if (np.abs(expected - t["n"].astype(float)) > 1e-9).any():
+        res["samples/problem"] = expected.map(lambda x: "-" if not np.isfinite(x) else f"{x:.2f}")
+    for col, name in (("eflops_per_problem", "eFLOPs/problem"), ("request_seconds_per_problem",
+                                                                 "s/problem (per request)")):
+        if np.isfinite(_col(t, col).astype(float)).any():
+            res[name] = _col(t, col).map(fmt_num)
     if analysis.price_per_hour:
         res[f"$/problem at ${analysis.price_per_hour:g}/h"] = _col(t, "dollars_per_problem").map(fmt_num)
+    if np.isfinite(_col(t, "token_dollars_per_problem").astype(float)).any():
+        res["$/problem (per token)"] = _col(t, "token_dollars_per_problem").map(fmt_num)
     return _shown(pd.DataFrame(res))
 
 
@@ -309,6 +319,38 @@ def frontier_section(analysis: Analysis) -> pd.DataFrame | None:
         "FLOPs/problem": f["flops_per_problem"].map(fmt_num)}))
 
 
+@section("cost_frontiers", "the frontier under each cost: FLOPs, eFLOPs (memory traffic at the device's FLOPs per "
+                           "byte), device-seconds, seconds measured per request, dollars (strategies that read the "
+                           "gold answer left out)")
+def cost_frontiers_section(analysis: Analysis) -> pd.DataFrame | None:
+    """The Pareto-optimal points under each cost."""
+    from testtime.analysis.costs import COSTS
+
+    f = analysis.cost_frontiers
+    if f.empty:
+        return None
+    return pd.DataFrame({
+        "cost": f["cost"].map(lambda c: COSTS[c][1]), "benchmark": f["benchmark"], "model": f["model"],
+        "strategy": _strategies(f), "n": f["n"].map(_count),
+        "accuracy (95% CI)": [_ci(a, lo, hi) for a, lo, hi in zip(f["accuracy"], f["ci_low"], f["ci_high"])],
+        "cost/problem": f["cost_per_problem"].map(fmt_num)})
+
+
+@section("cost_choices", "the compute-optimal choice under each cost: the cheapest cell reaching each accuracy a "
+                         "frontier reaches (differ: the costs disagree there)")
+def cost_choices_section(analysis: Analysis) -> pd.DataFrame | None:
+    """One row per (benchmark, accuracy target): each cost's cheapest cell reaching it."""
+    from testtime.analysis.costs import COSTS
+
+    c = analysis.cost_choices
+    if c.empty:
+        return None
+    out = {"benchmark": c["benchmark"], "accuracy >=": c["target_accuracy"].map(_pct)}
+    out.update({COSTS[k][1]: c[k] for k in COSTS if k in c.columns})
+    out["agree"] = c["agree"].map(lambda a: "yes" if a else "differ")
+    return pd.DataFrame(out)
+
+
 @section("matched", "generation strategies at matched FLOPs: each budget point beside each selection strategy at the "
                     "largest n within its FLOPs per problem, on the problems both hold (95% CIs over problems; paired "
                     "difference generation - selection with its CI, p-value and p Holm-adjusted over every row)")
@@ -381,6 +423,34 @@ def signal_section(analysis: Analysis) -> pd.DataFrame | None:
         "P(gold)": s["gold_prob"].map(fmt_num),
         "mean logprob (correct)": s["mean_logprob_correct"].map(fmt_num),
         "mean logprob (all)": s["mean_logprob_all"].map(fmt_num)}))
+
+
+@section("stability", "stability from the pool, exact: pass@k (any of k right), pass^k (all k), G-Pass@k_tau (at "
+                      "least tau k of k) and mG-Pass@k (OpenCompass), 95% CIs over problems")
+def stability_section(analysis: Analysis) -> pd.DataFrame | None:
+    """One row per (run, k)."""
+    s = analysis.stability
+    if s.empty:
+        return None
+    out = {"model": s["model"], "benchmark": s["benchmark"], "k": s["k"].map(_count)}
+    for name in ("pass@k", "pass^k", "G-Pass@k_0.5", "G-Pass@k_0.75", "mG-Pass@k"):
+        out[name] = [_ci(a, lo, hi) for a, lo, hi in zip(s[name], s[f"{name}_low"], s[f"{name}_high"])]
+    return pd.DataFrame(out)
+
+
+@section("ranks", "ranks by accuracy at each n across runs and strategies (1 = best), with 95% intervals from the "
+                  "two-level bootstrap")
+def ranks_section(analysis: Analysis) -> pd.DataFrame | None:
+    """One row per (n, cell)."""
+    r = analysis.ranks
+    if r.empty:
+        return None
+    rank = lambda x: f"{x:g}"  # noqa: E731
+    return pd.DataFrame({"benchmark": r["benchmark"], "n": r["n"].map(_count), "model": r["model"],
+                         "strategy": r["strategy"], "accuracy": r["accuracy"].map(_pct),
+                         "rank [95% interval]": [f"{rank(a)} [{rank(lo)}, {rank(hi)}]" for a, lo, hi in
+                                                 zip(r["rank"], r["rank_low"], r["rank_high"])],
+                         "of": r["cells"].map(_count)})
 
 
 TITLES = {name: s.title for name, s in SECTIONS.items()}

@@ -85,6 +85,16 @@ class Cells:
     runs: dict = field(default_factory=dict)
     """run -> model."""
     notes: list = field(default_factory=list)
+    samples: dict = field(default_factory=dict)
+    """Key -> [P] expected samples per problem (n, or fewer for a strategy that stops early)."""
+    usage: dict = field(default_factory=dict)
+    """Key -> [P, N] each stored sample's expected share of its tokens generated (`Estimate.usage`), for the cost
+    models of testtime.analysis.costs."""
+    batch: dict = field(default_factory=dict)
+    """Key -> [P] samples of a problem decoded side by side (`Estimate.batch`)."""
+    cell_levels: dict = field(default_factory=dict)
+    """Key -> the levels its replicates resample where they differ from `levels` (a strategy's
+    `replicate_levels`: adaptive stopping resamples problems only)."""
 
     @property
     def n_boot(self) -> int:
@@ -189,6 +199,8 @@ def evaluate_cells(runs: Sequence[RunPools], *, problems: Sequence[str] | None =
                 continue
             quick = (dataclasses.replace(strategy, n_draws=MC_DRAWS)
                      if "n_draws" in {f.name for f in dataclasses.fields(strategy)} else strategy)
+            own = getattr(strategy, "replicate_levels", None)   # adaptive stopping: problems only (slow to redo)
+            lv = "problems" if own == "problems" and levels != "samples" else levels
             for n in wanted:
                 key = (r.model, r.run, strategy.name, strategy.scorer, n)
                 est = strategy.evaluate(pool, n)
@@ -197,18 +209,28 @@ def evaluate_cells(runs: Sequence[RunPools], *, problems: Sequence[str] | None =
                 cells.tokens[key] = np.asarray(est.tokens, float)
                 cells.flops_naive[key] = np.asarray(est.flops_naive, float)
                 cells.oracle[key] = bool(strategy.reads_gold)
-                cells.reps[key] = _replicate(pool, rows, samples, levels,
+                cells.samples[key] = np.broadcast_to(np.asarray(est.samples if est.samples is not None else n,
+                                                                float), (P,))
+                if est.usage is not None:
+                    cells.usage[key], cells.batch[key] = est.usage, est.batch
+                if lv != levels:
+                    cells.cell_levels[key] = lv
+                cells.reps[key] = _replicate(pool, rows, samples, lv,
                                              lambda p, n=n: quick.evaluate(p, n).accuracy,
                                              point=cells.point[key])
     return cells
 
 
+ADAPTIVE = ("adaptive_consistency", "esc", "supermajority", "beta_sc", "short_m_at_k")
+"""The adaptive stopping strategies every pool answers (strategies/; their default settings)."""
+
+
 def selection_specs(pool) -> list[str]:
-    """Every selection strategy a pool answers: majority vote, pass@k, and best-of-n and weighted majority by each
-    stored scorer (the oracle's best-of-n is pass@k, so it is left out)."""
+    """Every selection strategy a pool answers: majority vote, pass@k, best-of-n and weighted majority by each
+    stored scorer (the oracle's best-of-n is pass@k, so it is left out), and the adaptive stopping rules."""
     scorers = sorted(s for s in pool.scores if s != "oracle")
     return ["majority_vote", "pass_at_k", *(f"best_of_n:{s}" for s in scorers),
-            *(f"weighted_majority:{s}" for s in scorers)]
+            *(f"weighted_majority:{s}" for s in scorers), *ADAPTIVE]
 
 
 def _replicate(pool, rows, samples, levels, fn, point=None, chunk_rows: int = 1 << 14) -> np.ndarray:
@@ -249,8 +271,9 @@ def points(cells: Cells, *, level: float = 0.95) -> pd.DataFrame:
     one = draws(len(cells.problems), cells.n_boot, seed=12345)
     for key, acc in cells.point.items():
         model, run, strategy, scorer, n = key
+        levels = cells.cell_levels.get(key, cells.levels)
         lo, hi = interval(cells.replicate_means(key), level,
-                          centre=None if cells.levels == "problems" else float(acc.mean()))
+                          centre=None if levels == "problems" else float(acc.mean()))
         lo1, hi1 = interval(acc[one].mean(axis=1), level)
         rows.append({"benchmark": cells.benchmark, "model": model, "run": run, "strategy": strategy, "scorer": scorer,
                      "n": n, "oracle": cells.oracle[key], "problems": len(cells.problems),
@@ -259,5 +282,6 @@ def points(cells: Cells, *, level: float = 0.95) -> pd.DataFrame:
                      "ci_high": max(min(1.0, hi), float(acc.mean())),
                      "ci1_low": lo1, "ci1_high": hi1, "flops_per_problem": float(cells.flops[key].mean()),
                      "flops_per_problem_naive": float(cells.flops_naive[key].mean()),
-                     "tokens_per_problem": float(cells.tokens[key].mean()), "levels": cells.levels})
+                     "tokens_per_problem": float(cells.tokens[key].mean()), "levels": levels,
+                     "expected_samples": float(cells.samples[key].mean()) if key in cells.samples else float(n)})
     return pd.DataFrame(rows)

@@ -60,11 +60,13 @@ def evaluate(pool: Pool, strategies: Sequence, *, ns: Sequence[int] | None = Non
             est = strategy.evaluate(pool, n)
             mean, lo, hi = bootstrap_ci(est.accuracy, n_boot=n_boot, seed=seed)
             se = None if est.stderr is None else float(np.sqrt(np.sum(est.stderr**2)) / len(est.stderr))
+            # an adaptive strategy may stop before n: its expected samples go beside its accuracy
+            samples = float(np.mean(est.samples)) if getattr(strategy, "adaptive", False) else None
             rows.append(ResultRow(
                 strategy=strategy.name, scorer=strategy.scorer, n=n, accuracy=mean, ci_low=lo, ci_high=hi,
                 mc_stderr=se, tokens_per_problem=float(est.tokens.mean()), flops_per_problem=float(est.flops.mean()),
                 flops_per_problem_naive=float(est.flops_naive.mean()), problems=pool.n_problems,
-                oracle=strategy.reads_gold, grading=pool.grading))
+                oracle=strategy.reads_gold, grading=pool.grading, samples=samples))
     return rows
 
 

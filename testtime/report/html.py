@@ -37,6 +37,19 @@ _CAPTIONS = {
                 "the others.",
     "frontier_seconds": "The frontier against device-seconds per problem.",
     "frontier_dollars": "The frontier against dollars per problem.",
+    "frontier_eflops": "The frontier against eFLOPs per problem: FLOPs plus the memory bytes decoding reads (weights "
+                       "once per step of the batch, the KV cache of every attended position) times the device's "
+                       "FLOPs per byte (Kinetics; the notes say which device and batch).",
+    "frontier_request_seconds": "The frontier against seconds per problem measured per request (time to first "
+                                "token + per output token, stored with the samples).",
+    "frontier_token_dollars": "The frontier against dollars per problem at per-token prices (the prompt at the "
+                              "cached-input price after the first sample).",
+    "cost_frontiers": "The same cells under each cost, side by side: the frontier (black step line) can pick other "
+                      "cells when memory traffic, time or money is counted; ringed in red, the cells on a cost's "
+                      "frontier that are not on the FLOPs frontier. The cost choices table lists the choice at "
+                      "each accuracy.",
+    "stability": "pass@k (any of k right), G-Pass@k_tau (at least tau k of k right), pass^k (all k right) and "
+                 "mG-Pass@k against k, exact from the pool (hypergeometric), with 95% bands over problems.",
     "signal": "Single-sample accuracy and the gold answer's log-probability by model size, with 95% CIs over "
               "problems, on the problems the runs share (how many, in brackets); points are joined only when on "
               "the same problems.",
@@ -57,7 +70,9 @@ _CAPTIONS = {
 
 # The cost axes beside FLOPs: each row is one page-wide line of plots, the same points against FLOPs, device-seconds
 # and dollars, so a reader compares the axes at a glance.
-_ROWS = {"accuracy": ("accuracy_seconds", "accuracy_dollars"), "frontier": ("frontier_seconds", "frontier_dollars")}
+_ROWS = {"accuracy": ("accuracy_seconds", "accuracy_dollars"),
+         "frontier": ("frontier_eflops", "frontier_seconds", "frontier_request_seconds", "frontier_dollars",
+                      "frontier_token_dollars")}
 _BESIDE = {n for row in _ROWS.values() for n in row}
 
 

@@ -32,8 +32,11 @@ from testtime.analysis.runs import matches, series
 from testtime.analysis.sections import alpha_text
 
 AXES = {"flops": ("flops_per_problem", "inference FLOPs per problem"),
+        "eflops": ("eflops_per_problem", "eFLOPs per problem (FLOPs + memory bytes x the device's FLOPs per byte)"),
         "seconds": ("seconds_per_problem", "device-seconds per problem (measured throughput)"),
-        "dollars": ("dollars_per_problem", "dollars per problem")}
+        "request_seconds": ("request_seconds_per_problem", "seconds per problem (measured per request)"),
+        "dollars": ("dollars_per_problem", "dollars per problem"),
+        "token_dollars": ("token_dollars_per_problem", "dollars per problem (per-token prices)")}
 """Cost axes: name -> (table column, axis label)."""
 
 
@@ -339,6 +342,83 @@ def grid_figure(grid: pd.DataFrame, warnings=()) -> Figure | None:
     return fig
 
 
+def cost_frontiers_figure(table: pd.DataFrame, choices: pd.DataFrame | None = None, warnings=()) -> Figure | None:
+    """The frontier under FLOPs beside the frontier under each other cost the table has (eFLOPs, seconds, dollars),
+    one panel per cost (first benchmark): every non-oracle cell with its CI, the frontier's step line, and, ringed in
+    red and named, a cost's choice at each accuracy where the costs choose differently (`cost_choices`). None with
+    FLOPs alone."""
+    from testtime.analysis.costs import COSTS, available, cell_label, cost_choices, cost_frontiers
+
+    costs = available(table)
+    if len(costs) < 2 or "flops" not in costs:
+        return None
+    bench = table["benchmark"].iloc[0]
+    t = table[(table["benchmark"] == bench) & ~table["oracle"].astype(bool)]
+    fronts = cost_frontiers(t)
+    choices = cost_choices(t) if choices is None or choices.empty else choices[choices["benchmark"] == bench]
+    differ = choices[~choices["agree"]] if len(choices) else choices
+    cols = min(len(costs), 3)
+    rows_n = int(np.ceil(len(costs) / cols))
+    fig = Figure(figsize=(6.4 * cols, 4.6 * rows_n + 0.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows_n, cols, squeeze=False).ravel()
+    fig.suptitle(f"the frontier under each cost ({bench}, {_problems_note(t)}); ringed: each cost's choice where the "
+                 "costs choose differently" + "".join("\nwarning: " + w for w in warnings),
+                 color="#b00000" if warnings else "black", fontsize=11)
+    colors = {m: f"C{i}" for i, m in enumerate(dict.fromkeys(t["model"]))}
+    labels = pd.Series([cell_label(r) for _, r in t.iterrows()], index=t.index)
+    for ax, name in zip(axes, costs):
+        col = COSTS[name][0]
+        g = t[np.isfinite(t[col].astype(float))]
+        for model, m in g.groupby("model", sort=False):
+            ax.errorbar(m[col], m["accuracy"], yerr=_yerr(m), fmt="o", ms=3, capsize=1.5, lw=0.6, alpha=0.45,
+                        color=colors[model], label=model)
+        f = fronts[fronts["cost"] == name].sort_values("cost_per_problem")
+        if len(f):
+            xs = np.append(f["cost_per_problem"].to_numpy(float), g[col].max() * 1.15)
+            ys = np.append(f["accuracy"].to_numpy(float), f["accuracy"].iloc[-1])
+            ax.plot(xs, ys, drawstyle="steps-post", color="black", lw=2.2, zorder=5, label="frontier")
+            ax.plot(f["cost_per_problem"], f["accuracy"], "s", color="black", ms=5, mfc="yellow", zorder=6)
+        if len(differ) and name in differ:
+            picked = g[labels.loc[g.index].isin(set(differ[name]))]
+            if len(picked):
+                ax.plot(picked[col], picked["accuracy"], "o", ms=13, mfc="none", mec="red", mew=1.8, zorder=7,
+                        label="its choice where the costs differ")
+                for _, r in picked.iterrows():
+                    ax.annotate(f"{r['model']}: {label(r['strategy'], r['scorer'])}@{int(r['n'])}",
+                                (r[col], r["accuracy"]), fontsize=6, xytext=(4, 4), textcoords="offset points",
+                                color="red")
+        ax.set_xscale("log")
+        ax.set(title=COSTS[name][1], xlabel=AXES[name][1] if name in AXES else COSTS[name][1], ylabel="accuracy")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=6)
+    for ax in axes[len(costs):]:
+        ax.set_visible(False)
+    return fig
+
+
+def stability_figure(stability: pd.DataFrame, warnings=()) -> Figure | None:
+    """Per run, pass@k, G-Pass@k_0.5, G-Pass@k_0.75, pass^k and mG-Pass@k against k (log x), with their 95% bands:
+    the gap between pass@k and pass^k is what sampling more does not make reliable. None without rows."""
+    if stability is None or stability.empty:
+        return None
+    runs = list(dict.fromkeys(stability["run"]))
+    fig, axes = _axes(len(runs), "stability from the pool: any, most, all of k samples right", warnings)
+    for ax, run in zip(axes, runs):
+        s = stability[stability["run"] == run].sort_values("k")
+        for name, style in (("pass@k", "o-"), ("G-Pass@k_0.5", "s--"), ("G-Pass@k_0.75", "^--"), ("pass^k", "v-"),
+                            ("mG-Pass@k", "d:")):
+            line = ax.plot(s["k"], s[name], style, ms=4, lw=1.2, label=name)[0]
+            ax.fill_between(s["k"], s[f"{name}_low"], s[f"{name}_high"], color=line.get_color(), alpha=0.12, lw=0)
+        ax.set_xscale("log", base=2)
+        ax.set(title=f"{s['model'].iloc[0]} ({s['benchmark'].iloc[0]}, {int(s['problems'].iloc[0])} problems)",
+               xlabel="k (samples)", ylabel="share of problems")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    return fig
+
+
 def figures(analysis: Analysis) -> dict[str, Figure]:
     """name -> Figure for every plot the analysis supports (total compute only with exchange rates; seconds and
     dollars only with measured timings and a price)."""
@@ -354,7 +434,12 @@ def figures(analysis: Analysis) -> dict[str, Figure]:
            "signal": signal_figure(analysis.signal, analysis.table, warnings=w),
            "allocation": allocation_figure(analysis.allocations, warnings=w),
            "forecast": forecast_figure(analysis.forecasts, warnings=w),
-           "grid": grid_figure(analysis.grid)}
+           "grid": grid_figure(analysis.grid),
+           "frontier_eflops": frontier_figure(analysis.table, x="eflops", warnings=w),
+           "frontier_request_seconds": frontier_figure(analysis.table, x="request_seconds", warnings=w),
+           "frontier_token_dollars": frontier_figure(analysis.table, x="token_dollars", warnings=w),
+           "cost_frontiers": cost_frontiers_figure(analysis.table, analysis.cost_choices, warnings=w),
+           "stability": stability_figure(analysis.stability, warnings=w)}
     return {k: v for k, v in out.items() if v is not None}
 
 

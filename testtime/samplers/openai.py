@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import replace
 import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from testtime.errors import ServerFault, UserError
 from testtime.models import ModelFacts
-from testtime.sampler import Completion, ProblemsFailed, Sampling, chat_text, continuation_ids, seed_for
+from testtime.sampler import Completion, ProblemsFailed, Sampling, chat_text, continuation_ids, request_seed
 from testtime.samplers.http import BadReply, Client, RequestFailed, choices_of, public_url
 from testtime.samplers.openai_probe import probe
 
@@ -42,7 +43,18 @@ DEFAULT_BLOCK = 16
 """vLLM's KV-cache block size on GPUs, assumed for a server whose /metrics does not give its own."""
 
 
-def to_completions(body: dict, prompt_tokens: int, tokenizer) -> list[Completion]:
+def reply_timing(body: dict) -> dict:
+    """ttft_s and tpot_s from a vLLM server's per-request metrics (`vllm serve --enable-per-request-metrics`: the
+    reply's `metrics`, given for requests of one sample only); empty where the reply has none."""
+    m = body.get("metrics")
+    if not isinstance(m, dict):
+        return {}
+    ms = lambda k: float(m[k]) / 1000 if isinstance(m.get(k), (int, float)) and not isinstance(m.get(k), bool) \
+        else None  # noqa: E731
+    return {k: v for k, v in (("ttft_s", ms("time_to_first_token_ms")), ("tpot_s", ms("mean_itl_ms"))) if v is not None}
+
+
+def to_completions(body: dict, prompt_tokens: int, tokenizer, request_s: float | None = None) -> list[Completion]:
     """A /v1/completions reply -> its Completions, by choice index; BadReply when it is not of that shape."""
     choices = sorted(choices_of(body, "POST /v1/completions"), key=lambda c: c.get("index", 0))
     # vLLM's server reports the prefix-cache hits of the request (shared by its n samples) when started with
@@ -51,8 +63,9 @@ def to_completions(body: dict, prompt_tokens: int, tokenizer) -> list[Completion
     details = usage.get("prompt_tokens_details") if isinstance(usage, dict) else None
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
     cached = cached if isinstance(cached, int) and not isinstance(cached, bool) else None
+    timing = {**reply_timing(body), **({"request_s": request_s} if request_s is not None else {})}
     try:
-        return [_completion(c, prompt_tokens, tokenizer, cached) for c in choices]
+        return [replace(_completion(c, prompt_tokens, tokenizer, cached), **timing) for c in choices]
     except (AttributeError, TypeError, ValueError) as e:   # a field of another type: the reply is wrong, not us
         raise BadReply(f"POST /v1/completions answered HTTP 200 with a sample of another shape ({e})") from None
 
@@ -96,6 +109,8 @@ class OpenAISampler:
         self._metric_urls: list[str] | None = None
         self._counts: dict[str, int] = {}   # metrics URL -> its last generation-token count
         self._next_id = 0
+        self._started: dict[int, float] = {}    # request -> when it went out
+        self._took: dict[int, float] = {}       # request -> seconds from going out to its answer
 
     # ---- Sampler -------------------------------------------------------------------------------------------------
 
@@ -141,7 +156,7 @@ class OpenAISampler:
         if sampling.logprobs is not None:
             body["logprobs"] = sampling.logprobs
         if sampling.seed is not None and self.capabilities.get("seed"):
-            body["seed"] = seed_for(sampling.seed, text)
+            body["seed"] = request_seed(sampling, text)   # the server's vLLM gives sample j seed + j
         return body
 
     def stream(self, prompts: Sequence[str], sampling: Sampling | Sequence[Sampling], *, raw: bool = False
@@ -152,12 +167,12 @@ class OpenAISampler:
         encoded = [self.prompt_ids(t) for t in texts]
         bodies = [self.request(t, ids, s) for t, ids, s in zip(texts, encoded, each)]
         failed: list[tuple[int, str]] = []
-        for i, reply in self._replies(bodies, each):
+        for i, reply, took in self._replies(bodies, each):
             if isinstance(reply, Exception):
                 failed.append((i, str(reply)))
                 continue
             try:
-                completions = to_completions(reply, len(encoded[i]), self.tokenizer)
+                completions = to_completions(reply, len(encoded[i]), self.tokenizer, request_s=took)
             except BadReply as e:
                 failed.append((i, str(e)))
                 continue
@@ -178,8 +193,8 @@ class OpenAISampler:
         return out
 
     def _replies(self, bodies: list[dict], each: Sequence[Sampling] | None = None
-                 ) -> Iterator[tuple[int, dict | Exception]]:
-        """(index, reply or the RequestFailed) per body, as they return (testtime.samplers.http.Client.replies, at
+                 ) -> Iterator[tuple[int, dict | Exception, float | None]]:
+        """(index, reply or the RequestFailed, seconds from sending it to its answer) per body, as they return (testtime.samplers.http.Client.replies, at
         most max_concurrency at a time); the requests are counted as queued, then in flight, for `sequences`."""
         tag = self._tag(len(bodies))
         with self._lock:
@@ -188,15 +203,21 @@ class OpenAISampler:
 
         def sent(i: int) -> None:
             with self._lock:
+                self._started[tag + i] = time.monotonic()
                 if tag + i in self._queued:
                     self._in_flight[tag + i] = self._queued.pop(tag + i)
 
         def ended(i: int) -> None:
             with self._lock:
                 self._in_flight.pop(tag + i, None)
+                if tag + i in self._started:
+                    self._took[tag + i] = time.monotonic() - self._started.pop(tag + i)
 
         try:
-            yield from self.client.replies("/completions", bodies, sent=sent, ended=ended)
+            for i, reply in self.client.replies("/completions", bodies, sent=sent, ended=ended):
+                with self._lock:
+                    took = self._took.pop(tag + i, None)
+                yield i, reply, took
         finally:
             with self._lock:   # interrupted: what was never sent is no longer queued
                 for k in range(len(bodies)):
@@ -210,7 +231,7 @@ class OpenAISampler:
     def _map(self, bodies: list[dict], what: str) -> list[dict]:
         """Every reply in order; the run stops (keeping what is stored) when one fails for good."""
         out: list[dict] = [{} for _ in bodies]
-        for i, reply in self._replies(bodies):
+        for i, reply, _ in self._replies(bodies):
             if isinstance(reply, Exception):
                 raise ProblemsFailed([i], f"{what}: {reply}")
             try:

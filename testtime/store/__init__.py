@@ -6,6 +6,7 @@
     reader.py      the read-only sample reader Store.pool and the analyzer share (one rule for short problems)
     pool.py        Pool (N samples x P problems as arrays), Estimate and sample_cost (a strategy's answer and spend)
     estimators.py  pass@k, exact best-of-n and vote expectations, bootstrap CIs
+    stopping.py    adaptive stopping rules over random orderings of a pool: exact chains, Monte Carlo
 
 Example:
     from testtime.store import Store
@@ -24,6 +25,7 @@ _EXPORTS = {
     "Manifest": "testtime.store.manifest",
     "Store": "testtime.store.store", "generation_group": "testtime.store.store",
     "Pool": "testtime.store.pool", "Estimate": "testtime.store.pool", "sample_cost": "testtime.store.pool",
+    "usage_cost": "testtime.store.pool",
 }
 __all__ = sorted(_EXPORTS)
 

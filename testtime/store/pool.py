@@ -8,6 +8,7 @@ Example:
     pool.correct.shape        # (P, N)
     pool.scores["logprob"]    # (P, N) mean token logprob per sample
     sample_cost(pool, 8, acc) # Estimate: accuracy `acc`, tokens and FLOPs of 8 samples per problem
+    usage_cost(pool, usage, acc, samples=s)   # the same for an adaptive strategy: each sample's expected share
 """
 
 from __future__ import annotations
@@ -48,14 +49,19 @@ class Pool:
     left_out: tuple[str, ...] = ()
     """Problems of the stored group left out because fewer of their samples are stored than the group's most
     (`testtime.store.reader`'s rule); empty when every stored problem is whole."""
+    seconds: np.ndarray | None = None
+    """[P, N] float: seconds each sample took, measured per request (time to first token + time per output token x
+    the rest of its tokens, `testtime.store.reader.measured_seconds`); NaN where not measured."""
 
     def __post_init__(self) -> None:
         shape = self.correct.shape
         if self.score_flops is None:
             object.__setattr__(self, "score_flops", np.zeros(shape))
+        if self.seconds is None:
+            object.__setattr__(self, "seconds", np.full(shape, np.nan))
         # The gold correctness is a score like any other (the oracle scorer's): best-of-n by it is pass@k.
         object.__setattr__(self, "scores", {**self.scores, "oracle": self.correct.astype(float)})
-        for name in ("answer_ids", "output_tokens", "decode_flops", "score_flops"):
+        for name in ("answer_ids", "output_tokens", "decode_flops", "score_flops", "seconds"):
             if getattr(self, name).shape != shape:
                 raise ValueError(f"pool.{name} has shape {getattr(self, name).shape}, expected {shape}")
         for name, s in [*self.scores.items(), *self.scorer_flops.items()]:
@@ -86,6 +92,35 @@ class Estimate:
     """[P] the same if every sample prefilled its own copy of the prompt (no prefix caching)."""
     stderr: np.ndarray | None = None
     """[P] Monte-Carlo standard error of `accuracy`, None where the estimate is exact."""
+    samples: np.ndarray | None = None
+    """[P] expected samples read per problem: n for a fixed n, fewer for a strategy that stops early."""
+    usage: np.ndarray | None = None
+    """[P, N] each stored sample's expected share of its tokens generated (n/N each for n samples drawn at random;
+    an adaptive strategy's own): every per-sample cost (testtime.analysis.costs) is the usage-weighted sum."""
+    batch: np.ndarray | None = None
+    """[P] expected samples of a problem decoded side by side (they can share one read of the prompt's KV cache): n
+    for n samples at once, 1 for samples drawn one after another."""
+
+
+def usage_cost(pool: Pool, usage: np.ndarray, accuracy: np.ndarray, *, samples: np.ndarray,
+               stderr: np.ndarray | None = None, scorer: str | None = None,
+               batch: np.ndarray | None = None) -> Estimate:
+    """Spend of a strategy that generates each stored sample's tokens with expected share `usage` [P, N]: one shared
+    prefill plus the usage-weighted decode (and the passes of `scorer`, if it ranks by one); without prefix caching,
+    one prefill per sample read.
+
+    Example:
+        usage_cost(pool, np.full(pool.correct.shape, 0.5), acc, samples=np.full(P, N / 2))   # half of each pool
+    """
+    usage = np.asarray(usage, float)
+    decode = pool.decode_flops + pool.score_flops
+    if scorer in pool.scorer_flops:
+        decode = decode + pool.scorer_flops[scorer]
+    samples = np.asarray(samples, float)
+    spent = (usage * decode).sum(axis=1)
+    return Estimate(accuracy=np.asarray(accuracy, float), tokens=(usage * pool.output_tokens).sum(axis=1),
+                    flops=pool.prefill_flops + spent, flops_naive=samples * pool.prefill_flops + spent,
+                    stderr=stderr, samples=samples, usage=usage, batch=samples if batch is None else batch)
 
 
 def sample_cost(pool: Pool, n: int, accuracy: np.ndarray, stderr: np.ndarray | None = None,
@@ -94,10 +129,6 @@ def sample_cost(pool: Pool, n: int, accuracy: np.ndarray, stderr: np.ndarray | N
 
     A strategy that ranks by `scorer` also pays that scorer's passes over the n samples (`pool.scorer_flops`).
     """
-    mean_tokens = pool.output_tokens.mean(axis=1)
-    mean_decode = pool.decode_flops.mean(axis=1) + pool.score_flops.mean(axis=1)
-    if scorer in pool.scorer_flops:
-        mean_decode = mean_decode + pool.scorer_flops[scorer].mean(axis=1)
-    return Estimate(accuracy=np.asarray(accuracy, float), tokens=n * mean_tokens,
-                    flops=pool.prefill_flops + n * mean_decode,
-                    flops_naive=n * (pool.prefill_flops + mean_decode), stderr=stderr)
+    P, N = pool.correct.shape
+    return usage_cost(pool, np.full((P, N), n / N), accuracy, samples=np.full(P, float(n)), stderr=stderr,
+                      scorer=scorer)

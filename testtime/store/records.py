@@ -77,6 +77,13 @@ class SampleRecord:
     answer_id_strict: int | None = None
     """The strict policy's vote classes: those of the explicitly marked answers only (-1 for the rest); None before
     grader 2."""
+    ttft_s: float | None = None
+    """Seconds to the first token of the request that produced the sample, as the engine measured it
+    (`Completion.ttft_s`); None where not measured (and in samples stored before it was)."""
+    tpot_s: float | None = None
+    """Seconds per output token after the first, of that request; None where not measured."""
+    request_s: float | None = None
+    """Wall seconds of that whole request; None where not measured."""
     scores: dict[str, float] = field(default_factory=dict)
     """Scorer name -> score (column score_<name>)."""
     scorer_flops: dict[str, float] = field(default_factory=dict)
@@ -151,6 +158,9 @@ class ResultRow:
     grading: str = "flexible"
     """The grade `accuracy` counts: "flexible" (any extracted answer, the last-number fallback included) or "strict"
     (explicitly marked answers only). Results files written before the choice existed are flexible."""
+    samples: float | None = None
+    """Expected samples per problem of a selection strategy that may stop before n (adaptive stopping: samples
+    started, averaged over orderings); None where it is n."""
     generation: str | None = None
     """The sequential x parallel grid: the generation strategy among whose samples at `budget` this selection
     strategy chose n; None for the pool's rows and for a generation strategy's own rows."""
@@ -243,8 +253,8 @@ class Results:
         return pd.DataFrame([dataclasses.asdict(r) for r in self.rows], columns=cols)
 
     def tables(self, title: str = "") -> list:
-        """One rich Table per (strategy, scorer): n (or budget) | accuracy (95% CI) | tokens/problem |
-        FLOPs/problem."""
+        """One rich Table per (strategy, scorer): n (or budget) | accuracy (95% CI) | expected samples/problem (a
+        strategy that stops early) | tokens/problem | FLOPs/problem."""
         from rich.table import Table
 
         tables = []
@@ -265,6 +275,9 @@ class Results:
             if grid:
                 table.add_column("n", justify="right")
             table.add_column("accuracy (95% CI)", justify="right")
+            adaptive = any(r.samples is not None for r in group)
+            if adaptive:
+                table.add_column("samples/problem", justify="right")
             table.add_column("tokens/problem", justify="right")
             table.add_column("FLOPs/problem", justify="right")
             for r in group:
@@ -272,6 +285,7 @@ class Results:
                 if r.mc_stderr:
                     acc += f" ±{r.mc_stderr:.2%} MC"  # MC error is often < 0.05%: one decimal would print ±0.0%
                 table.add_row(str(r.budget if budgets else r.n), *([str(r.n)] if grid else []), acc,
+                              *([f"{r.samples:.2f}" if r.samples is not None else str(r.n)] if adaptive else []),
                               f"{r.tokens_per_problem:,.0f}", fmt_flops(r.flops_per_problem))
             tables.append(table)
         return tables
