@@ -47,7 +47,7 @@ def vllm_smollm():
     from testtime.samplers.vllm import VLLMSampler
 
     sampler = VLLMSampler(model_path=models.resolve("smollm2-135m"),
-                          engine=EngineConfig(max_model_len=1024, gpu_memory_utilization=0.3))
+                          engine=EngineConfig(max_model_len=1024, gpu_memory_utilization=0.3, dtype="float32"))
     yield sampler
     sampler.close()
 

@@ -96,13 +96,14 @@ def sharing_engines(getfixturevalue):
 
     smollm, load = models.resolve("smollm2-135m").resolve(), samplers.load
     with pytest.MonkeyPatch.context() as patch:
-        def shared(backend, model_path, engine, *, seed=0, endpoint=None, max_tokens=None):
+        def shared(backend, model_path, engine, *, seed=0, endpoint=None, max_tokens=None, engine_seed=None):
             kind = backend if backend == "openai" else samplers.pick_backend(backend)
-            if kind in ("vllm", "hf") and Path(model_path).resolve() == smollm and seed == 0:
+            if kind in ("vllm", "hf") and Path(model_path).resolve() == smollm and seed == 0 and engine_seed is None:
                 sampler = getfixturevalue(f"{kind}_smollm")
                 patch.setattr(sampler, "close", lambda: None)   # the session closes it
                 return sampler
-            return load(backend, model_path, engine, seed=seed, endpoint=endpoint, max_tokens=max_tokens)
+            return load(backend, model_path, engine, seed=seed, endpoint=endpoint, max_tokens=max_tokens,
+                        engine_seed=engine_seed)
 
         patch.setattr(samplers, "load", shared)
         yield

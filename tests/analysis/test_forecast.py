@@ -63,3 +63,28 @@ def test_the_note_says_when_to_fit_on_more_samples():
     assert note is not None and "first 4 samples" in note and "--forecast-from" in note
     _, facts = forecast(beta_pool(0.3, 3.0, P=200, seed=5), first=8, n_boot=0)
     assert spread_note("r", facts) is None
+
+
+def test_a_fit_stopped_at_its_bound_is_flagged_not_given_an_interval():
+    # Planted no spread: every problem has exactly 1 correct sample of 8, less spread than one success rate for all
+    # would give, so the likelihood rises without end toward "all problems alike" and the search stops at beta = e^7
+    # with alpha = e^7 x (1/8) / (7/8) (what produced "alpha = 22.5 [12.5, 31.1]" on a 2% pool).
+    correct = np.zeros((100, 16), bool)
+    correct[:, 0] = True
+    table, facts = forecast(correct, first=8, n_boot=50)
+    assert facts["alpha_at_bound"] and facts["at_bound"] == ("beta",)
+    assert facts["alpha"] == pytest.approx(np.exp(7) / 7, rel=0.01)
+    assert facts["alpha_ci"][1] == np.inf               # every refit at the bound too: open above
+    # The report shows no value and no interval for it.
+    from testtime.analysis.sections import alpha_text
+    assert alpha_text(facts).startswith("not identified") and "22" not in alpha_text(facts)
+    # pass@k is still the one-rate limit's, 1 - (7/8)^k.
+    assert table.set_index("k").loc[4, "beta"] == pytest.approx(1 - (7 / 8) ** 4, abs=1e-3)
+
+
+def test_an_identified_fit_is_not_flagged():
+    fit = BetaBinomial(n_boot=20).fit(beta_pool(0.3, 3.0, P=400).sum(axis=1), 64)
+    assert fit.at_bound_ == () and np.isfinite(fit.ci_["alpha"]).all()
+    from testtime.analysis.sections import alpha_text
+    _, facts = forecast(beta_pool(0.3, 3.0, P=200, seed=5), first=8, n_boot=20)
+    assert not facts["alpha_at_bound"] and alpha_text(facts).startswith(f"{facts['alpha']:.3g} [")

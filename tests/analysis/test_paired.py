@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from testtime.analysis.paired import adjacent_ns, find_cell, paired, paired_difference
+from scipy.stats import binomtest, permutation_test
+
+from testtime.analysis.paired import adjacent_ns, find_cell, paired, paired_difference, sign_flip_p
 from testtime.analysis.pools import RunPools
 from testtime.analysis.uncertainty import evaluate_cells
 from testtime.errors import UserError
@@ -18,6 +20,43 @@ def test_paired_difference_by_hand():
     assert paired_difference([0.2, 0.3], [0.2, 0.3])["p_value"] == 1.0
     with pytest.raises(UserError):
         paired_difference([1, 0], [1])
+
+
+def test_p_values_of_tiny_cases_are_exact():
+    # One problem: its two sign patterns are equally extreme, p = 1 (the shifted bootstrap said 0.0005).
+    assert paired_difference([1.0], [0.0])["p_value"] == 1.0
+    # Three problems all one way: the exact sign test, 2 / 2^3 = 0.25 (scipy's binomial test agrees).
+    assert paired_difference([1.0, 1.0, 1.0], [0.0, 0.0, 0.0])["p_value"] == pytest.approx(0.25)
+    assert binomtest(3, 3).pvalue == pytest.approx(0.25)
+    # Differences 1, 0.5, -0.2, 0.3 (sum 1.6): of the 16 sign patterns, the sums at least 1.6 away from 0 are
+    # +-(1 + .5 + .2 + .3) = +-2.0 and +-1.6 itself: 4 of 16.
+    assert sign_flip_p(np.array([1.0, 0.5, -0.2, 0.3])) == pytest.approx(4 / 16)
+    # Zero differences carry no sign: with 0, 0, 1 every one of the 8 patterns sums to +-1, so p = 1.
+    assert sign_flip_p(np.array([0.0, 0.0, 1.0])) == 1.0
+
+
+@pytest.mark.parametrize("P", [5, 9, 13])
+def test_sign_flip_p_is_scipys_permutation_test(P):
+    # Exact up to 13 problems: the same p as scipy's paired permutation test enumerating every sign pattern.
+    d = np.round(np.random.default_rng(P).normal(0.1, 0.3, P), 2)
+    ref = permutation_test((d,), lambda x, axis=-1: np.mean(x, axis=axis), permutation_type="samples",
+                           n_resamples=10 ** 5, vectorized=True).pvalue
+    assert sign_flip_p(d) == pytest.approx(ref, abs=1e-12)
+
+
+def test_sign_flip_p_by_monte_carlo_agrees_with_scipy():
+    d = np.random.default_rng(7).normal(0.05, 0.3, 60)
+    ref = permutation_test((d,), lambda x, axis=-1: np.mean(x, axis=axis), permutation_type="samples",
+                           n_resamples=20000, vectorized=True, random_state=0).pvalue
+    # Two Monte-Carlo estimates of p ~ 0.2: within 4 standard errors of 20,000 and 9,999 patterns.
+    assert sign_flip_p(d, n_perm=9999, seed=1) == pytest.approx(ref, abs=4 * np.sqrt(ref * (1 - ref) / 6666))
+
+
+def test_nan_is_refused():
+    with pytest.raises(UserError, match="NaN or infinite"):
+        paired_difference([1.0, np.nan, 0.5], [0.0, 0.0, 0.0])
+    with pytest.raises(UserError, match="NaN or infinite"):
+        paired_difference([1.0, 0.5], [0.0, np.inf])
 
 
 def test_planted_difference_is_found():
@@ -38,7 +77,7 @@ def test_false_positive_rate_is_about_five_percent():
     for e in range(400):
         p = rng.beta(0.7, 1.5, 60)
         a, b = rng.binomial(8, p) / 8, rng.binomial(8, p) / 8
-        rejected += paired_difference(a, b, n_boot=500, seed=e)["p_value"] < 0.05
+        rejected += paired_difference(a, b, n_boot=200, seed=e, n_perm=999)["p_value"] < 0.05
     assert 0.017 <= rejected / 400 <= 0.083, rejected / 400
 
 

@@ -137,3 +137,29 @@ def test_gold_likelihood_from_vllm_prompt_logprobs_matches_transformers(vllm_smo
     [[right], [wrong]] = [[sum(x)] for x in vllm_smollm.continuation_logprobs(prompts[:1] * 2, ["5", "9173"],
                                                                                  prefix=GOLD_PREFIX)]
     assert right > wrong
+
+
+def test_gold_likelihood_reads_the_cached_problem_and_computes_only_the_tail(vllm_smollm):
+    """After the problem's samples, its prompt is in the prefix cache: the gold pass computes only the uncached tail
+    (the rows of cached tokens come back NaN) and gives the same logprobs as a pass that prefills everything."""
+    from testtime.pipeline.runner import GOLD_PREFIX
+    from testtime.sampler import Sampling, continuation_ids
+    from testtime.samplers.vllm_logprobs import prompt_token_logprobs
+
+    prompts = ["A farmer has 12 cows and buys 7 more, then sells 4. How many cows does he have? Answer in one line.",
+               "What is 6 times 7? Put your final answer within \\boxed{}."]
+    vllm_smollm.generate(prompts, Sampling(n=1, temperature=0.0, max_tokens=4))      # the prompts now cached
+    encoded = [continuation_ids(vllm_smollm.tokenizer, vllm_smollm.chat_prompt(p) + GOLD_PREFIX, g)
+               for p, g in zip(prompts, ["15", "42"])]
+    ids = [i for i, _ in encoded]
+    tail = prompt_token_logprobs(vllm_smollm.llm, ids, needed_from=[s for _, s in encoded])
+    whole = prompt_token_logprobs(vllm_smollm.llm, ids)
+    for row, full, (_, start) in zip(tail, whole, encoded):
+        skipped = sum(map(math.isnan, row))
+        assert skipped >= vllm_smollm.prefix_block and all(math.isnan(x) for x in row[:skipped])   # read, not computed
+        assert not any(map(math.isnan, full))
+        assert row[skipped:] == pytest.approx(full[skipped:], abs=1e-4)
+        assert start - 1 >= skipped
+    got = vllm_smollm.continuation_logprobs(prompts, ["15", "42"], prefix=GOLD_PREFIX)
+    for row, full, (_, start) in zip(got, whole, encoded):
+        assert row == pytest.approx(full[start - 1:], abs=1e-4)

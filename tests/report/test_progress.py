@@ -256,7 +256,7 @@ def test_a_refused_run_prints_only_its_error_line(terminal, data_dir, tmp_path, 
             str(tmp_path / "runs"), "--name", "x"]
     assert cli.main([*base, "--n", "2"]) == 0
     assert "run directory:" in capsys.readouterr().out
-    for extra, needle in [(["--n", "4"], "different configuration"), (["--n", "0"], "--n must be >= 1"),
+    for extra, needle in [(["--temperature", "0.5"], "different configuration"), (["--n", "0"], "--n must be >= 1"),
                           (["--set", "sampling.temperature=-1"], "temperature")]:
         assert cli.main([*base, *extra]) == 2
         out, err = capsys.readouterr()

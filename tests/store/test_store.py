@@ -96,8 +96,10 @@ def test_duplicate_parts_are_read_once_and_compacted(data_dir, tmp_path):
 
 def test_refuses_run_dir_of_another_config(data_dir, tmp_path):
     assert cli_in_process(*run_args(data_dir, tmp_path, limit=3, n=4)).returncode == 0
-    res = cli_in_process(*run_args(data_dir, tmp_path, limit=3, n=2))
+    res = cli_in_process(*run_args(data_dir, tmp_path, limit=3, n=4), "--temperature", "0.5")
     assert res.returncode == 2 and "different configuration" in res.stderr
+    # n is not part of the identity: a smaller n reads the stored pool's first samples (issue 26)
+    assert cli_in_process(*run_args(data_dir, tmp_path, limit=3, n=2)).returncode == 0
     with pytest.raises(UserError):
         Store.open(tmp_path / "r", {"other": 1})
 
@@ -228,10 +230,13 @@ def test_run_identity_of_earlier_runs_is_kept():
     from testtime.config import RunConfig
     from testtime.sampler import Sampling
 
-    assert RunConfig().run_name() == "gsm8k-smollm2-135m-n1-a835e889"
+    assert RunConfig().legacy_run_name() == "gsm8k-smollm2-135m-n1-a835e889"
     assert "min_tokens" in RunConfig(sampling=Sampling(min_tokens=2)).sample_key()["sampling"]
     # The problem choice came later too: random subsets keep their names; the first N and a list of ids differ.
-    assert RunConfig(subset="random", problem_ids=()).run_name() == "gsm8k-smollm2-135m-n1-a835e889"
+    assert RunConfig(subset="random", problem_ids=()).legacy_run_name() == "gsm8k-smollm2-135m-n1-a835e889"
+    # Since pools grow in place (issue 26) the name leaves n out; a directory of the old name is still found
+    # (tests/store/test_pools.py: an old run directory resumes and grows).
+    assert RunConfig().run_name() == RunConfig(sampling=Sampling(n=64)).run_name() == "gsm8k-smollm2-135m-45ab1a7b"
     first, ids = RunConfig(subset="first"), RunConfig(problem_ids=("gsm8k/test/3", "gsm8k/test/1"))
     assert first.sample_key()["subset"] == "first" and ids.sample_key()["problem_ids"] == ["gsm8k/test/1",
                                                                                             "gsm8k/test/3"]

@@ -16,13 +16,28 @@ largest n within the compute), and the in-sample bound (bins chosen on the score
 elsewhere can beat). A level caps each bin's mean FLOPs per problem (Snell et al. fix the budget per question);
 curves are drawn at the FLOPs actually spent on the scored half.
 
-Uncertainty: each bootstrap replicate of `Cells` (problems, then samples) is cross-fitted once; intervals are the
-replicates' percentiles centred on the point estimate. The compute multiplier at matched accuracy is
-FLOPs(baseline reaches its best accuracy) / FLOPs(compute-optimal reaches the same accuracy); NaN when the
-compute-optimal curve does not reach it, and a replicate where it does not counts as 0 (so a lower bound of 0 means
-"not reached in at least 2.5% of replicates"). Replicates compute it on their curves centred on the point curves;
-`verdict` says whether a gain shows (interval above 1) and flags a point outside its interval (nearly flat curves,
-where a crossing moves a lot with a small change) as unstable rather than a gain.
+Uncertainty: each bootstrap replicate of `Cells` (problems, then samples) is cross-fitted (`rep_splits` random
+splits, one by default, where the point averages `splits`: the replicates then carry split-to-split noise the point
+averages away, and the intervals err wide). Replicate curves, accuracy and FLOPs spent, are centred on the point
+curves: a redrawn pool holds ~63% of its distinct samples, which pulls large-n accuracies down and changes which
+cells the rule picks. Intervals are the centred replicates' percentiles. The compute multiplier at matched accuracy
+is FLOPs(baseline at its operating point) / FLOPs(compute-optimal reaches the baseline's accuracy there). The
+operating point is the level where the baseline's point curve first reaches its best accuracy; every replicate keeps
+that level and takes its own (centred) baseline accuracy and FLOPs there, so point and replicates measure the same
+thing. Before, each replicate took its target from the maximum of its own curve, and the maximum of a noisy curve
+runs above that of the point curve (an average over 20 splits): replicate targets ran high and multipliers low, and
+on planted gains 65-85% of the replicates fell below the point (scripts/allocation_check.py). The interval is
+conditional on that operating point: where the baseline's curve is flat at its top, a level nearby gives another
+multiplier, and the interval leaves that choice out. A replicate whose compute-optimal curve does not reach its
+target counts as 0 (so a lower bound of 0 means "not reached in at least 2.5% of replicates"); the point is NaN
+when the point curve does not reach it.
+
+`verdict` reads "gain" when the Holm-adjusted p-value of "multiplier <= 1" is under 1 - level: p is twice the
+share of replicates at or below 1 (the level at which the percentile interval would reach 1), adjusted with the
+other rows of its family (the baselines of one `allocate` call; `adjust_verdicts` re-adjusts over every run,
+binning and baseline of an analysis). Problems whose difficulty score is not finite (a scorer that gave no
+finite score to any of its samples) are binned at the median of the others; `notes` and the summary's `unscored`
+say how many.
 
 Example:
     result = allocate(cells, run="gsm8k-smollm2-135m-n64-e677eecf", binning="oracle")
@@ -38,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from testtime.analysis.exchange import _crossing
+from testtime.analysis.multiplicity import holm
 from testtime.analysis.runs import label
 from testtime.analysis.uncertainty import Cells, interval
 from testtime.errors import UserError
@@ -60,14 +76,18 @@ class Allocation:
     """One row per (method, level): level (FLOPs cap), flops (spent), accuracy, ci_low, ci_high."""
     summary: pd.DataFrame
     """One row per baseline: target accuracy, FLOPs of the baseline and the compute-optimal curve to reach it,
-    the multiplier and its CI, and how many replicates reached the target."""
+    the multiplier and its CI, how many replicates reached the target, p_gain (of "multiplier <= 1") and p_holm
+    (adjusted over the family), the verdict, and `unscored` (problems binned at the median for want of a score)."""
     choices: pd.DataFrame
     """The rule fitted on all problems: per (level, bin) the chosen cell, its bin's pass@1 range."""
     notes: list = field(default_factory=list)
+    """What a reader should know about this allocation (problems without a finite difficulty score)."""
+    replicates: dict = field(default_factory=dict)
+    """Baseline -> [B] the multiplier in each bootstrap replicate (0 where its curve does not reach the target)."""
 
 
 def allocate(cells: Cells, *, run: str, binning: str = "oracle", bins: int = 3, splits: int = 20, seed: int = 0,
-             level: float = 0.95, bon_scorer: str = "logprob") -> Allocation:
+             level: float = 0.95, bon_scorer: str = "logprob", rep_splits: int = 1) -> Allocation:
     """The compute-optimal curve of one run (module docstring) beside its baselines, with CIs and the multiplier.
 
     Args:
@@ -79,6 +99,8 @@ def allocate(cells: Cells, *, run: str, binning: str = "oracle", bins: int = 3, 
         seed: seed of the splits.
         level: interval coverage.
         bon_scorer: scorer of the best-of-N baseline (falls back to any best_of_n scorer the run has).
+        rep_splits: random splits averaged in each bootstrap replicate (1: fast, and the intervals err wide;
+            `splits`: the point's own procedure, `splits` times the cost).
 
     Returns:
         Allocation.
@@ -117,15 +139,20 @@ def allocate(cells: Cells, *, run: str, binning: str = "oracle", bins: int = 3, 
     if len(levels) > MAX_LEVELS:
         levels = np.geomspace(levels[0], levels[-1], MAX_LEVELS)
     rng = np.random.default_rng(seed)
-    x = np.where(np.isfinite(x), x, np.nanmedian(x) if np.isfinite(x).any() else 0.0)
+    unscored = int((~np.isfinite(x)).sum())
+    notes = []
+    if unscored:
+        notes.append(f"allocation for {run} by {binning}: {unscored} of {P} problems have no finite {binning} score; "
+                     "they are binned at the median of the others (in the replicates too)")
+    x = _fill(x)
     acc_pt, flops_pt = _average([_crossfit(A, F, x, np.arange(P), levels, bins, rng, bon) for _ in range(splits)])
     acc_b, flops_b = [], []
     for b in range(cells.n_boot):
         Ab = np.stack([cells.reps[k][b] for k in keys])
         Fb = F[:, cells.rows[b]]
-        xb = x_reps[b]
-        xb = np.where(np.isfinite(xb), xb, np.nanmedian(xb) if np.isfinite(xb).any() else 0.0)
-        a, f = _crossfit(Ab, Fb, xb, cells.rows[b], levels, bins, rng, bon)
+        xb = _fill(x_reps[b])
+        a, f = _average([_crossfit(Ab, Fb, xb, cells.rows[b], levels, bins, rng, bon)
+                         for _ in range(rep_splits)])
         acc_b.append(a.mean(axis=2))
         flops_b.append(f.mean(axis=2))
     acc_b, flops_b = np.array(acc_b), np.array(flops_b)          # [B, M, L]
@@ -138,30 +165,68 @@ def allocate(cells: Cells, *, run: str, binning: str = "oracle", bins: int = 3, 
             lo, hi = interval(acc_b[:, m, j], level, centre=point_acc[m, j])
             curves.append({"method": method, "level": float(cap), "flops": float(point_flops[m, j]),
                            "accuracy": float(point_acc[m, j]), "ci_low": max(lo, 0.0), "ci_high": min(hi, 1.0)})
-    # Replicate curves centred on the point curves, as every interval here is: a redrawn pool holds ~63% of its
-    # distinct samples, which pulls large-n accuracies down, and uncentred, that bias alone moved the multiplier's
-    # interval off its own point (3.9x outside [0, 2.8] on a real 100 x 64 pool).
+    # Replicate curves centred on the point curves (module docstring).
     centred = acc_b - acc_b.mean(axis=0, keepdims=True) + point_acc[None]
-    summary = []
+    # FLOPs spent too: the choices made on a redrawn pool differ from the pool's (a baseline that picks n = 8 or 16
+    # about equally often on the pool picked 16 in nearly every replicate of a planted one), so uncentred, the
+    # replicates' baseline spent more at the operating point and their multipliers ran high.
+    flops_b = np.maximum(flops_b - flops_b.mean(axis=0, keepdims=True) + point_flops[None], 1e-12 * point_flops[None])
+    summary, replicates = [], {}
     for base in ("best single", "best-of-N"):
         if base == "best-of-N" and not bon:
             continue
         mb = METHODS.index(base)
         row = _multiplier(point_flops[0], point_acc[0], point_flops[mb], point_acc[mb])
-        reps = np.array([_multiplier(flops_b[b, 0], centred[b, 0], flops_b[b, mb], centred[b, mb])["multiplier"]
+        # Every replicate at the point's operating point (module docstring): its own baseline accuracy and FLOPs
+        # there, and the FLOPs its compute-optimal curve needs to match them.
+        at = row.pop("operating_level")
+        reps = np.array([_multiplier(flops_b[b, 0], centred[b, 0], flops_b[b, mb], centred[b, mb], at=at)["multiplier"]
                          for b in range(cells.n_boot)])
         ok = np.isfinite(reps)
         # A replicate whose compute-optimal curve never reaches the target counts as multiplier 0 (no gain at any
         # compute), so the interval cannot forget the replicates that went against the allocation.
-        lo, hi = np.quantile(np.where(ok, reps, 0.0), [(1 - level) / 2, (1 + level) / 2])
+        reps = np.where(ok, reps, 0.0)
+        replicates[base] = reps
+        lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
         summary.append({"baseline": base, **row, "multiplier_low": float(lo), "multiplier_high": float(hi),
-                        "replicates_reached": f"{int(ok.sum())}/{len(reps)}",
-                        "verdict": _verdict(row["multiplier"], lo, hi, ok.mean())})
+                        "replicates_reached": f"{int(ok.sum())}/{len(reps)}", "reached": float(ok.mean()),
+                        "p_gain": min(1.0, 2 * float(np.mean(reps <= 1))) if np.isfinite(row["multiplier"])
+                        else 1.0})
     choices = _choices(keys, A, F, x, levels, bins)
     head = {"run": run, "model": cells.runs[run], "benchmark": cells.benchmark, "binning": binning, "bins": bins}
+    summary = _with_verdicts(pd.DataFrame(summary).assign(**head, problems=P, unscored=unscored, level=level))
     return Allocation(**{k: v for k, v in head.items()}, problems=P,
-                      curves=pd.DataFrame(curves).assign(**head),
-                      summary=pd.DataFrame(summary).assign(**head, problems=P), choices=choices.assign(**head))
+                      curves=pd.DataFrame(curves).assign(**head), summary=summary, choices=choices.assign(**head),
+                      notes=notes, replicates=replicates)
+
+
+def adjust_verdicts(allocations: list[Allocation]) -> None:
+    """Holm-adjust the "no gain" tests of every row of every allocation together (one family: every run, binning
+    and baseline of an analysis), and set each row's p_holm and verdict from it, in place.
+
+    Example:
+        adjust_verdicts(analysis.allocations)
+    """
+    if not allocations:
+        return
+    both = _with_verdicts(pd.concat([a.summary for a in allocations], keys=range(len(allocations))))
+    for i, a in enumerate(allocations):
+        a.summary = both.loc[i].reset_index(drop=True)
+
+
+def _with_verdicts(summary: pd.DataFrame) -> pd.DataFrame:
+    """summary with p_holm (Holm over its rows) and the verdict of each row."""
+    summary = summary.copy()
+    summary["p_holm"] = holm(summary["p_gain"]) if len(summary) else []
+    summary["verdict"] = [_verdict(r["multiplier"], r["multiplier_low"], r["multiplier_high"], r["reached"],
+                                   r["p_holm"], 1 - r["level"], len(summary))
+                          for _, r in summary.iterrows()]
+    return summary
+
+
+def _fill(x):
+    """Scores with the non-finite ones (problems no sample of which has a finite score) set to the median."""
+    return np.where(np.isfinite(x), x, np.nanmedian(x) if np.isfinite(x).any() else 0.0)
 
 
 def _average(parts):
@@ -229,27 +294,37 @@ def _choose(A, F, levels):
     return np.where(fits.any(axis=1), best, int(np.argmin(f)))
 
 
-def _verdict(point: float, lo: float, hi: float, reached: float) -> str:
-    """One phrase a reader can quote: is there a gain, and can the multiplier be read at all."""
+def _verdict(point: float, lo: float, hi: float, reached: float, p_holm: float = np.nan, alpha: float = 0.05,
+             family: int = 1) -> str:
+    """One phrase a reader can quote: is there a gain (after Holm's adjustment over `family` tests), and can the
+    multiplier be read at all."""
     if not np.isfinite(point):
         return "no gain: the compute-optimal curve does not reach the baseline's best accuracy"
     if not lo <= point <= hi:
-        # A ratio of crossings of nearly flat curves: small changes move a crossing by a lot, so the point estimate
-        # falls outside its replicates' spread and no multiplier can be read off.
-        return f"unstable: the point is outside its interval (flat curves; reached in {reached:.0%} of replicates)"
+        # Point and replicates measure the same thing (module docstring), so this is rare: a skewed replicate
+        # distribution (most replicates on one side of a step in the curves) that does not support the point.
+        return f"unstable: the point is outside its replicates' interval (reached in {reached:.0%} of replicates)"
+    if lo > 1 and p_holm <= alpha:
+        return f"gain: the interval is above 1 (Holm-adjusted p {p_holm:.2g} over {family} tests)"
     if lo > 1:
-        return "gain: the interval is above 1"
+        return (f"no gain shown after adjusting: the interval is above 1, but Holm over {family} tests gives "
+                f"p {p_holm:.2g}")
     return f"no gain shown: the interval reaches {lo:.2g} (reached in {reached:.0%} of replicates)"
 
 
-def _multiplier(f_opt, a_opt, f_base, a_base) -> dict:
-    """FLOPs the baseline needs to reach its best accuracy over FLOPs the compute-optimal curve needs for it."""
+def _multiplier(f_opt, a_opt, f_base, a_base, at: int | None = None) -> dict:
+    """FLOPs the baseline spends at its operating point over FLOPs the compute-optimal curve needs to reach the
+    baseline's accuracy there. The operating point is level `at`, by default the first (in FLOPs) where the baseline
+    reaches its best accuracy; the result's operating_level says which."""
     order_b, order_o = np.argsort(f_base, kind="stable"), np.argsort(f_opt, kind="stable")
-    target = float(np.max(a_base))
-    need_base = _crossing(f_base[order_b], a_base[order_b], target)
+    if at is None:
+        # Equal accuracies can differ in the last bit between estimators (as in `_crossing`).
+        at = int(order_b[np.flatnonzero(a_base[order_b] >= np.max(a_base) - 1e-9)[0]])
+    target, need_base = float(a_base[at]), float(f_base[at])
     need_opt = _crossing(f_opt[order_o], a_opt[order_o], target)
     return {"target_accuracy": target, "baseline_flops": need_base, "optimal_flops": need_opt,
-            "multiplier": need_base / need_opt if np.isfinite(need_opt) and need_opt > 0 else np.nan}
+            "multiplier": need_base / need_opt if np.isfinite(need_opt) and need_opt > 0 else np.nan,
+            "operating_level": at}
 
 
 def _choices(keys, A, F, x, levels, bins) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from testtime.analysis.allocation import allocate
+from testtime.analysis.allocation import adjust_verdicts, allocate
 from testtime.analysis.costs import CostModel, add_costs, cell_costs, cost_choices, cost_frontiers, \
     disagreement_notes, weights_note
 from testtime.analysis.exchange import exchange_rates
@@ -23,6 +23,7 @@ from testtime.analysis.forecast import forecast, spread_note
 from testtime.analysis.grid import grid_points
 from testtime.analysis.frontier import frontier
 from testtime.analysis.matched import matched_flops
+from testtime.analysis.multiplicity import holm
 from testtime.analysis.paired import adjacent_budgets, find_pairs, paired
 from testtime.analysis.pools import load_pools, subset
 from testtime.analysis.result import Analysis
@@ -161,6 +162,7 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
             for binning in ["oracle", *sorted(s for r, s in cells.predictors if r == run)]:
                 try:
                     allocations.append(allocate(cells, run=run, binning=binning, bins=bins, seed=seed))
+                    notes += allocations[-1].notes
                 except UserError as e:
                     notes.append(f"no allocation for {run} by {binning}: {e}")
     for r in pools:
@@ -182,13 +184,20 @@ def analyze(paths: Sequence[str | Path], *, compare: bool = False, queries: floa
         paired_df["kind"] = paired_df["kind"].fillna("asked")
     elif len(paired_df):
         paired_df["kind"] = "asked"
+    # Holm over each family (testtime/analysis/multiplicity.py): the asked comparisons, the adjacent n, the
+    # matched-FLOPs rows, and every allocation's "no gain" test.
+    if len(paired_df):
+        paired_df["p_holm"] = paired_df.groupby("kind")["p_value"].transform(lambda p: holm(p.to_numpy()))
+    adjust_verdicts(allocations)
+    matched = pd.concat([m for m in matched if len(m)], ignore_index=True) if any(len(m) for m in matched) \
+        else pd.DataFrame()
+    if len(matched):
+        matched["p_holm"] = holm(matched["p_value"].to_numpy())
     return Analysis(runs=[str(p) for p in paths], table=table, fits=fits, frontier=frontier(table), exchange=exchange,
                     signal=signal, notes=warnings + notes, queries=queries, extrapolate=extrapolate, overlap=overlap,
                     paired=paired_df, allocations=allocations, forecasts=forecasts, price_per_hour=price_per_hour,
                     levels=levels, warnings=warnings, grid=grid, cost_frontiers=fronts, cost_choices=choices,
-                    stability=stability, ranks=ranks, cost_model=cost_model,
-                    matched=pd.concat([m for m in matched if len(m)], ignore_index=True)
-                    if any(len(m) for m in matched) else pd.DataFrame())
+                    stability=stability, ranks=ranks, cost_model=cost_model, matched=matched)
 
 
 def _overlap(pools, table) -> tuple[pd.DataFrame, dict]:

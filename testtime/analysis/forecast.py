@@ -14,6 +14,14 @@ the unbiased pass@k of k = 1..n (`testtime.analysis.curves.ExpPower`), also refi
 Validation (`forecast`): fit on the first n' << N samples of each problem only, predict pass@k up to N and beyond,
 and set it beside pass@k measured from all N samples.
 
+The search keeps log alpha and log beta in [-9, 7]. When the counts show no spread of difficulty (every problem
+alike), the likelihood keeps rising as alpha and beta grow with their ratio fixed by the mean, and the fit stops at
+beta = e^7 with alpha = e^7 * mean / (1 - mean): a number the search's edge made, not the data (22.5 on a 2% pool).
+Such a fit sets `at_bound_`, `forecast`'s facts say `alpha_at_bound`, and the report shows "not identified" instead
+of a value and an interval; a bootstrap refit that stops at an edge counts as alpha = infinity (beta or alpha at the
+upper edge: the one-rate limit) or 0 (alpha at the lower edge), so an interval reaching such refits is open on that
+side. pass@k itself is well defined in that limit (1 - (1 - mean)^k), and the bounded fit gives it.
+
 Example:
     fit = BetaBinomial().fit(pool.correct[:, :8].sum(axis=1), 8)
     fit.params_["alpha"], fit.pass_at_k([64, 1024])
@@ -34,6 +42,8 @@ from testtime.errors import UserError
 from testtime.store.estimators import pass_at_k as unbiased_pass_at_k
 
 _LOG_BOUNDS = (-9.0, 7.0)
+_AT_BOUND = 1e-3
+"""A log-parameter within this of an edge of _LOG_BOUNDS is at the bound."""
 SPREAD_LR_CRITICAL = 2.71
 """5% point of the boundary likelihood-ratio test of `heterogeneity` (a 50:50 mixture of chi2(0) and chi2(1))."""
 
@@ -55,7 +65,10 @@ class BetaBinomial:
             n: samples per problem (an int, or [P]).
 
         Returns:
-            self, with `params_` {alpha, beta}, `ci_` (95% bootstrap over problems), `boot_params_` [n_boot, 2].
+            self, with `params_` {alpha, beta}, `at_bound_` (the names of those stopped at an edge of the search:
+            then alpha is not identified, module docstring), `ci_` (95% bootstrap over problems; a refit at an edge
+            counts as alpha = inf or 0), `boot_params_` [kept refits, 2] (as fitted, for the pass@k band) and
+            `boot_skipped_` (resamples with nothing to fit, all wrong or all right, left out).
 
         Raises:
             UserError: no problems, counts outside [0, n], or every problem all wrong / all right (nothing to fit).
@@ -72,16 +85,26 @@ class BetaBinomial:
             raise UserError("every sample is correct: nothing to fit")
         theta = _mle(c, n)
         self.params_ = {"alpha": float(np.exp(theta[0])), "beta": float(np.exp(theta[1]))}
+        self.at_bound_ = tuple(name for name, t in zip(("alpha", "beta"), theta) if _edge(t))
         rng = np.random.default_rng(self.seed)
-        boot = []
+        boot, alphas, self.boot_skipped_ = [], [], 0
         for _ in range(self.n_boot):
             i = rng.integers(0, len(c), len(c))
             if np.all(c[i] == 0) or np.all(c[i] == n[i]):
-                continue   # a resample with nothing to fit says only that the tail is unknown; the CI widens
-            boot.append(np.exp(_mle(c[i], n[i], theta)))
+                # Nothing to fit. Leaving these resamples out drops the most extreme ones (all wrong: pass@k = 0),
+                # so the interval is if anything too narrow on that side; boot_skipped_ counts them.
+                self.boot_skipped_ += 1
+                continue
+            t = _mle(c[i], n[i], theta)
+            boot.append(np.exp(t))
+            alphas.append(_alpha_limit(t))
         self.boot_params_ = np.array(boot).reshape(-1, 2)
-        self.ci_ = {name: tuple(float(q) for q in np.quantile(col, [0.025, 0.975]))
-                    for name, col in zip(("alpha", "beta"), self.boot_params_.T)} if len(boot) else {}
+        self.ci_ = {}
+        if boot:
+            # Refits at the edge count as alpha = inf: an interval end that reaches one is open (inf).
+            q = np.quantile(np.minimum(alphas, 1e300), [0.025, 0.975])
+            self.ci_["alpha"] = tuple(float(v) if v < 1e299 else float("inf") for v in q)
+            self.ci_["beta"] = tuple(float(q) for q in np.quantile(self.boot_params_[:, 1], [0.025, 0.975]))
         return self
 
     def pass_at_k(self, k) -> np.ndarray:
@@ -102,6 +125,20 @@ class BetaBinomial:
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
             raise UserError("BetaBinomial is not fitted yet; call fit(correct, n) first")
+
+
+def _edge(t) -> bool:
+    return bool(t <= _LOG_BOUNDS[0] + _AT_BOUND or t >= _LOG_BOUNDS[1] - _AT_BOUND)
+
+
+def _alpha_limit(theta) -> float:
+    """alpha of a fit, or the limit the search's edge stood in for: inf where log alpha or log beta sits at the upper
+    edge (problems alike), 0 where log alpha sits at the lower one."""
+    if theta[0] >= _LOG_BOUNDS[1] - _AT_BOUND or theta[1] >= _LOG_BOUNDS[1] - _AT_BOUND:
+        return float("inf")
+    if theta[0] <= _LOG_BOUNDS[0] + _AT_BOUND:
+        return 0.0
+    return float(np.exp(theta[0]))
 
 
 def _pass(k, a, b):
@@ -164,7 +201,9 @@ def forecast(correct: np.ndarray, *, first: int, ks=None, n_boot: int = 200, see
     Returns:
         (table, facts): one row per k with measured (unbiased pass@k from all N samples; NaN beyond N) and its
         bootstrap CI over problems, beta (the beta-binomial forecast) with its band, brown (the exp(a k^b)
-        forecast) with its band; facts holds the fitted alpha (the power-law exponent) and Brown's b, with CIs.
+        forecast) with its band; facts holds the fitted alpha (the power-law exponent) and Brown's b, with CIs,
+        alpha_at_bound (the fit stopped at an edge of its search: alpha is not identified, show no value for it)
+        and at_bound (which parameters).
 
     Raises:
         UserError: n' outside 1..N, or nothing to fit in the first n' samples.
@@ -206,6 +245,7 @@ def forecast(correct: np.ndarray, *, first: int, ks=None, n_boot: int = 200, see
                      "brown_high": float(np.nanquantile(preds, 1 - tail)) if len(brown_boot) else np.nan,
                      "first": first, "problems": P, "samples": N})
     facts = {"alpha": beta.params_["alpha"], "alpha_ci": beta.ci_.get("alpha", (np.nan, np.nan)),
+             "alpha_at_bound": bool(beta.at_bound_), "at_bound": beta.at_bound_,
              "spread_lr": heterogeneity(head.sum(axis=1), first, beta.params_["alpha"], beta.params_["beta"]),
              "beta": beta.params_["beta"], "first": first, "samples": N, "problems": P,
              "brown_b": brown.params_["b"] if brown is not None else np.nan,

@@ -24,7 +24,7 @@ import pandas as pd
 from testtime.store.manifest import Manifest, existing_manifest
 from testtime.store.pool import Pool
 from testtime.store.reader import POOL as POOL_GROUP
-from testtime.store.reader import read_samples, to_pool  # noqa: F401  (read_samples: the analyzer's name for it)
+from testtime.store.reader import first_samples, read_samples, to_pool  # noqa: F401  (read_samples: the analyzer's name for it)
 
 _GROUP = re.compile(r"^(?P<strategy>.+)-(?P<digest>[0-9a-f]{8})@(?P<budget>\d+)$")
 
@@ -77,7 +77,10 @@ def load_pools(paths: Sequence[str | Path], results: pd.DataFrame | None = None)
         if df is not None and len(df):
             for group, g in df.groupby("group", sort=False):
                 if group == POOL_GROUP:
-                    pool = to_pool(g, where=str(path), grading=grading)
+                    # The n the run evaluated: a pool grown beyond it is read as its first n, as results.json was.
+                    # (manifests made before pools grew, without pool_size, evaluated every stored sample)
+                    n = manifest.config.sampling.n if manifest.config is not None and manifest.pool_size else None
+                    pool = to_pool(first_samples(g, n), where=str(path), grading=grading)
                 elif m := _GROUP.match(str(group)):
                     generated[(m["strategy"], int(m["budget"]))] = to_pool(g, where=f"{path} ({group})",
                                                                            grading=grading)

@@ -177,8 +177,9 @@ def results_section(analysis: Analysis) -> pd.DataFrame | None:
     return _shown(pd.DataFrame(res))
 
 
-@section("paired", "paired comparisons on the same problems: difference A - B, 95% CI and p-value resampling "
-                   "problems (two-level CI beside it)")
+@section("paired", "paired comparisons on the same problems: difference A - B with its 95% CI resampling problems "
+                   "(two-level CI beside it), the sign-flip test's p-value, and p Holm-adjusted within each kind "
+                   "(the asked comparisons; every adjacent n of the analysis)")
 def paired_section(analysis: Analysis) -> pd.DataFrame | None:
     """The comparisons asked for, then each budget against the next one up."""
     p = analysis.paired
@@ -190,24 +191,29 @@ def paired_section(analysis: Analysis) -> pd.DataFrame | None:
         "A - B (95% CI)": [f"{d:+.1%} ({lo:+.1%}, {hi:+.1%})" for d, lo, hi in
                            zip(p["difference"], p["ci_low"], p["ci_high"])],
         "p-value": p["p_value"].map(lambda v: f"{v:.3g}"),
+        "p (Holm)": _col(p, "p_holm").map(lambda v: "-" if pd.isna(v) else f"{v:.3g}"),
         "two-level CI": [f"({lo:+.1%}, {hi:+.1%})" for lo, hi in zip(p["ci2_low"], p["ci2_high"])]})
 
 
 @section("allocation", "compute-optimal allocation by difficulty (cross-fitted on held-out halves): FLOPs to reach "
-                       "the baseline's best accuracy, and the multiplier with its 95% CI")
+                       "the baseline's best accuracy, the multiplier with its 95% CI, and the p-value of 'no gain' "
+                       "Holm-adjusted over every run, binning and baseline shown")
 def allocation_section(analysis: Analysis) -> pd.DataFrame | None:
     """One row per (run, binning, baseline): the FLOPs the baseline and the compute-optimal rule need."""
     rows = []
     for a in analysis.allocations:
         for _, r in a.summary.iterrows():
             mult = ("not reached" if not np.isfinite(r["multiplier"]) else f"{r['multiplier']:.2f}x")
+            unscored = int(r.get("unscored", 0) or 0)
             rows.append({"model": a.model, "benchmark": a.benchmark, "problems": a.problems,
-                         "bins by": "pass@1 (oracle)" if a.binning == "oracle" else f"mean {a.binning}",
+                         "bins by": ("pass@1 (oracle)" if a.binning == "oracle" else f"mean {a.binning}")
+                         + (f" ({unscored} unscored, at the median)" if unscored else ""),
                          "baseline": r["baseline"], "target accuracy": _pct(r["target_accuracy"]),
                          "baseline FLOPs": fmt_num(r["baseline_flops"]),
                          "compute-optimal FLOPs": fmt_num(r["optimal_flops"]),
                          "multiplier [95% CI]": f"{mult} [{r['multiplier_low']:.2f}, {r['multiplier_high']:.2f}]",
                          "replicates reaching it": r["replicates_reached"],
+                         "p no gain (Holm)": "-" if pd.isna(r.get("p_holm", np.nan)) else f"{r['p_holm']:.2g}",
                          "reading": r.get("verdict", "")})
     return _shown(pd.DataFrame(rows))
 
@@ -241,8 +247,18 @@ def forecast_section(analysis: Analysis) -> pd.DataFrame | None:
                          _ci(r["measured"], r["measured_low"], r["measured_high"]),
                          "beta-binomial [band]": _ci(r["beta"], r["beta_low"], r["beta_high"]),
                          "Brown exp(a k^b) [band]": _ci(r["brown"], r["brown_low"], r["brown_high"]),
-                         "exponent alpha [CI]": f"{facts['alpha']:.3g} [{fmt_num(lo)}, {fmt_num(hi)}]"})
+                         "exponent alpha [CI]": alpha_text(facts)})
     return _shown(pd.DataFrame(rows))
+
+
+def alpha_text(facts: dict) -> str:
+    """The forecast's exponent as the report shows it: value [CI], or why there is none (a fit stopped at the edge
+    of its search, `testtime.analysis.forecast`)."""
+    if facts.get("alpha_at_bound"):
+        return (f"not identified: fit at its search bound ({', '.join(facts.get('at_bound', ()))}); "
+                "the samples show no spread of difficulty")
+    lo, hi = facts["alpha_ci"]
+    return f"{facts['alpha']:.3g} [{fmt_num(lo)}, {fmt_num(hi)}]"
 
 
 @section("fits", "accuracy vs inference FLOPs: chosen curve (held-out error) and parameters with 95% bootstrap CIs "
@@ -337,7 +353,7 @@ def cost_choices_section(analysis: Analysis) -> pd.DataFrame | None:
 
 @section("matched", "generation strategies at matched FLOPs: each budget point beside each selection strategy at the "
                     "largest n within its FLOPs per problem, on the problems both hold (95% CIs over problems; paired "
-                    "difference generation - selection with its CI and p-value)")
+                    "difference generation - selection with its CI, p-value and p Holm-adjusted over every row)")
 def matched_section(analysis: Analysis) -> pd.DataFrame | None:
     """One row per (generation budget point, selection strategy): both accuracies and their paired difference."""
     m = analysis.matched
@@ -354,7 +370,8 @@ def matched_section(analysis: Analysis) -> pd.DataFrame | None:
                                   zip(m["selection_accuracy"], m["selection_low"], m["selection_high"])],
         "difference (95% CI)": [f"{d:+.1%} ({lo:+.1%}, {hi:+.1%})" for d, lo, hi in
                                 zip(m["difference"], m["ci_low"], m["ci_high"])],
-        "p-value": m["p_value"].map(lambda v: f"{v:.3g}")})
+        "p-value": m["p_value"].map(lambda v: f"{v:.3g}"),
+        "p (Holm)": _col(m, "p_holm").map(lambda v: "-" if pd.isna(v) else f"{v:.3g}")})
 
 
 def _grid_cells(g: pd.DataFrame) -> dict:

@@ -210,7 +210,7 @@ def side_by_side(store: Store, cfg: RunConfig, plan: Plan, ids, rows: list[Resul
     def evaluated(grading: str) -> list[ResultRow]:
         if rows and grading == cfg.grading:
             return rows
-        out = evaluate(store.pool(ids, grading=grading), plan.selection, n_boot=cfg.bootstrap,
+        out = evaluate(store.pool(ids, grading=grading, n=cfg.sampling.n), plan.selection, n_boot=cfg.bootstrap,
                        seed=cfg.bootstrap_seed) if plan.selection else []
         for g in plan.generation:
             pools = {b: store.pool(ids, group=generation_group(g, b), grading=grading) for b in cfg.budgets}

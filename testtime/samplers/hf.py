@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from testtime.sampler import Completion, Sampling, chat_text, continuation_ids, seed_for
+from testtime.sampler import Completion, Sampling, chat_text, continuation_ids, request_seed
 from testtime.samplers.transformers_models import Loaded
 from testtime.config import EngineConfig
 from testtime.models import ModelFacts
@@ -79,7 +79,9 @@ class HFSampler:
         prompt_len = enc.input_ids.shape[1]
         out: list[Completion] = []
         if sampling.seed is not None:   # as a seeded vLLM request: from the seed and the text
-            torch.manual_seed(seed_for(sampling.seed, text))
+            # One generator for the request's n samples (not one per sample, as vLLM): a block of a grown pool
+            # (first_index > 0) draws new samples, but not those one larger request would have drawn.
+            torch.manual_seed(request_seed(sampling, text))
         greedy = sampling.temperature == 0
         while len(out) < sampling.n:
             k = min(self.batch, sampling.n - len(out))

@@ -35,7 +35,7 @@ from typing import Any, Iterator, Sequence
 
 from testtime.errors import ServerFault, UserError
 from testtime.models import ModelFacts
-from testtime.sampler import Completion, ProblemsFailed, Sampling, chat_text, continuation_ids, seed_for
+from testtime.sampler import Completion, ProblemsFailed, Sampling, chat_text, continuation_ids, request_seed
 from testtime.samplers.http import BadReply, Client, RequestFailed, choices_of, public_url
 from testtime.samplers.openai_probe import probe
 
@@ -156,7 +156,7 @@ class OpenAISampler:
         if sampling.logprobs is not None:
             body["logprobs"] = sampling.logprobs
         if sampling.seed is not None and self.capabilities.get("seed"):
-            body["seed"] = seed_for(sampling.seed, text)
+            body["seed"] = request_seed(sampling, text)   # the server's vLLM gives sample j seed + j
         return body
 
     def stream(self, prompts: Sequence[str], sampling: Sampling | Sequence[Sampling], *, raw: bool = False

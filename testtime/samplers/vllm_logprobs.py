@@ -11,7 +11,8 @@ before stepping again); without one, the call refuses to run while other request
 their outputs.
 
 `prompt_token_logprobs` reads the logprob of every prompt token instead (`prompt_logprobs=0`): the likelihood of a
-given continuation, e.g. the gold answer after the problem.
+given continuation, e.g. the gold answer after the problem; given where the continuation starts, only the prompt's
+uncached tail is computed.
 
 Example:
     rows = next_token_logprobs(sampler.llm, [prompt_ids], [yes_id, no_id])    # [[lp_yes, lp_no]]
@@ -51,20 +52,42 @@ def next_token_logprobs(llm, prompts: Sequence[Sequence[int]], token_ids: Sequen
     return rows
 
 
-def prompt_token_logprobs(llm, prompts: Sequence[Sequence[int]], *, park: list | None = None) -> list[list[float]]:
+def prompt_token_logprobs(llm, prompts: Sequence[Sequence[int]], *, park: list | None = None,
+                          needed_from: Sequence[int] | None = None) -> list[list[float]]:
     """Logprob of each prompt token given the tokens before it (`prompt_logprobs=0`; one prefill per prompt).
+
+    `needed_from`: per prompt, the first token whose logprob the caller needs (a continuation's start). vLLM skips
+    the prefix cache for a prompt-logprobs request by default (positions read from the cache have no logits), so
+    every such request prefills its whole prompt; given `needed_from`, the request reads the cache, only the
+    uncached tail is computed, and the positions read from the cache come back NaN. A prompt whose needed tokens
+    were themselves cached is asked again without the cache. Measured: docs/engine.md.
 
     Returns:
         one list per prompt of len(prompt) - 1 floats: tokens 1.. (the first token has no context).
     """
     from vllm import SamplingParams
 
-    outs = _one_step_requests(llm, prompts, lambda: SamplingParams(max_tokens=1, temperature=0.0,
-                                                                    prompt_logprobs=0), park)
-    rows = []
-    for prompt, out in zip(prompts, outs):
-        # position 0 is None; every later position holds the prompt token itself (plus the top-k, here none)
-        rows.append([float(d[t].logprob) for t, d in zip(list(prompt)[1:], out.prompt_logprobs[1:])])
+    def read(outs, cached: bool) -> list[list[float]]:
+        rows = []
+        for prompt, out in zip(prompts, outs):
+            # position 0 is None; every later position holds the prompt token itself (plus the top-k, here none).
+            # With the cache read, rows of tokens 1..num_cached_tokens were never computed: vLLM leaves them
+            # uninitialised (torch.empty), so they are not read, and not detokenized (their ids are garbage).
+            first = (out.num_cached_tokens or 0) + 1 if cached else 1
+            rows.append([float(d[t].logprob) if i >= first else math.nan
+                         for i, (t, d) in enumerate(zip(list(prompt)[1:], out.prompt_logprobs[1:]), start=1)])
+        return rows
+
+    if needed_from is None:
+        return read(_one_step_requests(llm, prompts, lambda: SamplingParams(
+            max_tokens=1, temperature=0.0, prompt_logprobs=0), park), cached=False)
+    rows = read(_one_step_requests(llm, prompts, lambda: SamplingParams(
+        max_tokens=1, temperature=0.0, prompt_logprobs=0, skip_reading_prefix_cache=False, detokenize=False), park),
+        cached=True)
+    again = [i for i, (row, start) in enumerate(zip(rows, needed_from)) if any(map(math.isnan, row[start - 1:]))]
+    if again:
+        for i, row in zip(again, prompt_token_logprobs(llm, [prompts[i] for i in again], park=park)):
+            rows[i] = row
     return rows
 
 

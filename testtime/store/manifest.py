@@ -69,6 +69,9 @@ class Manifest:
     """What the last `regrade` changed (counts, grader before and after, when)."""
     strategies: tuple[str, ...] = ()
     """The strategies the last evaluation ran."""
+    pool_size: int | None = None
+    """The most samples per problem the stored pool holds; `config.sampling.n` is the n the last evaluation read
+    (each problem's first n samples by index). None in manifests made before pools grew in place."""
     gold_likelihood: str | None = None
     """Why the gold answers' likelihoods were not read, when they were not (the backend cannot read prompt
     logprobs)."""

@@ -44,6 +44,14 @@ def pool_column(name: str) -> bool:
     return name in POOL_COLUMNS or name.startswith(("score_", "scorer_flops_"))
 
 
+def first_samples(df, n: int | None):
+    """The rows of `df` without the pool samples of index n and beyond (all of them for n None): a pool larger than
+    the n asked for is read as its first n samples, which are what a fresh run of n draws."""
+    if n is None:
+        return df
+    return df[(df["group"] != POOL) | (df["sample_index"] < n)]
+
+
 def read_table(parts: Sequence[Path], columns: Callable[[str], bool] | None = None):
     """The rows of `parts` (the columns a predicate keeps, and "group"; all by default) as one pyarrow Table, one row
     per (group, problem, sample), sorted, the newest copy of a duplicate kept; None for no parts."""
@@ -128,6 +136,8 @@ def to_pool(df, *, where: str = "run", grading: str = "flexible", problem_ids: S
         values = rows[col]
         if dtype is float:
             values = pd.to_numeric(values, errors="coerce")
+        elif dtype is int and values.isna().any():   # counts not known (an import without a tokenizer): NaN
+            return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float).reshape(P, N)
         return values.to_numpy(dtype=dtype).reshape(P, N)
 
     scores = {c.removeprefix("score_"): grid(c) for c in rows.columns
@@ -136,12 +146,16 @@ def to_pool(df, *, where: str = "run", grading: str = "flexible", problem_ids: S
     scorer_flops = {c.removeprefix("scorer_flops_"): np.nan_to_num(grid(c)) for c in rows.columns
                     if c.startswith("scorer_flops_")}
     answers = grid("answer", object, None)
+
+    def spent(col):   # FLOPs; NaN throughout where nobody knew them (an import without the model's facts)
+        values = grid(col)
+        return values if col in rows.columns and len(rows) and np.isnan(values).all() else np.nan_to_num(values)
+
     return Pool(seconds=measured_seconds(grid("ttft_s", fill=np.nan), grid("tpot_s", fill=np.nan),
                                          grid("request_s", fill=np.nan), grid("output_tokens", int, 0)),
                 problem_ids=tuple(keep), answer_ids=grid("answer_id", int, -1), correct=grid("correct", bool, False),
                 output_tokens=grid("output_tokens", int, 0), prompt_tokens=grid("prompt_tokens", int, 0)[:, 0],
-                decode_flops=np.nan_to_num(grid("decode_flops")),
-                prefill_flops=np.nan_to_num(grid("prefill_flops"))[:, 0], scores=scores,
+                decode_flops=spent("decode_flops"), prefill_flops=spent("prefill_flops")[:, 0], scores=scores,
                 score_flops=np.nan_to_num(grid("score_flops")), scorer_flops=scorer_flops, grading=grading,
                 answers=tuple(tuple(a if isinstance(a, str) else None for a in row) for row in answers),
                 left_out=left_out)

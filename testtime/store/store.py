@@ -33,12 +33,13 @@ from typing import Callable, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from testtime.config import identity
 from testtime.errors import UserError
 from testtime.files import atomic_write, check_folder, write_json
 from testtime.sampler import Completion
 from testtime.store.manifest import MANIFEST, Manifest, read_manifest
 from testtime.store.pool import Pool
-from testtime.store.reader import POOL, pool_column, read_table, to_pool
+from testtime.store.reader import POOL, first_samples, pool_column, read_table, to_pool
 from testtime.store.records import (SAMPLE_COLUMNS, SUMMARY_COLUMNS, SampleRecord, read_parquet,
                                     read_part, read_parts, sample_columns)
 
@@ -73,11 +74,12 @@ class Store:
     @classmethod
     def open(cls, path: str | Path, sample_key: dict) -> "Store":
         """A run directory for samples shaped by `sample_key` (created on first write); refuse one made for other
-        samples."""
+        samples. The number of samples per problem is not part of it (`config.identity`): the pool grows in place."""
         check_folder(path, "run directory", "pass another --output-dir (or --name)")
         store = cls(Path(path))
         manifest = store.manifest()
-        if manifest is not None and manifest.sample_key != json.loads(json.dumps(sample_key)):
+        if manifest is not None and (manifest.sample_key is None
+                                     or identity(manifest.sample_key) != identity(sample_key)):
             raise UserError(f"run directory {store.path} holds samples of a different configuration; "
                             "pass another --name or --output-dir, or delete it")
         return store
@@ -155,6 +157,42 @@ class Store:
             out.update(pid for g, pid in zip(t.column(0).to_pylist(), t.column(1).to_pylist()) if g == group)
         return out
 
+    def counts(self, group: str = POOL) -> dict[str, int]:
+        """Problem id -> samples of `group` stored (a pool grown in place holds its blocks 0..k-1, k..n-1, each
+        stored whole)."""
+        seen: set[tuple[str, int]] = set()
+        for p in self.parts():
+            t = _read(p, ["group", "problem_id", "sample_index"])
+            seen.update((pid, k) for g, pid, k in zip(*(t.column(c).to_pylist() for c in range(3))) if g == group)
+        out: dict[str, int] = {}
+        for pid, _ in seen:
+            out[pid] = out.get(pid, 0) + 1
+        return out
+
+    def answers(self, problem_ids: Sequence[str]) -> dict[str, tuple[list, list]]:
+        """Per pool problem among `problem_ids`: its stored answers in sample order, under the flexible and the
+        strict policy (None where a sample has none); what the vote classes of samples added to it build on."""
+        if not self.parts():
+            return {}
+        cols = ["group", "problem_id", "sample_index", "answer", "answer_id_strict"]
+        df = self.table().select([c for c in cols if c in self.table().column_names]).to_pandas()
+        df = df[(df["group"] == POOL) & df["problem_id"].isin(set(problem_ids))].sort_values("sample_index")
+        out = {}
+        for pid, g in df.groupby("problem_id", sort=False):
+            flexible = [a if isinstance(a, str) else None for a in g["answer"]]
+            marked = g["answer_id_strict"] if "answer_id_strict" in g else [None] * len(g)
+            strict = [a if (k is not None and k == k and k >= 0) else None for a, k in zip(flexible, marked)]
+            out[pid] = (flexible, strict)
+        return out
+
+    def score_names(self) -> list[str]:
+        """The scorers whose scores the stored pool carries (its score_<name> columns)."""
+        names = set()
+        for p in self.parts():
+            names.update(c.removeprefix("score_") for c in pq.read_schema(p).names
+                         if c.startswith("score_") and c not in ("score_flops", "score_oracle"))
+        return sorted(names)
+
     def compact(self) -> None:
         """Merge the parts into one (written first, then the old parts removed; readers dedupe the overlap)."""
         if len(self.parts()) > 1:
@@ -200,15 +238,17 @@ class Store:
             new = pa.concat_tables([old.take(keep), new.cast(old.schema)])
         atomic_write(self.path / "gold.parquet", lambda tmp: pq.write_table(new, tmp))
 
-    def pool(self, problem_ids: Sequence[str] | None = None, group: str = POOL, grading: str = "flexible") -> Pool:
+    def pool(self, problem_ids: Sequence[str] | None = None, group: str = POOL, grading: str = "flexible",
+             n: int | None = None) -> Pool:
         """The stored samples of `group` as a Pool (testtime.store.reader.to_pool, the analyzer's reader too): rows
         in `problem_ids` order, each of which must have all its samples (a one-line UserError naming the missing or
         short ones otherwise); default every whole problem, sorted, the short ones in `Pool.left_out`. Graded by
         policy `grading` ("flexible", or "strict": the strict grades and vote classes, which samples graded before
-        grader 2 lack: a one-line UserError then, naming `regrade`)."""
+        grader 2 lack: a one-line UserError then, naming `regrade`). `n`: the first n samples of each problem only
+        (by sample index: a larger stored pool answers a smaller n as a fresh run of n would)."""
         table = self.table()
         table = table.select([c for c in table.column_names if pool_column(c)])
-        df = table.to_pandas()
+        df = first_samples(table.to_pandas(), n)
         return to_pool(df[df["group"] == group], where=str(self.path), grading=grading, problem_ids=problem_ids)
 
     # ---- scores added later, and the per-problem summary --------------------------------------------------------
@@ -255,14 +295,15 @@ class Store:
                 on_problem(k, total)
         self.rewrite(pd.DataFrame(df))
 
-    def summary(self, problem_ids: Sequence[str], grading: str = "flexible"):
+    def summary(self, problem_ids: Sequence[str], grading: str = "flexible", n: int | None = None):
         """Per pool problem: sample counts, the samples' mean-logprob sums and counts (all, correct under policy
         `grading`), and the gold answer's likelihood (NaN when not read): the DataFrame of records.SUMMARY_COLUMNS the
-        analyzer reads."""
+        analyzer reads. `n`: of the first n samples only."""
         import pandas as pd
 
         correct = "correct_strict" if grading == "strict" else "correct"
         df = self.table().select(["group", "problem_id", "sample_index", correct, "logprob_mean"]).to_pandas()
+        df = first_samples(df, n)
         df = df[(df["group"] == POOL) & df["problem_id"].isin(set(problem_ids))]
         lp = pd.to_numeric(df["logprob_mean"], errors="coerce")
         ok = df[correct].fillna(False).astype(bool)
@@ -284,11 +325,12 @@ class Store:
         return out[list(SUMMARY_COLUMNS)]
 
 
-    def grades(self, problem_ids: Sequence[str] | None = None, group: str = POOL) -> dict:
+    def grades(self, problem_ids: Sequence[str] | None = None, group: str = POOL, n: int | None = None) -> dict:
         """How the stored samples of `group` graded, for the manifest and `show`: samples, their count by extraction
         (boxed, marked, last_number, letter, none), the share correct under each policy (strict None while some
-        samples lack a strict grade), and how many lack one (graded before grader 2: `regrade`)."""
-        df = self.table().to_pandas()
+        samples lack a strict grade), and how many lack one (graded before grader 2: `regrade`). `n`: of the
+        first n samples of each pool problem only."""
+        df = first_samples(self.table().to_pandas(), n)
         df = df[df["group"] == group]
         if problem_ids is not None:
             df = df[df["problem_id"].isin(set(problem_ids))]
