@@ -13,7 +13,7 @@ Where this differs from the reference: samples without an answer abstain (the re
 more answer); ties of the final vote are split uniformly (the reference takes the first most common).
 
 Expectation over every ordering: exact per problem by the chain over vote counts where its state space is at most
-`max_states` (testtime/store/stopping.py), Monte Carlo over `n_draws` seeded orderings for the rest (with its standard
+`max_states` (testtime/store/stopping/), Monte Carlo over `n_draws` seeded orderings for the rest (with its standard
 error). Spend: the samples drawn, one after another (no two share a decode step).
 
 Example:
@@ -27,6 +27,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from strategies.base import Adaptive
 from testtime.registry import register
 from testtime.store.pool import Estimate, Pool, usage_cost
 from testtime.store.stopping import BetaRule, DirichletRule, stopping
@@ -36,16 +37,8 @@ CRITERIA = ("beta", "dirichlet")
 
 @register("strategy", "adaptive_consistency")
 @dataclass(frozen=True)
-class AdaptiveConsistency:
-    kind: ClassVar[str] = "selection"
+class AdaptiveConsistency(Adaptive):
     name: ClassVar[str] = "adaptive_consistency"
-    scorer: ClassVar[str | None] = None
-    reads_gold: ClassVar[bool] = False
-    adaptive: ClassVar[bool] = True
-    """It may stop before n: its results carry the expected samples (ResultRow.samples)."""
-    replicate_levels: ClassVar[str] = "problems"
-    """Its bootstrap replicates resample problems only (each problem's value is already an expectation over orderings;
-    re-running it on B resampled pools would take minutes): testtime.analysis.uncertainty."""
     criterion: str = "beta"
     """beta | dirichlet (module docstring)."""
     threshold: float = 0.95

@@ -69,6 +69,19 @@ class Selection(Protocol):
     # analyzer's bootstrap resample problems only for them (testtime.analysis.uncertainty).
 
 
+class Adaptive:
+    """What every adaptive-stopping selection strategy declares (base class of the six that stop before n)."""
+
+    kind: ClassVar[str] = "selection"
+    scorer: ClassVar[str | None] = None
+    reads_gold: ClassVar[bool] = False
+    adaptive: ClassVar[bool] = True
+    """It may stop before n: its results carry the expected samples (ResultRow.samples)."""
+    replicate_levels: ClassVar[str] = "problems"
+    """Its bootstrap replicates resample problems only (each problem's value is already an expectation over
+    orderings; re-running it on B resampled pools would take minutes): testtime.analysis.uncertainty."""
+
+
 class Generation(Protocol):
     kind: ClassVar[str]  # "generation"
     name: ClassVar[str]

@@ -26,6 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from strategies.base import Adaptive
 from testtime.registry import register
 from testtime.store.pool import Estimate, Pool, usage_cost
 from testtime.store.stopping import BetaRule, simulate
@@ -33,15 +34,8 @@ from testtime.store.stopping import BetaRule, simulate
 
 @register("strategy", "beta_sc")
 @dataclass(frozen=True)
-class BetaSC:
-    kind: ClassVar[str] = "selection"
+class BetaSC(Adaptive):
     name: ClassVar[str] = "beta_sc"
-    scorer: ClassVar[str | None] = None
-    reads_gold: ClassVar[bool] = False
-    adaptive: ClassVar[bool] = True
-    """It may stop before n: its results carry the expected samples (ResultRow.samples)."""
-    replicate_levels: ClassVar[str] = "problems"
-    """Bootstrap replicates resample problems only (see adaptive_consistency)."""
     threshold: float = 0.95
     """its_hub's confidence_threshold."""
     n_draws: int = 2000

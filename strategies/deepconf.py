@@ -102,13 +102,16 @@ def expected_filtered_vote(answer_ids: np.ndarray, correct: np.ndarray, confiden
 def _filtered_winner(cls: np.ndarray, conf: np.ndarray, ok: np.ndarray, eta: float) -> np.ndarray:
     """[D, P, m] classes and confidences of D subsets -> [D, P] correctness of the filtered weighted vote."""
     valid = (cls >= 0) & np.isfinite(conf)
-    thr = _percentile(np.where(valid, conf, np.nan), 100 * (1 - eta))
+    thr = confidence_bar(np.where(valid, conf, np.nan), eta)
     kept = valid & (np.where(valid, conf, -np.inf) >= thr[..., None])
     return _weighted_winner(np.where(kept, cls, -1), np.where(kept, conf, 0.0), ok)
 
 
-def _percentile(x: np.ndarray, q: float) -> np.ndarray:
-    """np.percentile(row[~isnan(row)], q) (linear interpolation) of every row of the last axis; NaN if none."""
+def confidence_bar(x: np.ndarray, eta: float) -> np.ndarray:
+    """DeepConf's bar: the (1 - eta) percentile of the confidences along the last axis, NaN left out (the offline
+    filter here, the warm-up of deepconf_consensus). np.nanpercentile's linear interpolation, vectorised; NaN
+    where a row has no confidence."""
+    q = 100 * (1 - eta)
     a = np.sort(x, axis=-1)                      # NaN sort last
     v = (~np.isnan(x)).sum(axis=-1)
     h = np.maximum(v - 1, 0) * (q / 100)

@@ -26,6 +26,8 @@ from typing import ClassVar
 import numpy as np
 
 from testtime.errors import UserError
+from strategies.base import Adaptive
+from strategies.deepconf import confidence_bar
 from testtime.registry import register
 from testtime.store.pool import Estimate, Pool, usage_cost
 from testtime.store.stopping import class_cumsum, simulate
@@ -33,14 +35,8 @@ from testtime.store.stopping import class_cumsum, simulate
 
 @register("strategy", "deepconf_consensus")
 @dataclass(frozen=True)
-class DeepConfConsensus:
-    kind: ClassVar[str] = "selection"
+class DeepConfConsensus(Adaptive):
     name: ClassVar[str] = "deepconf_consensus"
-    reads_gold: ClassVar[bool] = False
-    adaptive: ClassVar[bool] = True
-    """It may stop before n: its results carry the expected samples (ResultRow.samples)."""
-    replicate_levels: ClassVar[str] = "problems"
-    """Bootstrap replicates resample problems only (see adaptive_consistency)."""
     confidence: str = "bottom_group_confidence"
     """Stored scorer giving each sample's confidence (non-negative)."""
     warmup: int = 16
@@ -86,8 +82,7 @@ class _Consensus:
     def start(self, draws) -> None:
         c = self.conf[np.arange(self.conf.shape[0])[None, :, None], draws.perm]   # [D, P, n] in reading order
         warm = np.where(c[..., :self.warmup] >= 0, c[..., :self.warmup], np.nan)
-        with np.errstate(all="ignore"):
-            bar = np.nanpercentile(warm, 100 * (1 - self.eta), axis=-1)          # NaN: no warm-up confidence
+        bar = confidence_bar(warm, self.eta)                                    # NaN: no warm-up confidence
         w = np.where((c >= bar[..., None]) & (draws.seq >= 0), c, 0.0)
         x = draws.extra
         x["w"], x["cw"] = w, class_cumsum(np.where(w > 0, draws.seq, -1), w)

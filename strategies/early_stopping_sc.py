@@ -9,7 +9,7 @@ short by the cap does not stop early); the final vote leaves samples without an 
 (the reference counts "no answer" as an answer and takes the first most common).
 
 Expectation over every ordering: exact per problem by the chain over vote counts with the window's class held aside
-(testtime/store/stopping.py) where it has at most `max_states` states; Monte Carlo over `n_draws` seeded orderings for
+(testtime/store/stopping/) where it has at most `max_states` states; Monte Carlo over `n_draws` seeded orderings for
 the rest. Spend: the samples drawn; a window's samples decode side by side.
 
 Example:
@@ -23,6 +23,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from strategies.base import Adaptive
 from testtime.registry import register
 from testtime.store.pool import Estimate, Pool, usage_cost
 from testtime.store.stopping import WindowRule, stopping
@@ -30,15 +31,8 @@ from testtime.store.stopping import WindowRule, stopping
 
 @register("strategy", "esc")
 @dataclass(frozen=True)
-class EarlyStoppingSC:
-    kind: ClassVar[str] = "selection"
+class EarlyStoppingSC(Adaptive):
     name: ClassVar[str] = "esc"
-    scorer: ClassVar[str | None] = None
-    reads_gold: ClassVar[bool] = False
-    adaptive: ClassVar[bool] = True
-    """It may stop before n: its results carry the expected samples (ResultRow.samples)."""
-    replicate_levels: ClassVar[str] = "problems"
-    """Bootstrap replicates resample problems only (see adaptive_consistency)."""
     window: int = 5
     """Samples per window (the paper's 5 on GSM8K)."""
     max_states: int = 20_000

@@ -24,6 +24,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import gammaln
 
+from strategies.base import Adaptive
 from testtime.registry import register
 from testtime.store.estimators import expected_best_of_n
 from testtime.store.pool import Estimate, Pool, usage_cost
@@ -32,15 +33,8 @@ from testtime.store.stopping import simulate
 
 @register("strategy", "short_m_at_k")
 @dataclass(frozen=True)
-class ShortMAtK:
-    kind: ClassVar[str] = "selection"
+class ShortMAtK(Adaptive):
     name: ClassVar[str] = "short_m_at_k"
-    scorer: ClassVar[str | None] = None
-    reads_gold: ClassVar[bool] = False
-    adaptive: ClassVar[bool] = True
-    """It may stop before n: its results carry the expected samples (ResultRow.samples)."""
-    replicate_levels: ClassVar[str] = "problems"
-    """Bootstrap replicates resample problems only (see adaptive_consistency)."""
     m: int = 1
     """Finished samples that vote (the paper's short-1@k and short-3@k)."""
     n_draws: int = 2000

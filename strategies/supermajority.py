@@ -7,7 +7,7 @@ Where this differs from the reference: samples without an answer abstain but cou
 reference's projection makes "no answer" one more answer, which could lead); ties are split uniformly (the
 reference picks among the most common at random, the same in expectation).
 
-Expectation over every ordering: exact per problem by the chain over vote counts (testtime/store/stopping.py) where
+Expectation over every ordering: exact per problem by the chain over vote counts (testtime/store/stopping/) where
 it has at most `max_states` states; Monte Carlo for the rest. Spend: the samples drawn; a round decodes side by side
 (`batch` is the samples over the rounds a doubling schedule takes to reach them, an approximation).
 
@@ -22,6 +22,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from strategies.base import Adaptive
 from testtime.registry import register
 from testtime.store.pool import Estimate, Pool, usage_cost
 from testtime.store.stopping import SupermajorityRule, stopping
@@ -29,15 +30,8 @@ from testtime.store.stopping import SupermajorityRule, stopping
 
 @register("strategy", "supermajority")
 @dataclass(frozen=True)
-class Supermajority:
-    kind: ClassVar[str] = "selection"
+class Supermajority(Adaptive):
     name: ClassVar[str] = "supermajority"
-    scorer: ClassVar[str | None] = None
-    reads_gold: ClassVar[bool] = False
-    adaptive: ClassVar[bool] = True
-    """It may stop before n: its results carry the expected samples (ResultRow.samples)."""
-    replicate_levels: ClassVar[str] = "problems"
-    """Bootstrap replicates resample problems only (see adaptive_consistency)."""
     threshold: float = 0.75
     """Share of the drawn samples the leading answer must hold (its_hub's default 75%)."""
     max_states: int = 20_000

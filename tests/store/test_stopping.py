@@ -1,4 +1,4 @@
-"""The stopping estimators (testtime/store/stopping.py) on their own: the exact chain against Monte Carlo on a pool
+"""The stopping estimators (testtime/store/stopping/) on their own: the exact chain against Monte Carlo on a pool
 too large to enumerate by hand, the state bound that hands a problem to Monte Carlo, and the vote counters."""
 
 import numpy as np

@@ -1,5 +1,5 @@
 """Adaptive stopping strategies against brute force: every ordering of a tiny planted pool is played out by hand
-(plain Python, no shared code with testtime/store/stopping.py), and each strategy's expected accuracy, expected
+(plain Python, no shared code with testtime/store/stopping/), and each strategy's expected accuracy, expected
 samples, tokens and per-sample usage must match: to rounding where the strategy is exact, within 4 standard errors
 where it is Monte Carlo."""
 

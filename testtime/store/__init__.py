@@ -6,7 +6,8 @@
     reader.py      the read-only sample reader Store.pool and the analyzer share (one rule for short problems)
     pool.py        Pool (N samples x P problems as arrays), Estimate and sample_cost (a strategy's answer and spend)
     estimators.py  pass@k, exact best-of-n and vote expectations, bootstrap CIs
-    stopping.py    adaptive stopping rules over random orderings of a pool: exact chains, Monte Carlo
+    stopping/      adaptive stopping over random orderings of a pool: rules.py (the count rules), chain.py (the
+                   exact chain), montecarlo.py (`simulate`), and `stopping`, which picks per problem
 
 Example:
     from testtime.store import Store
