@@ -13,7 +13,7 @@ n = 1, 2, 4, ...:
 Every k with at most 200k subsets (all k of a pool of 16) is enumerated.
 
 Each is printed twice: from its own grades and from the stored `correct` / `answer_id` columns (so a difference
-between the two is the grader's, not the estimators'). Usage:
+between the two is the grader's, not the estimators'), and beside it testtime's figure from RUN/results.json. Usage:
 
     python scripts/independent_check.py RUN [--data ../shared/data/gsm8k/test.jsonl]
 """
@@ -99,11 +99,16 @@ def main() -> int:
     golds = gold_answers(a.data)
     per_problem = []
     agree = total = 0
+    differ: list[str] = []
     for pid, g in df.groupby("problem_id", sort=False):
         gold = parse(golds[pid])
         parsed = [parse(t) for t in g["text"]]
         mine = np.array([bool(p) and verify(gold, p) for p in parsed])
         agree += int((mine == g["correct"].to_numpy()).sum())
+        for i in np.flatnonzero(mine != g["correct"].to_numpy()):
+            differ.append(f"  {pid} sample {int(g['sample_index'].iloc[i])}: gold {golds[pid]}, Math-Verify alone "
+                          f"parsed {parsed[i][1] if len(parsed[i]) > 1 else parsed[i]} ({'right' if mine[i] else 'wrong'}), "
+                          f"stored answer {g['answer'].iloc[i]!r} ({'right' if not mine[i] else 'wrong'})")
         total += len(g)
         per_problem.append({"mine": mine, "stored": g["correct"].to_numpy().astype(bool),
                             "cls_mine": np.array(classes_of(parsed)), "cls_stored": g["answer_id"].to_numpy(),
@@ -111,6 +116,7 @@ def main() -> int:
     n_pool = min(len(p["mine"]) for p in per_problem)
     print(f"{a.run.name}: {len(per_problem)} problems x {n_pool} samples; Math-Verify alone agrees with the stored "
           f"grade on {agree}/{total} samples ({agree / total:.2%})")
+    print("\n".join(differ[:10]))
     # brute force over every k-subset: where there are at most 200k of them (all k of an n = 16 pool)
     ks = [k for k in (1, 2, 4, 8, 16, 32, 64) if k <= n_pool and math.comb(n_pool, k) <= 200_000]
     rows = []
@@ -129,7 +135,19 @@ def main() -> int:
                                                        for p in per_problem])
         rows.append(row)
     table = pd.DataFrame(rows).set_index("n")
-    with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 200):
+    # testtime's own figures from its results.json (a file it wrote; nothing of testtime is imported)
+    results = a.run / "results.json"
+    if results.exists():
+        got = {(r["strategy"], r["scorer"], r["n"]): r["accuracy"] for r in json.loads(results.read_text())["rows"]
+               if r.get("generation") is None}
+        for col, key in (("pass@k testtime", ("pass_at_k", None)), ("majority testtime", ("majority_vote", None)),
+                         ("best-of logprob testtime", ("best_of_n", "logprob"))):
+            table[col] = [got.get((*key, k), np.nan) for k in table.index]
+        table = table[[c for w in ("pass@k", "majority", "best-of logprob") for c in table.columns
+                       if c.startswith(w + " ")]]
+    table.columns = pd.MultiIndex.from_tuples([tuple(c.rsplit(" ", 1)) for c in table.columns])
+    with pd.option_context("display.float_format", "{:.2%}".format, "display.width", 250,
+                           "display.max_columns", None):
         print(table)
     return 0
 

@@ -163,3 +163,26 @@ def test_gold_likelihood_reads_the_cached_problem_and_computes_only_the_tail(vll
     got = vllm_smollm.continuation_logprobs(prompts, ["15", "42"], prefix=GOLD_PREFIX)
     for row, full, (_, start) in zip(got, whole, encoded):
         assert row == pytest.approx(full[start - 1:], abs=1e-4)
+
+
+def test_per_request_timing_from_the_real_engine(vllm_smollm):
+    """Each sample carries its request's time to first token, time per output token and request seconds, read from
+    the engine's own statistics: positive, first token before the last, within the wall time of the call, one set
+    per request, and those of one of its samples (ttft + tpot x (its tokens - 1) = the request's seconds)."""
+    import time
+
+    from testtime.sampler import Sampling
+
+    prompts = ["Count from one to ten.", "Name three colours."]
+    start = time.perf_counter()
+    out = dict(vllm_smollm.stream(prompts, Sampling(n=3, temperature=0.8, max_tokens=24, seed=0)))
+    wall = time.perf_counter() - start
+    assert sorted(out) == [0, 1]
+    for completions in out.values():
+        assert len(completions) == 3
+        c = completions[0]
+        assert None not in (c.ttft_s, c.tpot_s, c.request_s)
+        assert 0 < c.ttft_s <= c.request_s <= wall and 0 < c.tpot_s < wall
+        assert len({(x.ttft_s, x.tpot_s, x.request_s) for x in completions}) == 1
+        assert any(c.ttft_s + c.tpot_s * (x.n_tokens - 1) == pytest.approx(c.request_s, rel=1e-6, abs=1e-9)
+                   for x in completions)
