@@ -32,12 +32,14 @@ from testtime.registry import register
 
 def token_confidence(top_logprobs: Sequence[Sequence[float]], k: int | None = None) -> np.ndarray:
     """[T] C_i = -(mean of the k largest logprobs at position i); k None: the shortest list. A position that lists
-    fewer than k tokens averages those it has (the reference's mean over what vLLM returned), never -inf."""
+    fewer than k tokens averages those it has (the reference's mean over what vLLM returned), never -inf: a listed
+    -inf (a token of probability 0, which an engine may list in a top-k) counts as not listed."""
     k = k or max(1, min(len(row) for row in top_logprobs))
     width = max(len(row) for row in top_logprobs)
     lp = np.full((len(top_logprobs), width), np.nan)
     for i, row in enumerate(top_logprobs):
         lp[i, : len(row)] = row
+    lp[np.isneginf(lp)] = np.nan
     top = -np.sort(-lp, axis=1)[:, :k]   # NaN (missing) sorts last
     return -np.nanmean(top, axis=1)
 

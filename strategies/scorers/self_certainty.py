@@ -73,7 +73,8 @@ def token_kl_from_uniform(top_logprobs: Sequence[float], vocab_size: int) -> flo
     """KL(U || p) for one token, from the logprobs of its k listed (distinct) tokens, the rest spread uniformly.
 
     Args:
-        top_logprobs: logprobs of k distinct tokens (the top-k, possibly plus the sampled token).
+        top_logprobs: logprobs of k distinct tokens (the top-k, possibly plus the sampled token); -inf entries
+            are left out, as if not listed (otherwise one would make the KL infinite).
         vocab_size: V >= k.
 
     Returns:
@@ -83,6 +84,7 @@ def token_kl_from_uniform(top_logprobs: Sequence[float], vocab_size: int) -> flo
         token_kl_from_uniform([math.log(.5), math.log(.25)], 4)    # 0.1733 = KL(U || (.5, .25, .125, .125))
     """
     lp = np.asarray(top_logprobs, float)
+    lp = lp[~np.isneginf(lp)]    # a listed token of probability 0 (an engine may list one) counts as not listed
     k, V = lp.size, vocab_size
     if k > V:
         raise ValueError(f"self_certainty: {k} listed tokens but vocab_size={V}; set vocab_size to the model's")

@@ -47,6 +47,8 @@ def test_token_confidence_is_minus_mean_of_top_k():
     # vLLM lists the sampled token beside the top k when it is not among them: the k largest are used
     assert token_confidence([(-1.0, -2.0, -3.0), (-1.0, -2.0, -3.0, -9.0)]).tolist() == [2.0, 2.0]
     assert token_confidence([(-1.0, -3.0, -5.0)], k=2).tolist() == [2.0]
+    # a listed -inf (probability 0) is as if not listed, never an infinite confidence
+    assert token_confidence([(-1.0, -3.0, float("-inf"))], k=3).tolist() == [2.0]
 
 
 @pytest.mark.parametrize("window", [1, 3, 5, 40])

@@ -95,10 +95,18 @@ def accuracy_figure(table: pd.DataFrame, fits=(), *, x: str = "flops", warnings=
     fig, axes = _axes(len(benches), "accuracy vs inference " + ("compute" if x == "flops" else x), warnings)
     for ax, bench in zip(axes, benches):
         b = t[t["benchmark"] == bench]
+        # Several models: one colour per strategy, one marker and line style per model, so that a strategy is
+        # followed from model to model
+        models = list(dict.fromkeys(b["model"]))
+        styles = dict(zip(models, [("o", "-"), ("s", "--"), ("^", ":"), ("D", "-.")] * 8))
+        colours: dict = {}
         for (model, strategy, scorer), g in series(b, ["model", "strategy", "scorer"]):
             g = g.sort_values(col)
-            bars = ax.errorbar(g[col], g["accuracy"], yerr=_yerr(g), fmt="o-", ms=4, capsize=2, lw=0.8,
-                               label=_label(model, strategy, scorer))
+            marker, line = styles[model]
+            key = label(strategy, scorer)
+            colour = colours.setdefault(key, f"C{len(colours) % 10}") if len(models) > 1 else None
+            bars = ax.errorbar(g[col], g["accuracy"], yerr=_yerr(g), fmt=marker, ls=line, ms=4, capsize=2, lw=0.8,
+                               color=colour, label=_label(model, strategy, scorer))
             c = curves[(curves["model"] == model) & (curves["benchmark"] == bench) & (curves["strategy"] == strategy)
                        & matches(curves["scorer"], scorer)] if len(curves) else curves
             if len(c) and c["unreliable"].isna().all():
@@ -117,8 +125,20 @@ def accuracy_figure(table: pd.DataFrame, fits=(), *, x: str = "flops", warnings=
         ax.set(title=f"{bench} ({_problems_note(b)}; CIs: {_levels(b)})", xlabel=xlabel, ylabel="accuracy")
         ax.set_ylim(-0.02, min(1.02, max(0.1, float(b["ci_high"].max()) * 1.1 + 0.02)))
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
+        _legend(ax)
     return fig
+
+
+def _legend(ax) -> None:
+    """The legend inside the axes for a few series; beside them (right, in columns of 25) for many."""
+    entries = len(ax.get_legend_handles_labels()[1])
+    if entries <= 10:
+        ax.legend(fontsize=7)
+    else:
+        ncol = -(-entries // 25)
+        w, h = ax.figure.get_size_inches()
+        ax.figure.set_size_inches(w + 3.4 * ncol, max(h, 5.5))
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=ncol, frameon=False)
 
 
 def _levels(b: pd.DataFrame) -> str:

@@ -29,6 +29,8 @@ def test_self_certainty_by_hand():
     assert self_certainty(tokens, 4) == pytest.approx(0.17328679513998632 / 2)
     with pytest.raises(ValueError, match="vocab_size"):
         token_kl_from_uniform([log(0.5)] * 3, 2)
+    # a listed -inf (probability 0) is as if not listed: finite, the same as the top-2 alone
+    assert token_kl_from_uniform([log(0.5), log(0.25), -math.inf], 4) == pytest.approx(0.17328679513998632)
 
 
 def test_self_certainty_scorer_fallbacks_and_vocab():
