@@ -175,7 +175,7 @@ def total_compute_figure(exchange: pd.DataFrame, queries: float | None = None) -
         ax.axvline(queries, color="grey", lw=2, alpha=0.4, label=f"Q = {queries:.3g}")
     ax.set(xscale="log", yscale="log", xlabel="expected queries Q", ylabel="training + inference FLOPs")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
+    _legend(ax)
     return fig
 
 
@@ -211,7 +211,7 @@ def frontier_figure(table: pd.DataFrame, front: pd.DataFrame | None = None, *, x
         ax.set_xscale("log")
         ax.set(title=f"{bench} ({_problems_note(b)})", xlabel=xlabel, ylabel="accuracy")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
+        _legend(ax)
     return fig
 
 
@@ -253,7 +253,7 @@ def signal_figure(signal: pd.DataFrame, table: pd.DataFrame, warnings=()) -> Fig
     acc.set_ylim(-0.02, min(1.02, max(0.1, float(np.nanmax(s["accuracy_high"].astype(float))) * 1.2)))
     for ax in (acc, gold):
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
+        _legend(ax)
     return fig
 
 
@@ -285,7 +285,7 @@ def allocation_figure(allocations, warnings=()) -> Figure | None:
                ylabel="held-out accuracy")
         ax.set_ylim(-0.02, min(1.02, max(0.1, float(a.curves["ci_high"].max()) * 1.1 + 0.02)))
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
+        _legend(ax)
     for ax in axes[n:]:
         ax.set_visible(False)
     return fig
@@ -314,7 +314,7 @@ def forecast_figure(forecasts, warnings=()) -> Figure | None:
                      f"({facts['problems']} problems)", xlabel="k (samples)", ylabel="pass@k")
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
+        _legend(ax)
     return fig
 
 
@@ -356,7 +356,7 @@ def grid_figure(grid: pd.DataFrame, warnings=()) -> Figure | None:
                xlabel="inference FLOPs per problem", ylabel="accuracy")
         ax.set_ylim(-0.02, min(1.02, max(0.1, float(g["ci_high"].max()) * 1.1 + 0.02)))
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
+        _legend(ax)
     for ax in axes[len(panels):]:
         ax.set_visible(False)
     return fig
@@ -438,7 +438,7 @@ def stability_figure(stability: pd.DataFrame, warnings=()) -> Figure | None:
                xlabel="k (samples)", ylabel="share of problems")
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
+        _legend(ax)
     return fig
 
 
