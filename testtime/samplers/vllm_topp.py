@@ -29,17 +29,19 @@ K = 256
 """Largest logits read per row before a row falls back to the full sort."""
 
 
-def top_k_top_p(logits: torch.Tensor, k: torch.Tensor | None, p: torch.Tensor | None, *, fallback=None,
+def _vllm(logits, k, p):
+    """vLLM's own function, for the rows `top_k_top_p` hands back."""
+    from vllm.v1.sample.ops.topk_topp_sampler import apply_top_k_top_p_pytorch
+
+    return apply_top_k_top_p_pytorch(logits, k, p, allow_cpu_sync=True)
+
+
+def top_k_top_p(logits: torch.Tensor, k: torch.Tensor | None, p: torch.Tensor | None, *, fallback=_vllm,
                 K: int = K) -> torch.Tensor:
     """vLLM's `apply_top_k_top_p` ([B, V] logits, per-row k and p or None): the logits outside the top-k / top-p
     set become -inf. `fallback` (default: vLLM's pytorch function) handles the rows this cannot."""
     import torch
 
-    if fallback is None:
-        from vllm.v1.sample.ops.topk_topp_sampler import apply_top_k_top_p_pytorch
-
-        def fallback(x, kk, pp):
-            return apply_top_k_top_p_pytorch(x, kk, pp, allow_cpu_sync=True)
     if p is None:
         return fallback(logits, k, p)          # top-k alone: vLLM's path sorts nothing already
     B, V = logits.shape
@@ -47,30 +49,21 @@ def top_k_top_p(logits: torch.Tensor, k: torch.Tensor | None, p: torch.Tensor | 
     if k is not None and bool(((k > K) & (k < V)).any()):
         return fallback(logits, k, p)
     vals, idx = logits.topk(K, dim=-1)         # descending
-    if k is not None:                          # top-k first (k >= V: none)
-        beyond = torch.arange(K, device=logits.device)[None, :] >= k.to(torch.long)[:, None]
-        vals = vals.masked_fill(beyond, float("-inf"))
-        whole = (k >= V)[:, None]
-        # rows with a top-k normalise over their k; rows without it over the whole vocabulary
-        lse = torch.where(whole[:, 0], torch.logsumexp(logits, dim=-1), torch.logsumexp(vals, dim=-1))
-    else:
-        lse = torch.logsumexp(logits, dim=-1)
+    lse = torch.logsumexp(logits, dim=-1)      # the row's normaliser; over its top k where it has one (k < V)
+    if k is not None:
+        vals = vals.masked_fill(torch.arange(K, device=logits.device)[None, :] >= k.to(torch.long)[:, None],
+                                float("-inf"))
+        lse = torch.where(k >= V, lse, torch.logsumexp(vals, dim=-1))
     probs = torch.exp(vals.float() - lse.float()[:, None])
     above = torch.cumsum(probs, dim=-1) - probs                     # probability of the tokens ranked above
     keep = above < p.float()[:, None]
     keep[:, 0] = True
-    covered = probs.sum(dim=-1) >= p.float()                       # the row's top-p set lies inside its K largest
     out = torch.full_like(logits, float("-inf"))
     out.scatter_(1, idx, torch.where(keep, vals, torch.full_like(vals, float("-inf"))))
-    whole_p = p >= 1                                                # no top-p for the row: keep what top-k keeps
-    if k is not None:
-        whole_p = whole_p & (k >= V)
-    out[whole_p] = logits[whole_p]
-    if k is not None:                                               # top-k alone on rows with p = 1
-        only_k = (p >= 1) & (k < V)
-        if bool(only_k.any()):
-            out[only_k] = fallback(logits[only_k].clone(), k[only_k].clone(), None)
-    rest = ~covered & ~(p >= 1)
+    no_p = p >= 1                                                   # no top-p for the row: top-k alone, if any
+    if bool(no_p.any()):
+        out[no_p] = fallback(logits[no_p].clone(), None if k is None else k[no_p].clone(), None)
+    rest = (probs.sum(dim=-1) < p.float()) & ~no_p                  # the top-p set reaches past the K largest
     if bool(rest.any()):
         out[rest] = fallback(logits[rest].clone(), None if k is None else k[rest].clone(), p[rest].clone())
     return out
